@@ -1,0 +1,38 @@
+# The README's commands: `make demo` and `make test`. Each does its own set-up.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup demo test test-unit test-integration sanity lint molecule bench clean
+
+setup:
+	@hack/setup.sh
+
+demo: setup
+	$(VENV)/bin/ansible-playbook playbooks/demo.yml $(if $(KUBELET_DIR),-e kubelet_dir=$(KUBELET_DIR))
+
+test: setup test-unit test-integration sanity lint molecule
+	@echo "make test: all suites passed"
+
+test-unit: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit
+
+test-integration: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+sanity: setup
+	@hack/sanity.sh
+
+lint: setup
+	$(VENV)/bin/ansible-lint --profile production --offline
+
+molecule: setup
+	@hack/molecule.sh
+
+bench: setup
+	$(PY) -m tests.bench
+
+clean:
+	rm -rf $(VENV) .collections tests/output

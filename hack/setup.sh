@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Idempotent set-up for `make test` / `make demo` on Debian 12 (root).
+#  1. Debian packages the real-component tests and the demo need.
+#  2. .venv with the pinned Python dependencies (requirements.txt).
+#  3. The collection made visible to Ansible (.collections, named by ansible.cfg)
+#     and to the venv's Python (a .pth file), and the project's commands
+#     (spo-selinuxd, spo-enricher) installed into .venv/bin.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+APT_PACKAGES=(
+  runc busybox-static libseccomp2 python3-seccomp auditd
+  policycoreutils selinux-policy-default secilc setools semodule-utils
+  systemd git make python3-venv rsync procps
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: missing Debian packages (${missing[*]}); run as root" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+stamp=".venv/.requirements.sha256"
+want="$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [[ ! -x .venv/bin/python || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "setup: creating .venv with pinned requirements"
+  "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade "pip==24.3.1" >/dev/null
+  .venv/bin/pip install -q -r requirements.txt
+  .venv/bin/pip install -q --no-deps --no-build-isolation -e .
+  echo "$want" > "$stamp"
+fi
+
+mkdir -p .collections/ansible_collections/spo
+link=.collections/ansible_collections/spo/security_profiles
+if [[ "$(readlink "$link" 2>/dev/null)" != "$ROOT" ]]; then
+  rm -rf "$link"
+  ln -s "$ROOT" "$link"
+fi
+site="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$ROOT/.collections" > "$site/spo_security_profiles_collection.pth"

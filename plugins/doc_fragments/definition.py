@@ -1,0 +1,30 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# Apache License 2.0 (see LICENSE)
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    # Options shared by the modules that take profile objects
+    # (module_utils/args.py DEFINITION_ARG_SPEC).
+    DOCUMENTATION = r"""
+options:
+  definition:
+    description:
+      - One profile object (a Kubernetes manifest as a dict) or a list of them.
+      - Mutually exclusive with O(src).
+    type: raw
+  src:
+    description:
+      - Path on the controller of a YAML file with one or more profile documents
+        (C(---) separated). Read by the action plugin on the controller, so the
+        target needs no YAML library.
+      - Mutually exclusive with O(definition).
+    type: path
+  state:
+    description:
+      - V(present) installs the profiles, V(absent) removes them.
+    type: str
+    choices: [present, absent]
+    default: present
+"""

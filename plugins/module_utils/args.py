@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# Apache License 2.0 (see LICENSE)
+"""Argument specs shared by modules (documented by doc_fragments/definition.py)."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+
+DEFINITION_ARG_SPEC: Dict[str, Dict[str, Any]] = {
+    "definition": {"type": "raw"},
+    "src": {"type": "path"},
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+}
+
+DEFINITION_MUTUALLY_EXCLUSIVE = [("definition", "src")]
+DEFINITION_REQUIRED_ONE_OF = [("definition", "src")]
+
+
+def definitions_list(definition: Any) -> List[Dict[str, Any]]:
+    """``definition`` as given (a dict, a list of dicts, or a List kind) -> list of dicts."""
+    if definition is None:
+        return []
+    if isinstance(definition, dict) and definition.get("kind") == "List" and isinstance(definition.get("items"), list):
+        definition = definition["items"]
+    if isinstance(definition, dict):
+        return [definition]
+    if isinstance(definition, list):
+        for index, item in enumerate(definition):
+            if not isinstance(item, dict):
+                raise SpoError("must be a mapping (a profile object), got %s" % type(item).__name__,
+                               field="definition[%d]" % index)
+        return list(definition)
+    raise SpoError("must be a profile object or a list of them, got %s" % type(definition).__name__,
+                   field="definition")

@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# Apache License 2.0 (see LICENSE)
+"""One-shot OCI containers run by runc: a busybox-static root and a bundle.
+
+Used to prove profiles with the runtime that consumes them (tests, demo) and
+to record a workload on a host (record playbook).  Nothing here needs an
+image registry: the root filesystem is the host's busybox-static.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from typing import Any, Dict, List, Optional, Sequence
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs
+
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+ROOTFS_DIRS = ("bin", "dev", "proc", "sys", "tmp", "etc", "var", "var/www", "root")
+
+
+class RunResult(object):
+    """Outcome of one container run."""
+
+    def __init__(self, rc: int, stdout: str, stderr: str, audit_session: Optional[int]) -> None:
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.audit_session = audit_session
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"rc": self.rc, "stdout": self.stdout, "stderr": self.stderr, "audit_session": self.audit_session}
+
+
+def find_busybox() -> str:
+    for candidate in BUSYBOX_CANDIDATES:
+        if os.path.isfile(candidate):
+            return candidate
+    raise SpoError("busybox not found (install busybox-static)")
+
+
+def _is_static(path: str) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    return b"/lib64/ld-linux" not in head and b"/lib/ld-linux" not in head
+
+
+def prepare_busybox_rootfs(rootfs: str) -> bool:
+    """Make ``rootfs`` a busybox-static root (idempotent). True if it changed."""
+    busybox = find_busybox()
+    if not _is_static(busybox):
+        raise SpoError("%s is dynamically linked; install busybox-static" % busybox)
+    changed = False
+    for directory in ROOTFS_DIRS:
+        if not os.path.isdir(os.path.join(rootfs, directory)):
+            makedirs(os.path.join(rootfs, directory))
+            changed = True
+    target = os.path.join(rootfs, "bin", "busybox")
+    if not os.path.isfile(target) or os.path.getsize(target) != os.path.getsize(busybox):
+        shutil.copy2(busybox, target + ".new")
+        os.rename(target + ".new", target)
+        changed = True
+    applets = subprocess.run([target, "--list"], check=True, capture_output=True, text=True).stdout.split()
+    for applet in applets:
+        link = os.path.join(rootfs, "bin", applet)
+        if applet != "busybox" and not os.path.lexists(link):
+            os.symlink("busybox", link)
+            changed = True
+    for name, content in (("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"), ("etc/group", "root:x:0:\n"),
+                          ("etc/hosts", "127.0.0.1 localhost\n")):
+        path = os.path.join(rootfs, name)
+        if not os.path.exists(path):
+            atomic_write(path, content.encode("ascii"))
+            changed = True
+    return changed
+
+
+def bundle_config(args: Sequence[str], seccomp: Optional[Dict[str, Any]] = None, rootfs: str = "rootfs",
+                  extra_caps: Sequence[str] = (), hostname: str = "spo", env: Sequence[str] = ()) -> Dict[str, Any]:
+    """An OCI runtime config for a one-shot, non-interactive container.
+
+    ``seccomp`` is the OCI seccomp object (what a SeccompProfile becomes), or
+    None for no filter.  The container has its own pid, network (loopback
+    only), ipc, uts and mount namespaces.
+    """
+    caps = sorted(set(DEFAULT_CAPS) | set(extra_caps))
+    config: Dict[str, Any] = {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": list(args),
+            "env": ["PATH=/bin", "HOME=/root"] + list(env),
+            "cwd": "/",
+            "capabilities": {key: caps for key in ("bounding", "effective", "permitted")},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": rootfs, "readonly": False},
+        "hostname": hostname,
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]},
+        ],
+        "linux": {
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+        },
+    }
+    if seccomp is not None:
+        config["linux"]["seccomp"] = seccomp
+    return config
+
+
+def write_bundle(bundle: str, config: Dict[str, Any]) -> str:
+    """Write ``config.json`` into ``bundle``; return its path."""
+    makedirs(bundle)
+    path = os.path.join(bundle, "config.json")
+    atomic_write(path, json.dumps(config, indent=2, sort_keys=True).encode("utf-8"))
+    return path
+
+
+def _new_audit_session() -> None:  # runs in the child between fork and exec
+    # Setting the login uid gives this process a fresh audit session id that
+    # every descendant (runc, the container's processes) inherits; the kernel
+    # writes it as ses= into each SECCOMP/AVC record, which attributes records
+    # to this run exactly, even for processes that exit at once.
+    with open("/proc/self/loginuid", "w") as handle:
+        handle.write("0")
+
+
+def run(bundle: str, container_id: Optional[str] = None, timeout: float = 120.0, new_audit_session: bool = False,
+        runc: str = "runc", state_root: Optional[str] = None) -> RunResult:
+    """``runc run`` the bundle to completion; return rc, output and audit session."""
+    if shutil.which(runc) is None:
+        raise SpoError("runc not found (install runc)")
+    container_id = container_id or "spo-" + uuid.uuid4().hex[:12]
+    cmd: List[str] = [runc]
+    if state_root:
+        cmd += ["--root", state_root]
+    cmd += ["run", "--bundle", bundle, container_id]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_new_audit_session if new_audit_session else None)
+    session: Optional[int] = None
+    if new_audit_session:
+        try:
+            with open("/proc/%d/sessionid" % proc.pid) as handle:
+                session = int(handle.read().strip())
+        except (IOError, ValueError):
+            session = None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        subprocess.run(cmd[:-3] + ["kill", container_id, "KILL"], capture_output=True, check=False)
+        proc.kill()
+        out, err = proc.communicate()
+        subprocess.run(cmd[:-3] + ["delete", "--force", container_id], capture_output=True, check=False)
+        raise SpoError("container %s did not finish within %ss" % (container_id, timeout))
+    return RunResult(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), session)
+
+
+def run_once(args: Sequence[str], seccomp: Optional[Dict[str, Any]], workdir: str, rootfs: Optional[str] = None,
+             extra_caps: Sequence[str] = (), timeout: float = 120.0, new_audit_session: bool = False) -> RunResult:
+    """Prepare a busybox root (unless ``rootfs`` is given), write a bundle, run it."""
+    if rootfs is None:
+        rootfs = os.path.join(workdir, "rootfs")
+        prepare_busybox_rootfs(rootfs)
+    bundle = os.path.join(workdir, "bundle-" + uuid.uuid4().hex[:8])
+    write_bundle(bundle, bundle_config(args, seccomp, rootfs=os.path.abspath(rootfs), extra_caps=extra_caps))
+    try:
+        return run(bundle, timeout=timeout, new_audit_session=new_audit_session)
+    finally:
+        shutil.rmtree(bundle, ignore_errors=True)

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# Apache License 2.0 (see LICENSE)
+"""Controller side of modules that take ``src``: read the YAML there.
+
+The YAML file lives on the controller (like ``copy``'s src); it is parsed
+here and handed to the module as ``definition``, so targets need only the
+system Python.  Malformed YAML fails the task naming the file and position.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core requires PyYAML
+    yaml = None
+
+
+def load_documents(path: str) -> List[Dict[str, Any]]:
+    """All non-empty YAML documents of ``path`` (controller side)."""
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8")
+    except (IOError, OSError) as exc:
+        raise AnsibleActionFail("src %s: cannot read: %s" % (path, exc))
+    except UnicodeDecodeError as exc:
+        raise AnsibleActionFail("src %s: not UTF-8 text: %s" % (path, exc))
+    try:
+        docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as exc:
+        raise AnsibleActionFail("src %s: malformed YAML: %s" % (path, exc))
+    for index, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise AnsibleActionFail("src %s: document %d must be a mapping (a profile object), got %s"
+                                    % (path, index, type(doc).__name__))
+    if not docs:
+        raise AnsibleActionFail("src %s: no YAML documents found" % path)
+    return docs
+
+
+class SrcActionModule(ActionBase):
+    """Resolve ``src`` on the controller, then run the module of the same name."""
+
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset()  # checked by the module itself
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(SrcActionModule, self).run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        src = args.pop("src", None)
+        if src is not None:
+            if args.get("definition") is not None:
+                raise AnsibleActionFail("parameters are mutually exclusive: definition|src")
+            path = self._find_needle("files", src)
+            args["definition"] = load_documents(path)
+        result.update(self._execute_module(module_name=self._task.action, module_args=args, task_vars=task_vars))
+        return result
