@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+"""Shared pytest fixtures: real-component prerequisites and a busybox root.
+
+Tests that need root or a tool skip with the reason; CI runs as root with
+every tool installed by hack/setup.sh, so there they all run.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (runc, auditd, semodule); CI runs as root")
+
+
+def require_tools(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        pytest.skip("needs %s (installed by hack/setup.sh)" % ", ".join(missing))
+
+
+@pytest.fixture(scope="session")
+def busybox_rootfs(tmp_path_factory):
+    """A busybox-static root filesystem shared by the runc tests."""
+    require_root()
+    require_tools("runc", "busybox")
+    from ansible_collections.spo.security_profiles.plugins.module_utils import oci
+
+    rootfs = str(tmp_path_factory.mktemp("rootfs"))
+    oci.prepare_busybox_rootfs(rootfs)
+    return rootfs
+
+
+def ansible_playbook(*args: str, check: bool = False, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the venv's ansible-playbook from the repository root (ansible.cfg applies)."""
+    full_env = dict(os.environ)
+    full_env["ANSIBLE_CONFIG"] = os.path.join(ROOT, "ansible.cfg")
+    full_env["PATH"] = VENV_BIN + os.pathsep + full_env.get("PATH", "")
+    full_env.update(env or {})
+    proc = subprocess.run([os.path.join(VENV_BIN, "ansible-playbook"), *args], cwd=ROOT, env=full_env,
+                          capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise AssertionError("ansible-playbook %s failed (rc=%d)" % (" ".join(args), proc.returncode))
+    return proc
