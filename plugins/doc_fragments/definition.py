@@ -16,7 +16,7 @@ options:
     type: raw
   src:
     description:
-      - Path on the controller of a YAML file with one or more profile documents
+      - Path on the controller of a YAML file with one or more profile documents, or of a directory of such files
         (C(---) separated). Read by the action plugin on the controller, so the
         target needs no YAML library.
       - Mutually exclusive with O(definition).

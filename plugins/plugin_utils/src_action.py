@@ -3,12 +3,13 @@
 # Apache License 2.0 (see LICENSE)
 """Controller side of modules that take ``src``: read the YAML there.
 
-The YAML file lives on the controller (like ``copy``'s src); it is parsed
+The YAML file (or a directory of them) lives on the controller (like ``copy``'s src); it is parsed
 here and handed to the module as ``definition``, so targets need only the
 system Python.  Malformed YAML fails the task naming the file and position.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, List
 
 from ansible.errors import AnsibleActionFail
@@ -20,8 +21,24 @@ except ImportError:  # pragma: no cover - ansible-core requires PyYAML
     yaml = None
 
 
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def load_path(path: str) -> List[Dict[str, Any]]:
+    """Documents of a YAML file, or of every *.yaml/*.yml file of a directory (sorted, not recursive)."""
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, entry) for entry in os.listdir(path) if entry.endswith(YAML_SUFFIXES))
+        if not files:
+            raise AnsibleActionFail("src %s: directory has no *.yaml or *.yml files" % path)
+        docs: List[Dict[str, Any]] = []
+        for name in files:
+            docs.extend(load_documents(name))
+        return docs
+    return load_documents(path)
+
+
 def load_documents(path: str) -> List[Dict[str, Any]]:
-    """All non-empty YAML documents of ``path`` (controller side)."""
+    """All non-empty YAML documents of the file ``path`` (controller side)."""
     try:
         with open(path, "rb") as handle:
             text = handle.read().decode("utf-8")
@@ -56,7 +73,7 @@ class SrcActionModule(ActionBase):
         if src is not None:
             if args.get("definition") is not None:
                 raise AnsibleActionFail("parameters are mutually exclusive: definition|src")
-            path = self._find_needle("files", src)
-            args["definition"] = load_documents(path)
+            path = src if os.path.isabs(src) else self._find_needle("files", src)
+            args["definition"] = load_path(path)
         result.update(self._execute_module(module_name=self._task.action, module_args=args, task_vars=task_vars))
         return result
