@@ -12,7 +12,7 @@ cd "$ROOT"
 APT_PACKAGES=(
   runc busybox-static libseccomp2 python3-seccomp auditd
   policycoreutils selinux-policy-default secilc setools semodule-utils
-  systemd git make python3-venv rsync procps
+  systemd git make python3-venv rsync procps shellcheck
 )
 
 missing=()

@@ -17,7 +17,7 @@ import uuid
 from typing import Any, Dict, List, Optional, Sequence
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs
+from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes, safe_join
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 DEFAULT_CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
@@ -184,3 +184,67 @@ def run_once(args: Sequence[str], seccomp: Optional[Dict[str, Any]], workdir: st
         return run(bundle, timeout=timeout, new_audit_session=new_audit_session)
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
+
+
+# --- Added for the oci_run module (playbooks/demo/molecule area) -------------
+
+def command_args(command: Any) -> List[str]:
+    """A container command as argv: a string runs under ``/bin/sh -c``, a list is the argv itself."""
+    if isinstance(command, str):
+        if not command.strip():
+            raise SpoError("must not be empty", field="command")
+        return ["/bin/sh", "-c", command]
+    if isinstance(command, (list, tuple)):
+        if not command:
+            raise SpoError("must not be an empty list", field="command")
+        argv = []
+        for index, item in enumerate(command):
+            if isinstance(item, (dict, list, tuple)) or item is None:
+                raise SpoError("must be a string, got %s" % type(item).__name__, field="command[%d]" % index)
+            argv.append(str(item))
+        return argv
+    raise SpoError("must be a string (run by /bin/sh -c) or a list (argv), got %s" % type(command).__name__,
+                   field="command")
+
+
+def localhost_profile_path(kubelet_dir: str, localhost_profile: str) -> str:
+    """Path of a pod's ``localhostProfile`` (relative to ``<kubelet_dir>/seccomp``), refusing escapes."""
+    if not localhost_profile or localhost_profile.startswith("/"):
+        raise SpoError("%r must be a path relative to <kubelet_dir>/seccomp, e.g. operator/<namespace>/<name>.json"
+                       % (localhost_profile,), field="localhost_profile")
+    parts = localhost_profile.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise SpoError("%r must not contain empty, '.' or '..' components" % (localhost_profile,),
+                       field="localhost_profile")
+    try:
+        return safe_join(os.path.join(kubelet_dir, "seccomp"), *parts)
+    except SpoError as exc:
+        raise SpoError(exc.message, field="localhost_profile")
+
+
+def load_seccomp_json(path: str, field: str) -> Dict[str, Any]:
+    """The OCI seccomp object stored at ``path`` (what runc reads as linux.seccomp)."""
+    data = read_bytes(path)
+    if data is None:
+        raise SpoError("%s does not exist (is the profile installed?)" % path, field=field)
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SpoError("%s is not valid JSON: %s" % (path, exc), field=field)
+    if not isinstance(obj, dict) or "defaultAction" not in obj:
+        raise SpoError("%s is not an OCI seccomp profile (a JSON object with defaultAction)" % path, field=field)
+    return obj
+
+
+def busybox_rootfs_ready(rootfs: str) -> bool:
+    """True when prepare_busybox_rootfs(rootfs) would change nothing (read-only check, for check mode)."""
+    busybox = find_busybox()
+    target = os.path.join(rootfs, "bin", "busybox")
+    if any(not os.path.isdir(os.path.join(rootfs, d)) for d in ROOTFS_DIRS):
+        return False
+    if not os.path.isfile(target) or os.path.getsize(target) != os.path.getsize(busybox):
+        return False
+    applets = subprocess.run([busybox, "--list"], check=True, capture_output=True, text=True).stdout.split()
+    if any(a != "busybox" and not os.path.lexists(os.path.join(rootfs, "bin", a)) for a in applets):
+        return False
+    return all(os.path.exists(os.path.join(rootfs, name)) for name in ("etc/passwd", "etc/group", "etc/hosts"))
