@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Security Profiles Operator Ansible edition team
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Safe paths and atomic writes of profile files on a node.
 
 A profile file is never half-written: content goes to a temporary file in

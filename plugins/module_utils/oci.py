@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Security Profiles Operator Ansible edition team
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One-shot OCI containers run by runc: a busybox-static root and a bundle.
 
 Used to prove profiles with the runtime that consumes them (tests, demo) and

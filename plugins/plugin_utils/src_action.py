@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Security Profiles Operator Ansible edition team
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller side of modules that take ``src``: read the YAML there.
 
 The YAML file (or a directory of them) lives on the controller (like ``copy``'s src); it is parsed
@@ -22,6 +22,8 @@ except ImportError:  # pragma: no cover - ansible-core requires PyYAML
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
+# libyaml's loader when PyYAML has it: ~10x faster on big batches (1000 profiles).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
 
 
 def load_path(path: str) -> List[Dict[str, Any]]:
@@ -47,7 +49,7 @@ def load_documents(path: str) -> List[Dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise AnsibleActionFail("src %s: not UTF-8 text: %s" % (path, exc))
     try:
-        docs = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        docs = [doc for doc in yaml.load_all(text, Loader=_SAFE_LOADER) if doc is not None]
     except yaml.YAMLError as exc:
         raise AnsibleActionFail("src %s: malformed YAML: %s" % (path, exc))
     for index, doc in enumerate(docs):
