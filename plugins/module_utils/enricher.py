@@ -1,0 +1,354 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Log enricher engine: tail the audit log, attribute SECCOMP records, keep per-target sets.
+
+* :class:`Tailer` follows one log file from its end.  It survives rotation by rename (the old
+  file is drained to its end before the new one is read from 0) and by copytruncate (the bytes
+  between the last position and the truncation are read from the copy, ``<log>.1``, when its
+  content matches), and saves ``{dev, inode, offset, fingerprint}`` so a restart resumes at the
+  exact line (also when the file was rotated while it was down).  Only whole lines are consumed.
+* :class:`Enricher` feeds the lines to :class:`audit.Scanner` and attributes each unique record:
+  to its audit session (``ses=``, exact for a local recording whose runc got a fresh session) and
+  to its container (pid -> ``/proc/<pid>/cgroup`` -> container ID, cached at first sight).  A
+  record with neither is dropped after one dict lookup.  Per target it keeps the syscall set and
+  writes it as JSON (atomically) to ``<state_dir>/sessions/<ses>.json`` and
+  ``<state_dir>/containers/<id>.json``: ``{"syscalls": [...], "architectures": [...],
+  "executables": [...], "records": N, "complete": bool}``; ``complete`` becomes true when the
+  ``spo-record-done session=N`` marker (``auditctl -m``) of that session was read, i.e. every
+  record the kernel queued before it has been seen.  The sets are flushed before the position
+  is saved, so a crash can only re-read lines (sets are unions: no change), never lose them.
+* Prometheus text metrics ``security_profiles_operator_seccomp_profile_audit_total``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import CgroupCache
+from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes
+
+FINGERPRINT = 64
+MAX_READ = 1 << 20
+ROTATED_MAX = 9
+METRIC = "security_profiles_operator_seccomp_profile_audit_total"
+METRIC_LABELS = ("node", "namespace", "pod", "container", "executable", "syscall")
+
+
+class _Open(object):
+    def __init__(self, path: str, handle: Any, offset: int) -> None:
+        self.path = path
+        self.handle = handle
+        self.offset = offset
+        st = os.fstat(handle.fileno())
+        self.ident = (st.st_dev, st.st_ino)
+        start = max(0, offset - FINGERPRINT)
+        # the bytes just before the position, kept from what was read (the file may be truncated later)
+        self.tail = os.pread(handle.fileno(), offset - start, start)
+
+    def advance(self, data: bytes) -> None:
+        self.offset += len(data)
+        self.tail = (self.tail + data[-FINGERPRINT:])[-FINGERPRINT:]
+
+    def fingerprint(self) -> str:
+        return self.tail.hex()
+
+
+def _fingerprint_matches(path: str, offset: int, fingerprint: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            start = max(0, offset - FINGERPRINT)
+            if os.fstat(handle.fileno()).st_size < offset:
+                return False
+            return os.pread(handle.fileno(), offset - start, start).hex() == fingerprint
+    except OSError:
+        return False
+
+
+class Tailer(object):
+    """Whole-line reader of a growing, rotating log file with a resumable position."""
+
+    def __init__(self, path: str, state_file: Optional[str] = None, from_start: bool = False) -> None:
+        self.path = path
+        self.state_file = state_file
+        self.files: List[_Open] = []  # oldest first; the last one is the live file
+        self.events: List[str] = []
+        self._resume(from_start)
+
+    # -- position ------------------------------------------------------------------------------
+    def _open(self, path: str, offset: int) -> Optional[_Open]:
+        try:
+            handle = open(path, "rb")
+        except OSError:
+            return None
+        return _Open(path, handle, offset)
+
+    def _rotated(self) -> List[str]:
+        return ["%s.%d" % (self.path, n) for n in range(ROTATED_MAX, 0, -1)]  # oldest first
+
+    def _resume(self, from_start: bool) -> None:
+        state = None
+        if self.state_file:
+            raw = read_bytes(self.state_file)
+            if raw:
+                try:
+                    state = json.loads(raw.decode("utf-8"))
+                except ValueError:
+                    state = None
+        if state:
+            ident = (state["dev"], state["inode"])
+            chain = self._rotated() + [self.path]
+            for index, path in enumerate(chain):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) != ident:
+                    continue
+                if _fingerprint_matches(path, state["offset"], state["fingerprint"]):
+                    self.events.append("resumed %s at %d" % (path, state["offset"]))
+                    self._queue(path, state["offset"])
+                    for newer in chain[index + 1:]:
+                        if os.path.exists(newer):
+                            self._queue(newer, 0)
+                    return
+                break
+            # copytruncate while stopped: the old content went to <log>.1
+            copy = self.path + ".1"
+            if _fingerprint_matches(copy, state["offset"], state["fingerprint"]):
+                self.events.append("resumed copy %s at %d" % (copy, state["offset"]))
+                self._queue(copy, state["offset"])
+                self._queue(self.path, 0)
+                return
+            self.events.append("saved position not found; reading %s from its start" % self.path)
+            self._queue(self.path, 0)
+            return
+        offset = 0
+        if not from_start:
+            try:
+                offset = os.path.getsize(self.path)
+            except OSError:
+                offset = 0
+        self._queue(self.path, offset)
+
+    def _queue(self, path: str, offset: int) -> None:
+        opened = self._open(path, offset)
+        if opened is not None:
+            self.files.append(opened)
+
+    def state(self) -> Optional[Dict[str, Any]]:
+        if not self.files:
+            return None
+        current = self.files[0]
+        return {"dev": current.ident[0], "inode": current.ident[1], "offset": current.offset,
+                "fingerprint": current.fingerprint(), "path": current.path}
+
+    def save(self) -> None:
+        state = self.state()
+        if self.state_file and state is not None:
+            makedirs(os.path.dirname(self.state_file) or ".")
+            atomic_write(self.state_file, json.dumps(state, sort_keys=True).encode("utf-8"))
+
+    # -- reading -------------------------------------------------------------------------------
+    def _drain(self, opened: _Open, out: List[bytes], budget: int) -> bool:
+        """Append whole lines of ``opened`` to ``out`` up to ``budget`` bytes; True when none is left."""
+        fd = opened.handle.fileno()
+        while budget > 0:
+            size = os.fstat(fd).st_size
+            if size <= opened.offset:
+                return True
+            data = os.pread(fd, min(MAX_READ, size - opened.offset), opened.offset)
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                return len(data) < MAX_READ
+            opened.advance(data[:cut])
+            out.append(data[:cut])
+            budget -= cut
+        return False
+
+    def poll(self, budget: int = 2 * MAX_READ) -> List[bytes]:
+        """Buffers of new whole lines (about ``budget`` bytes at most), oldest first."""
+        out: List[bytes] = []
+        while True:
+            if not self.files:
+                self._queue(self.path, 0)
+                if not self.files:
+                    return out
+            head = self.files[0]
+            done = self._drain(head, out, budget - sum(len(b) for b in out))
+            if not done:
+                return out
+            if len(self.files) > 1:
+                fd = head.handle.fileno()
+                if os.fstat(fd).st_size > head.offset:
+                    # a rotated file ending inside a line: that last line is all there will be
+                    rest = os.pread(fd, os.fstat(fd).st_size - head.offset, head.offset)
+                    head.advance(rest)
+                    out.append(rest + b"\n")
+                head.handle.close()
+                self.files.pop(0)
+                continue
+            self._check_rotation(head)
+            if len(self.files) == 1 and self.files[0] is head:
+                return out
+
+    def read_all(self) -> bytes:
+        """All new whole lines as one buffer."""
+        return b"".join(self.poll())
+
+    def _check_rotation(self, head: _Open) -> None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return  # between rename and re-creation: keep the old file
+        if (st.st_dev, st.st_ino) != head.ident:
+            self.events.append("rotated: %s renamed, following the new file" % self.path)
+            self._queue(self.path, 0)
+            return
+        if st.st_size < head.offset:
+            copy = self.path + ".1"
+            if _fingerprint_matches(copy, head.offset, head.fingerprint()):
+                self.events.append("copytruncate: reading the rest from %s" % copy)
+                opened = self._open(copy, head.offset)
+                if opened is not None:
+                    head.handle.close()
+                    self.files[0] = opened
+                    self._queue(self.path, 0)
+                    return
+            self.events.append("truncated: reading %s from its start" % self.path)
+            head.offset = 0
+            head.tail = b""
+
+
+class _Target(object):
+    __slots__ = ("syscalls", "arches", "exes", "records", "complete", "dirty")
+
+    def __init__(self) -> None:
+        self.syscalls: set = set()
+        self.arches: set = set()
+        self.exes: set = set()
+        self.records = 0
+        self.complete = False
+        self.dirty = True
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"syscalls": sorted(self.syscalls), "architectures": sorted(self.arches),
+                "executables": sorted(self.exes), "records": self.records, "complete": self.complete}
+
+    @classmethod
+    def load(cls, data: Dict[str, Any]) -> "_Target":
+        target = cls()
+        target.syscalls = set(data.get("syscalls", []))
+        target.arches = set(data.get("architectures", []))
+        target.exes = set(data.get("executables", []))
+        target.records = int(data.get("records", 0))
+        target.complete = bool(data.get("complete", False))
+        target.dirty = False
+        return target
+
+
+def target_path(state_dir: str, kind: str, key: str) -> str:
+    return os.path.join(state_dir, kind, "%s.json" % key)
+
+
+class Enricher(object):
+    """Attributes audit records to sessions / containers; keeps sets and metrics."""
+
+    def __init__(self, state_dir: str, node: str = "", proc: str = "/proc") -> None:
+        self.state_dir = state_dir
+        self.node = node
+        self.cgroups = CgroupCache(proc)
+        self.targets: Dict[Tuple[str, str], _Target] = {}
+        self.metrics: Dict[Tuple[str, ...], int] = {}
+        self.read = self.used = self.skipped = self.dropped = 0
+
+    def _target(self, kind: str, key: str) -> _Target:
+        found = self.targets.get((kind, key))
+        if found is None:
+            raw = read_bytes(target_path(self.state_dir, kind, key))
+            try:
+                found = _Target.load(json.loads(raw.decode("utf-8"))) if raw else _Target()
+            except ValueError:
+                found = _Target()
+            self.targets[(kind, key)] = found
+        return found
+
+    def process(self, buf: bytes) -> None:
+        scan = audit.Scanner()
+        scan.feed(buf)
+        for rec in audit.resolve(scan.raw, scan):
+            keys = []
+            if rec["ses"] is not None:
+                keys.append(("sessions", str(rec["ses"])))
+            cid = self.cgroups.lookup(rec["pid"])
+            if cid:
+                keys.append(("containers", cid))
+            if not keys:
+                self.dropped += rec["count"]
+                continue
+            for kind, key in keys:
+                target = self._target(kind, key)
+                target.syscalls.add(rec["syscall"])
+                target.arches.add(rec["arch"])
+                if rec["exe"]:
+                    target.exes.add(rec["exe"])
+                target.records += rec["count"]
+                target.dirty = True
+            label = (self.node, "", "", cid or "", rec["exe"] or "", rec["syscall"])
+            self.metrics[label] = self.metrics.get(label, 0) + rec["count"]
+        for session in scan.markers:
+            target = self._target("sessions", str(session))
+            target.complete = True
+            target.dirty = True
+        self.read += scan.read
+        self.used += scan.used
+        self.skipped += scan.skipped
+
+    def flush(self) -> int:
+        """Write the changed sets (atomically); return how many were written."""
+        written = 0
+        for (kind, key), target in self.targets.items():
+            if target.dirty:
+                path = target_path(self.state_dir, kind, key)
+                makedirs(os.path.dirname(path))
+                atomic_write(path, json.dumps(target.as_dict(), sort_keys=True).encode("utf-8"))
+                target.dirty = False
+                written += 1
+        return written
+
+    def metrics_text(self) -> str:
+        lines = ["# HELP %s Seccomp audit records seen per container, executable and syscall." % METRIC,
+                 "# TYPE %s counter" % METRIC]
+        for labels, value in sorted(self.metrics.items()):
+            pairs = ",".join('%s="%s"' % (name, _escape(val)) for name, val in zip(METRIC_LABELS, labels))
+            lines.append("%s{%s} %d" % (METRIC, pairs, value))
+        for name, value in (("read", self.read), ("used", self.used), ("skipped", self.skipped),
+                            ("dropped", self.dropped)):
+            lines.append("security_profiles_operator_enricher_lines_%s_total %d" % (name, value))
+        return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def wait_session(state_dir: str, session: int, timeout: float = 30.0, interval: float = 0.1) -> Dict[str, Any]:
+    """Wait until the enricher marked ``session`` complete; return its set (or raise TimeoutError)."""
+    path = target_path(state_dir, "sessions", str(session))
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = read_bytes(path)
+        if raw:
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                data = {}
+            if data.get("complete"):
+                return data
+        if time.monotonic() > deadline:
+            raise TimeoutError("the log enricher did not report audit session %d complete within %ss (is spo-enricher "
+                               "running with --state-dir %s?)" % (session, timeout, state_dir))
+        time.sleep(interval)

@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Record a command on a host: run it in a runc container under a log-everything seccomp
+profile with a fresh audit session, collect that session's SECCOMP records, build a profile.
+
+Attribution is exact: runc is started with a new audit session id (oci.run new_audit_session),
+which every process of the container inherits and the kernel writes as ``ses=`` in each record.
+The end of the records is exact too: after the container exits a user audit message
+``spo-record-done session=N`` is sent over the audit netlink socket; it is queued behind every
+record the container caused, so once it is read, all of them have been read.
+
+Sources of the records (``source``):
+
+* ``audit_log``: auditd's log, read from the position noted before the run (rotation followed);
+* ``enricher``: the sets the spo-enricher daemon keeps (``<state_dir>/sessions/<N>.json``);
+* ``kernel_log``: ``/dev/kmsg`` when auditd is not running (the kernel then prints the records);
+  ``kernel.printk_ratelimit`` is set to 0 for the run and restored, otherwise records are dropped;
+* ``auto``: ``audit_log`` when an auditd process runs, else ``kernel_log``.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import audit, libseccomp, oci, recording
+from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Tailer, wait_session
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+
+DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log"
+DEFAULT_ENRICHER_DIR = "/var/lib/spo-enricher"
+SOURCES = ("auto", "audit_log", "enricher", "kernel_log")
+NETLINK_AUDIT = 9
+AUDIT_USER = 1005
+PRINTK_RATELIMIT = "/proc/sys/kernel/printk_ratelimit"
+
+
+def previous_profile(text: bytes, name: str, namespace: str) -> Optional[Dict[str, Any]]:
+    """The SeccompProfile a recording wrote before (our own YAML is JSON-compatible per scalar), or None.
+
+    Only files this module wrote are understood (no YAML library on targets): anything else is None.
+    """
+    names: List[str] = []
+    seen = {"name": None, "namespace": None, "kind": None, "arches": []}
+    section = None
+    for line in text.decode("utf-8", "replace").splitlines():
+        stripped = line.strip()
+        if line.startswith("kind: "):
+            seen["kind"] = stripped[6:]
+        elif line.startswith("  name: "):
+            seen["name"] = stripped[6:]
+        elif line.startswith("  namespace: "):
+            seen["namespace"] = stripped[11:]
+        elif stripped in ("architectures:", "names:"):
+            section = stripped
+        elif stripped.startswith("- ") and section is not None and ":" not in stripped:
+            (names if section == "names:" else seen["arches"]).append(stripped[2:])
+        else:
+            section = None
+    if seen["kind"] != "SeccompProfile" or seen["name"] != name or seen["namespace"] != namespace or not names:
+        return None
+    return recording.seccomp_profile(name, namespace, names, seen["arches"] or None)
+
+
+def logging_profile() -> Dict[str, Any]:
+    """OCI seccomp object that allows and logs every syscall."""
+    return {"defaultAction": "SCMP_ACT_LOG", "architectures": [libseccomp.native_oci_arch()], "syscalls": []}
+
+
+def auditd_running() -> bool:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/comm" % entry) as handle:
+                    if handle.read().strip() == "auditd":
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def send_marker(session: int) -> None:
+    """Queue the user audit record ``spo-record-done session=N`` (needs CAP_AUDIT_WRITE)."""
+    text = ("%s session=%d" % (audit.MARKER.decode(), session)).encode("ascii") + b"\0"
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
+    try:
+        sock.bind((0, 0))
+        header = struct.pack("=IHHII", 16 + len(text), AUDIT_USER, 0x1 | 0x4, 1, 0)  # NLM_F_REQUEST|NLM_F_ACK
+        sock.sendto(header + text, (0, 0))
+        sock.settimeout(5)
+        reply = sock.recv(65536)
+        if len(reply) >= 20:
+            (code,) = struct.unpack_from("=i", reply, 16)
+            if struct.unpack_from("=H", reply, 4)[0] == 2 and code != 0:  # NLMSG_ERROR
+                raise SpoError("the kernel refused the audit marker: %s" % os.strerror(-code))
+    except OSError as exc:
+        raise SpoError("cannot write to the audit netlink socket (root / CAP_AUDIT_WRITE needed): %s" % exc)
+    finally:
+        sock.close()
+
+
+class _KernelLog(object):
+    def __init__(self) -> None:
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+
+    def read(self) -> bytes:
+        out: List[bytes] = []
+        while True:
+            try:
+                record = os.read(self.fd, 8192)
+            except OSError as exc:
+                if exc.errno == errno.EAGAIN:
+                    break
+                if exc.errno == errno.EPIPE:  # overwritten records: go on with the next ones
+                    continue
+                raise
+            if not record:
+                break
+            out.append(record.split(b";", 1)[-1].split(b"\n", 1)[0] + b"\n")
+        return b"".join(out)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _collect(scanner: audit.Scanner, read: Any, session: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while session not in scanner.markers:
+        data = read()
+        if data:
+            scanner.feed(data)
+            continue
+        if time.monotonic() > deadline:
+            raise SpoError("the end marker of audit session %d did not arrive within %ss" % (session, timeout))
+        time.sleep(0.05)
+
+
+def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None, source: str = "auto",
+           audit_log: str = DEFAULT_AUDIT_LOG, enricher_dir: str = DEFAULT_ENRICHER_DIR,
+           base_profile_name: Optional[str] = None, extra_caps: Sequence[str] = (), timeout: float = 120.0,
+           collect_timeout: float = 60.0) -> Dict[str, Any]:
+    """Run ``/bin/sh -c command`` recorded; return the profile and what was seen."""
+    ref = "SeccompProfile %s/%s" % (namespace, name)
+    recording.profile_name(name, "x")  # validates the name early
+    if source not in SOURCES:
+        raise SpoError("must be one of %s" % ", ".join(SOURCES), ref, "source")
+    if source == "auto":
+        source = "audit_log" if auditd_running() else "kernel_log"
+    workdir = tempfile.mkdtemp(prefix="spo-record-")
+    tailer = kmsg = None
+    ratelimit = None
+    try:
+        if source == "audit_log":
+            if not os.path.exists(audit_log):
+                raise SpoError("audit log %s does not exist (is auditd running?)" % audit_log, ref, "audit_log")
+            tailer = Tailer(audit_log)  # positioned at the end before the run
+        elif source == "kernel_log":
+            kmsg = _KernelLog()
+            with open(PRINTK_RATELIMIT) as handle:
+                ratelimit = handle.read()
+            with open(PRINTK_RATELIMIT, "w") as handle:
+                handle.write("0")
+        result = oci.run_once(["/bin/sh", "-c", command], logging_profile(), workdir, rootfs=rootfs,
+                              extra_caps=extra_caps, timeout=timeout, new_audit_session=True)
+        session = result.audit_session
+        if session is None:
+            raise SpoError("runc got no audit session id (is /proc/self/loginuid writable, auditing enabled?)", ref)
+        send_marker(session)
+        scanner = audit.Scanner()
+        if source == "enricher":
+            data = wait_session(enricher_dir, session, timeout=collect_timeout)
+            syscalls = list(data.get("syscalls", []))
+            records = int(data.get("records", 0))
+        else:
+            _collect(scanner, tailer.read_all if tailer is not None else kmsg.read, session, collect_timeout)
+            mine = [r for r in scanner.records() if r["ses"] == session]
+            syscalls = sorted({r["syscall"] for r in mine})
+            records = sum(r["count"] for r in mine)
+        profile = recording.seccomp_profile(name, namespace, syscalls, base_profile_name=base_profile_name)
+        return {"profile": profile, "syscalls": profile["spec"]["syscalls"][0]["names"], "session": session,
+                "source": source, "records": records, "rc": result.rc, "stdout": result.stdout,
+                "stderr": result.stderr}
+    finally:
+        if ratelimit is not None:
+            with open(PRINTK_RATELIMIT, "w") as handle:
+                handle.write(ratelimit)
+        if kmsg is not None:
+            kmsg.close()
+        if tailer is not None:
+            for opened in tailer.files:
+                opened.handle.close()
+        shutil.rmtree(workdir, ignore_errors=True)

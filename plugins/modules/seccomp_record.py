@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: seccomp_record
+short_description: Record a SeccompProfile for a command run in a runc container on a host
+version_added: 0.1.0
+description:
+  - Runs C(/bin/sh -c <command>) in a one-shot runc container under a seccomp profile that logs every syscall
+    (C(defaultAction=SCMP_ACT_LOG)), with a fresh audit session id that every process of the container inherits.
+  - Collects that session's C(SECCOMP) audit records and writes a SeccompProfile
+    (C(security-profiles-operator.x-k8s.io/v1beta1)) allowing exactly the syscalls seen
+    (C(defaultAction=SCMP_ACT_ERRNO), the node's architecture, one C(SCMP_ACT_ALLOW) rule) as YAML to O(output).
+  - The end of the records is known exactly, not guessed, an audit marker sent after the container exits
+    is read last.
+  - The file is written atomically and only when its content changes, so recording the same workload again
+    reports no change. The profile installs unchanged with M(spo.security_profiles.seccomp_profile).
+author:
+  - Security Profiles Operator Ansible edition team
+extends_documentation_fragment:
+  - spo.security_profiles.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - With the default temporary root the workload is recorded and only the write is skipped, so
+        RV(ignore:changed) is exact.
+      - With O(rootfs) the workload (which may write into that root) is not run; RV(ignore:changed) is
+        predicted V(true).
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+options:
+  name:
+    description: Name of the recorded profile (C(metadata.name)).
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the recorded profile.
+    type: str
+    default: default
+  command:
+    description: Shell command line run in the container by C(/bin/sh -c).
+    type: str
+    required: true
+  rootfs:
+    description:
+      - Root filesystem of the container. It must contain C(/bin/sh).
+      - Default is a temporary busybox-static root, removed afterwards.
+    type: path
+  output:
+    description: Path of the YAML file written (on the target).
+    type: path
+    required: true
+  source:
+    description:
+      - Where the audit records are read.
+      - V(audit_log) reads O(audit_log) from the position noted before the run, following a rotation.
+      - V(enricher) takes the session's set from the C(spo-enricher) daemon's O(enricher_state_dir).
+      - V(kernel_log) reads C(/dev/kmsg), for hosts without auditd. C(kernel.printk_ratelimit) is set
+        to 0 while recording and restored, or the kernel drops records.
+      - V(auto) is V(audit_log) when auditd runs, else V(kernel_log).
+    type: str
+    choices: [auto, audit_log, enricher, kernel_log]
+    default: auto
+  audit_log:
+    description: The auditd log file.
+    type: path
+    default: /var/log/audit/audit.log
+  enricher_state_dir:
+    description: State directory of C(spo-enricher) (its C(--state-dir)), for O(source=enricher).
+    type: path
+    default: /var/lib/spo-enricher
+  base_profile_name:
+    description: Sets C(spec.baseProfileName) of the recorded profile (for example C(runc-v1.1.5)).
+    type: str
+  extra_caps:
+    description: Capabilities added to the container's default set.
+    type: list
+    elements: str
+    default: []
+  merge:
+    description:
+      - Union the recorded syscalls with those of the SeccompProfile already in O(output) (same name and
+        namespace), as replicas of one container are merged.
+      - Workloads are not always repeatable to the syscall (a signal may or may not arrive, adding
+        C(rt_sigreturn)); with V(true) repeated recordings converge, and a run that sees nothing new reports no change.
+    type: bool
+    default: false
+  expect_rc:
+    description: Exit status the command must have for the recording to be written; null accepts any.
+    type: int
+    default: 0
+  timeout:
+    description: Seconds the command may run.
+    type: int
+    default: 120
+notes:
+  - Needs root, C(runc) and the kernel's audit subsystem on the target; C(busybox-static) unless O(rootfs) is given.
+  - Run C(auditctl -b 65536 -r 0) once with auditd, or the kernel may drop records of a busy workload.
+seealso:
+  - module: spo.security_profiles.seccomp_profile
+"""
+
+EXAMPLES = r"""
+- name: Record a small web workload
+  spo.security_profiles.seccomp_record:
+    name: web
+    namespace: demo
+    command: httpd -p 127.0.0.1:8080 -h /var/www && wget -q -O - http://127.0.0.1:8080/ ; true
+    output: /var/tmp/web.yaml
+
+- name: Record through the log enricher daemon
+  spo.security_profiles.seccomp_record:
+    name: lister
+    command: ls -l /
+    source: enricher
+    output: /var/tmp/lister.yaml
+"""
+
+RETURN = r"""
+profile:
+  description: The recorded SeccompProfile object.
+  returned: success
+  type: dict
+  sample: {apiVersion: security-profiles-operator.x-k8s.io/v1beta1, kind: SeccompProfile}
+syscalls:
+  description: Sorted names of the syscalls recorded.
+  returned: success
+  type: list
+  elements: str
+  sample: [execve, exit_group, write]
+session:
+  description: Audit session id of the recorded container.
+  returned: when run
+  type: int
+  sample: 42
+records:
+  description: Number of SECCOMP audit records of the session.
+  returned: when run
+  type: int
+  sample: 180
+source:
+  description: Where the records were read (V(audit_log), V(enricher) or V(kernel_log)).
+  returned: when run
+  type: str
+  sample: audit_log
+rc:
+  description: Exit status of the command.
+  returned: when run
+  type: int
+  sample: 0
+stdout:
+  description: Standard output of the command.
+  returned: when run
+  type: str
+  sample: "hello\n"
+stderr:
+  description: Standard error of the command.
+  returned: when run
+  type: str
+  sample: ""
+path:
+  description: The output file.
+  returned: always
+  type: str
+  sample: /var/tmp/web.yaml
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import recording, recording_local
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes
+
+
+def run_module(module):
+    params = module.params
+    output = params["output"]
+    before = read_bytes(output)
+    result = {"changed": False, "path": output}
+    if module.check_mode and params["rootfs"] is not None:
+        result["changed"] = True
+        result["msg"] = "check mode: the workload is not run in a given rootfs; a recording would be written"
+        return result
+    rec = recording_local.record(params["name"], params["namespace"], params["command"], rootfs=params["rootfs"],
+                                 source=params["source"], audit_log=params["audit_log"],
+                                 enricher_dir=params["enricher_state_dir"],
+                                 base_profile_name=params["base_profile_name"], extra_caps=params["extra_caps"],
+                                 timeout=float(params["timeout"]))
+    result.update(rec)
+    if params["expect_rc"] is not None and rec["rc"] != params["expect_rc"]:
+        raise SpoError("the command exited with %d, expected %d; nothing written (stderr: %s)"
+                       % (rec["rc"], params["expect_rc"], rec["stderr"].strip()[-500:]),
+                       "SeccompProfile %s/%s" % (params["namespace"], params["name"]), "command")
+    if params["merge"] and before:
+        previous = recording_local.previous_profile(before, params["name"], params["namespace"])
+        if previous is not None:
+            rec["profile"] = recording.merge_seccomp(params["name"], [rec["profile"], previous])
+            rec["syscalls"] = rec["profile"]["spec"]["syscalls"][0]["names"]
+            result.update(rec)
+    text = recording.to_yaml(rec["profile"]).encode("utf-8")
+    if before != text:
+        result["changed"] = True
+        if module._diff:
+            result["diff"] = {"before": (before or b"").decode("utf-8", "replace"), "after": text.decode("utf-8"),
+                              "before_header": output, "after_header": output}
+        if not module.check_mode:
+            makedirs(os.path.dirname(os.path.abspath(output)))
+            atomic_write(output, text)
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", default="default"),
+            command=dict(type="str", required=True),
+            rootfs=dict(type="path"),
+            output=dict(type="path", required=True),
+            source=dict(type="str", default="auto", choices=list(recording_local.SOURCES)),
+            audit_log=dict(type="path", default=recording_local.DEFAULT_AUDIT_LOG),
+            enricher_state_dir=dict(type="path", default=recording_local.DEFAULT_ENRICHER_DIR),
+            base_profile_name=dict(type="str"),
+            extra_caps=dict(type="list", elements="str", default=[]),
+            merge=dict(type="bool", default=False),
+            expect_rc=dict(type="int", default=0),
+            timeout=dict(type="int", default=120),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        module.exit_json(**run_module(module))
+    except SpoError as exc:
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == "__main__":
+    main()

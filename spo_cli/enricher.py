@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""spo-enricher: the log enricher daemon, and a one-shot audit log reader.
+
+    spo-enricher --once FILE         print JSON: per process (pid, exe, session, container ID where
+                                     known) the sorted syscalls seen, and the line counts
+    spo-enricher [--audit-log PATH] [--state-dir DIR] [--metrics-address HOST:PORT]
+                                     tail the audit log; per audit session / container syscall sets
+                                     in DIR/sessions/<ses>.json, DIR/containers/<id>.json; metrics
+                                     on http://HOST:PORT/metrics
+
+The engine is plugins/module_utils/{audit,enricher,cgroup}.py; this is only the door.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import List, Optional
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import CgroupCache
+from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher, Tailer
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+
+DEFAULT_LOG = "/var/log/audit/audit.log"
+DEFAULT_STATE_DIR = "/var/lib/spo-enricher"
+
+
+def once(path: str) -> int:
+    scanner = audit.Scanner()
+    try:
+        scanner.feed_file(path)
+    except OSError as exc:
+        sys.stderr.write("spo-enricher: %s: %s\n" % (path, exc.strerror or exc))
+        return 2
+    cgroups = CgroupCache()
+    processes = audit.per_process(scanner.records())
+    for entry in processes:
+        entry["container_id"] = cgroups.lookup(entry["pid"])
+    result = {"file": path, "processes": processes,
+              "counts": {"read": scanner.read, "used": scanner.used, "skipped": scanner.skipped,
+                         "other": scanner.other},
+              "avc": scanner.avcs}
+    sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+def _serve_metrics(enricher: Enricher, address: str) -> ThreadingHTTPServer:
+    host, dummy, port = address.rpartition(":")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            if self.path.split("?")[0] == "/metrics":
+                body = enricher.metrics_text().encode("utf-8")
+                ctype = "text/plain; version=0.0.4; charset=utf-8"
+            elif self.path == "/healthz":
+                body, ctype = b"ok\n", "text/plain"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def daemon(args: argparse.Namespace) -> int:
+    state_file = os.path.join(args.state_dir, "position.json")
+    tailer = Tailer(args.audit_log, state_file, from_start=args.from_start)
+    enricher = Enricher(args.state_dir, node=args.node_name)
+    server = _serve_metrics(enricher, args.metrics_address) if args.metrics_address else None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *args: stop.set())
+    signal.signal(signal.SIGINT, lambda *args: stop.set())
+    sys.stderr.write("spo-enricher: tailing %s, state in %s\n" % (args.audit_log, args.state_dir))
+    sys.stderr.flush()
+    last_save = 0.0
+    while not stop.is_set():
+        buffers = tailer.poll()
+        for buf in buffers:
+            enricher.process(buf)
+        for event in tailer.events:
+            sys.stderr.write("spo-enricher: %s\n" % event)
+        tailer.events = []
+        if buffers or time.monotonic() - last_save > 5:
+            enricher.flush()  # sets first, then the position: a crash re-reads, never loses
+            tailer.save()
+            last_save = time.monotonic()
+        if not buffers:
+            stop.wait(args.interval)
+    enricher.flush()
+    tailer.save()
+    if server is not None:
+        server.shutdown()
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="spo-enricher", description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("--once", metavar="FILE", help="read an audit log or kernel log file, print JSON and exit")
+    parser.add_argument("--audit-log", default=DEFAULT_LOG, help="log to tail (default %(default)s)")
+    parser.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="position and syscall sets (default %(default)s)")
+    parser.add_argument("--metrics-address", default="127.0.0.1:9111",
+                        help="HOST:PORT of the Prometheus endpoint; empty to disable (default %(default)s)")
+    parser.add_argument("--node-name", default=os.environ.get("NODE_NAME") or socket.gethostname())
+    parser.add_argument("--interval", type=float, default=0.2, help="seconds between polls when idle")
+    parser.add_argument("--from-start", action="store_true",
+                        help="without a saved position, read the log from its start instead of its end")
+    args = parser.parse_args(argv)
+    try:
+        if args.once:
+            return once(args.once)
+        return daemon(args)
+    except SpoError as exc:
+        sys.stderr.write("spo-enricher: %s\n" % exc)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+"""Benchmark of the audit parser (make bench).
+
+Builds a 1,000,000-line audit log by replicating the shared SECCOMP samples (../shared/data/audit,
+or the unit-test fixtures when absent) with varied pids and syscall numbers, then in the same run:
+
+* parses it into per-process syscall sets (audit.Scanner + resolve + per_process), and times
+  ``grep -c type=SECCOMP`` on the same file: lines/s (target >= 2,000,000) and the ratio (<= 8x);
+* runs ``spo-enricher`` tailing a log while 1,000,000 lines are appended and reports its peak RSS
+  (target <= 64 MB) beside the RSS of an idle python interpreter.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data", "audit")
+FIXTURE = os.path.join(ROOT, "tests", "unit", "fixtures", "audit-samples.log")
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+LINES = 1000000
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import audit  # noqa: E402
+
+
+def sample_lines():
+    paths = [os.path.join(SHARED, n) for n in ("runc-web.audit.log", "kmsg-seccomp.log")]
+    paths = [p for p in paths if os.path.exists(p)] or [FIXTURE]
+    lines = []
+    for path in paths:
+        with open(path, "rb") as handle:
+            lines += [line for line in handle.read().split(b"\n") if b"type=SECCOMP" in line]
+    if not lines:  # kernel-log only: turn into auditd form
+        with open(FIXTURE, "rb") as handle:
+            lines = [line for line in handle.read().split(b"\n") if b"type=SECCOMP" in line and b"syscall=" in line]
+    return lines
+
+
+def build(path, count):
+    base = sample_lines()
+    pid = re.compile(rb"pid=\d+")
+    nr = re.compile(rb"syscall=\d+")
+    out = []
+    for index in range(count):
+        line = base[index % len(base)]
+        # 800 processes of 1250 records each; every 7th record a syscall number of its own
+        line = pid.sub(b"pid=%d" % (20000 + index // 1250), line, count=1)
+        if index % 7 == 0:
+            line = nr.sub(b"syscall=%d" % (index // 7 % 40), line, count=1)
+        out.append(line)
+    with open(path, "wb") as handle:
+        handle.write(b"\n".join(out) + b"\n")
+
+
+def time_grep(path):
+    best = None
+    for dummy in range(3):
+        start = time.perf_counter()
+        subprocess.run(["grep", "-c", "type=SECCOMP", path], check=True, capture_output=True)
+        elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return best
+
+
+def time_parse(path):
+    best = None
+    for dummy in range(3):
+        start = time.perf_counter()
+        scanner = audit.Scanner()
+        scanner.feed_file(path)
+        processes = audit.per_process(scanner.records())
+        elapsed = time.perf_counter() - start
+        best = elapsed if best is None else min(best, elapsed)
+    return best, scanner, processes
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def enricher_rss(workdir, source):
+    log = os.path.join(workdir, "tail.log")
+    open(log, "wb").close()
+    proc = subprocess.Popen([os.path.join(VENV_BIN, "spo-enricher"), "--audit-log", log, "--state-dir",
+                             os.path.join(workdir, "state"), "--metrics-address", "", "--interval", "0.02"],
+                            stderr=subprocess.DEVNULL)
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    peak = 0
+    try:
+        time.sleep(1.0)
+        with open(source, "rb") as src, open(log, "ab") as dst:
+            while True:
+                block = src.read(4 << 20)
+                if not block:
+                    break
+                dst.write(block)
+                dst.flush()
+                peak = max(peak, rss_kb(proc.pid))
+                time.sleep(0.01)
+        deadline = time.monotonic() + 60
+        state = os.path.join(workdir, "state", "position.json")
+        size = os.path.getsize(log)
+        while time.monotonic() < deadline:
+            peak = max(peak, rss_kb(proc.pid))
+            try:
+                if '"offset": %d' % size in open(state).read():
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        idle_rss = rss_kb(idle.pid)
+    finally:
+        proc.terminate()
+        proc.wait()
+        idle.kill()
+        idle.wait()
+    return peak, idle_rss
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as workdir:
+        path = os.path.join(workdir, "audit.log")
+        build(path, LINES)
+        size = os.path.getsize(path)
+        with open(path, "rb") as handle:  # warm the page cache for both contenders
+            while handle.read(16 << 20):
+                pass
+        grep = time_grep(path)
+        parse, scanner, processes = time_parse(path)
+        rate = scanner.read / parse
+        print("audit log: %d lines, %.1f MB, %d processes, %d unique records" % (scanner.read, size / 1e6,
+                                                                                 len(processes), len(scanner.raw)))
+        print("counts: read=%d used=%d skipped=%d other=%d" % (scanner.read, scanner.used, scanner.skipped,
+                                                               scanner.other))
+        print("grep -c type=SECCOMP: %.3f s (baseline)" % grep)
+        print("parse into per-process syscall sets: %.3f s = %.0f lines/s (target >= 2,000,000: %s)"
+              % (parse, rate, "ok" if rate >= 2000000 else "MISSED"))
+        print("ratio parse/grep: %.2fx (target <= 8x: %s)" % (parse / grep, "ok" if parse / grep <= 8 else "MISSED"))
+        peak, idle = enricher_rss(workdir, path)
+        print("spo-enricher peak RSS while tailing %d lines: %.1f MB (idle python %.1f MB, ratio %.2fx; target <= 64 MB: %s)"
+              % (LINES, peak / 1024.0, idle / 1024.0, peak / max(idle, 1), "ok" if peak <= 64 * 1024 else "MISSED"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

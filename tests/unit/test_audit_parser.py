@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+"""Audit parser: exact per-line parse and bulk Scanner over own fixtures and the shared samples."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import audit
+from conftest import SHARED_DATA
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+SAMPLES = os.path.join(FIXTURES, "audit-samples.log")
+SHARED_AUDIT = os.path.join(SHARED_DATA, "audit")
+
+
+def _fixture_lines():
+    with open(SAMPLES, "rb") as handle:
+        return handle.read().split(b"\n")
+
+
+@pytest.mark.parametrize("index,expected", [
+    (0, {"type": "SECCOMP", "ses": 7, "pid": 4242, "comm": "sh", "exe": "/bin/busybox", "syscall": "execve",
+         "arch": "SCMP_ARCH_X86_64", "serial": 10, "timestamp": "1700000000.100", "uid": 0, "code": "0x7ffc0000"}),
+    (1, {"type": "SECCOMP", "syscall": "write", "pid": 4242}),              # enriched: fields after 0x1d
+    (2, {"type": "SECCOMP", "comm": "my app", "syscall": "openat"}),       # hex-encoded comm, subj=
+    (6, {"type": "SECCOMP", "ses": None, "pid": 5000, "syscall": "read"}),  # dmesg prefix
+    (7, {"type": "SECCOMP", "syscall": "exit_group", "serial": 21}),       # syslog prefix
+    (8, {"type": "SECCOMP", "arch": "SCMP_ARCH_X86", "syscall": "write"}),  # i386: number 4 is write
+    (9, {"type": "AVC", "permissions": ["read", "write"], "scontext": "system_u:system_r:myapp_t:s0",
+         "tcontext": "system_u:object_r:var_log_t:s0", "tclass": "file", "permissive": True, "pid": 6000,
+         "comm": "cat", "result": "denied"}),
+    (10, {"type": "AVC", "permissions": ["open"], "serial": 31}),           # kernel-log AVC
+    (11, {"type": "AVC", "tclass": "process", "permissive": False}),
+])
+def test_parse_line_fields(index, expected):
+    event = audit.parse_line(_fixture_lines()[index])
+    assert event is not None
+    for key, value in expected.items():
+        assert event[key] == value, key
+
+
+@pytest.mark.parametrize("index,why", [
+    (3, "SYSCALL record"), (4, "PROCTITLE record"), (5, "USER record"), (12, "garbage"), (13, "empty line"),
+    (14, "truncated in exe"), (15, "truncated in syscall number"), (16, "truncated AVC"), (17, "not UTF-8"),
+])
+def test_parse_line_rejects(index, why):
+    assert audit.parse_line(_fixture_lines()[index]) is None, why
+
+
+def test_scanner_counts_and_sets_on_fixture():
+    scanner = audit.Scanner()
+    scanner.feed_file(SAMPLES)
+    assert (scanner.read, scanner.used, scanner.other, scanner.skipped) == (18, 9, 3, 6)
+    assert scanner.markers == [7]
+    assert len(scanner.avcs) == 3
+    assert audit.syscalls_by_session(scanner.records()) == {7: ["execve", "openat", "write"],
+                                                            None: ["exit_group", "read", "write"]}
+
+
+def test_scanner_line_at_a_time_equals_whole_buffer():
+    whole = audit.Scanner()
+    whole.feed_file(SAMPLES)
+    single = audit.Scanner()
+    for line in _fixture_lines()[:-1]:
+        single.feed(line + b"\n")
+    assert (single.read, single.used, single.other, single.skipped) == (whole.read, whole.used, whole.other,
+                                                                        whole.skipped)
+    assert single.raw == whole.raw
+
+
+def test_damaged_line_does_not_swallow_the_next_record():
+    good = (b'type=SECCOMP msg=audit(1.0:2): auid=0 uid=0 gid=0 ses=9 pid=7 comm="a" exe="/b" sig=0 arch=c000003e '
+            b'syscall=39 compat=0 ip=0x1 code=0x7ffc0000\n')
+    cut = b'type=SECCOMP msg=audit(1.0:1): auid=0 uid=0 gid=0 ses=9 pid=7 comm="a\n'
+    scanner = audit.Scanner()
+    scanner.feed(cut + good)
+    assert (scanner.read, scanner.used, scanner.skipped) == (2, 1, 1)
+    assert audit.syscalls_by_session(scanner.records()) == {9: ["getpid"]}
+
+
+def test_unknown_syscall_number_is_skipped_not_fatal():
+    line = (b'type=SECCOMP msg=audit(1.0:2): auid=0 uid=0 gid=0 ses=9 pid=7 comm="a" exe="/b" sig=0 arch=c000003e '
+            b'syscall=99999 compat=0 ip=0x1 code=0x7ffc0000\n')
+    scanner = audit.Scanner()
+    scanner.feed(line)
+    assert scanner.records() == []
+    assert (scanner.used, scanner.skipped) == (0, 1)
+
+
+@pytest.mark.parametrize("name", ["runc-web.audit.log", "kmsg-seccomp.log", "auditd-misc.audit.log"])
+def test_shared_samples_bulk_equals_exact(name):
+    path = os.path.join(SHARED_AUDIT, name)
+    if not os.path.exists(path):
+        pytest.skip("shared audit samples not present (%s); own fixtures cover the formats" % path)
+    with open(path, "rb") as handle:
+        lines = handle.read().splitlines()
+    events, damaged = audit.parse_lines(lines)
+    scanner = audit.Scanner()
+    scanner.feed_file(path)
+    exact = {(e["pid"], e["exe"], e["syscall"]) for e in events if e["type"] == "SECCOMP"}
+    bulk = {(r["pid"], r["exe"], r["syscall"]) for r in scanner.records()}
+    assert bulk == exact
+    assert scanner.used == len(events) and scanner.skipped == damaged == 0
+    assert scanner.read == len(lines)
+    # every SECCOMP-looking line of the sample is a record we understood
+    claims = sum(1 for line in lines if b"type=SECCOMP" in line or b"type=1326" in line)
+    assert len(events) == claims
+
+
+def test_shared_web_sample_has_network_syscalls():
+    path = os.path.join(SHARED_AUDIT, "runc-web.audit.log")
+    if not os.path.exists(path):
+        pytest.skip("shared audit samples not present")
+    scanner = audit.Scanner()
+    scanner.feed_file(path)
+    names = {r["syscall"] for r in scanner.records() if r["comm"] in ("httpd", "wget")}
+    assert {"socket", "connect"} <= names
+
+
+def test_parallel_scan_equals_serial(tmp_path):
+    with open(SAMPLES, "rb") as handle:
+        data = handle.read()
+    path = tmp_path / "big.log"
+    path.write_bytes(data * 400)
+    serial = audit.Scanner()
+    serial.feed_file(str(path), workers=1)
+    parallel = audit.Scanner()
+    parallel.feed_file(str(path), workers=3, parallel_min=0)
+    assert parallel.raw == serial.raw
+    assert (parallel.read, parallel.used, parallel.other, parallel.skipped) == (serial.read, serial.used,
+                                                                                serial.other, serial.skipped)
+    assert serial.read == 18 * 400
