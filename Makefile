@@ -32,7 +32,7 @@ molecule: setup
 	@hack/molecule.sh
 
 bench: setup
-	$(PY) -m tests.bench
+	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
 	rm -rf $(VENV) .collections tests/output

@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+"""playbooks/install_profiles.yml and playbooks/demo.yml run by the real ansible-playbook."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+
+import yaml
+
+from conftest import ROOT, ansible_playbook, require_root, require_tools
+
+SHIPPED = os.path.join(ROOT, "profiles", "seccomp")
+
+
+def recap(proc):
+    """(ok, changed, failed) of localhost from the PLAY RECAP."""
+    match = re.search(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", proc.stdout, re.M)
+    assert match, proc.stdout + proc.stderr
+    return tuple(int(x) for x in match.groups())
+
+
+def shipped_localhost_profiles():
+    names = set()
+    for path in glob.glob(os.path.join(SHIPPED, "*.yaml")) + glob.glob(os.path.join(SHIPPED, "*.yml")):
+        with open(path) as handle:
+            for doc in yaml.safe_load_all(handle):
+                if doc and doc.get("kind") == "SeccompProfile":
+                    meta = doc["metadata"]
+                    names.add("operator/%s/%s.json" % (meta["namespace"], meta["name"]))
+    return names
+
+
+def installed(kubelet):
+    root = os.path.join(str(kubelet), "seccomp")
+    return {os.path.relpath(p, root) for p in glob.glob(os.path.join(root, "operator", "*", "*.json"))}
+
+
+def test_install_profiles_check_mode_then_install_then_idempotent(tmp_path):
+    kubelet = tmp_path / "kubelet"
+    expected = shipped_localhost_profiles()
+    assert len(expected) >= 4
+
+    check = ansible_playbook("playbooks/install_profiles.yml", "--check", "-e", "kubelet_dir=%s" % kubelet)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert recap(check)[1] == 1                 # would change ...
+    assert not kubelet.exists()                 # ... but wrote nothing
+
+    first = ansible_playbook("playbooks/install_profiles.yml", "-e", "kubelet_dir=%s" % kubelet,
+                             "-e", "target_hosts=localhost")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert recap(first)[1:] == (1, 0)
+    assert installed(kubelet) == expected
+    for name in expected:
+        assert name in first.stdout            # the summary names each localhostProfile
+        with open(os.path.join(str(kubelet), "seccomp", name)) as handle:
+            assert json.load(handle)["defaultAction"].startswith("SCMP_ACT_")
+    before = {name: os.stat(os.path.join(str(kubelet), "seccomp", name)).st_mtime_ns for name in expected}
+
+    second = ansible_playbook("playbooks/install_profiles.yml", "-e", "kubelet_dir=%s" % kubelet)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert recap(second)[1:] == (0, 0)
+    assert {name: os.stat(os.path.join(str(kubelet), "seccomp", name)).st_mtime_ns for name in expected} == before
+
+
+def test_install_profiles_from_another_directory(tmp_path):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "mine.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile",
+        "metadata": {"name": "mine", "namespace": "team-a"},
+        "spec": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]},
+    }))
+    (profiles / "notes.txt").write_text("not a profile")
+    kubelet = tmp_path / "kubelet"
+    proc = ansible_playbook("playbooks/install_profiles.yml", "-e", "kubelet_dir=%s" % kubelet,
+                            "-e", "profiles_dir=%s" % profiles)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert installed(kubelet) == {"operator/team-a/mine.json"}
+
+
+def test_demo_shows_the_denial_and_reruns_cleanly(tmp_path):
+    require_root()
+    require_tools("runc", "busybox")
+    args = ("playbooks/demo.yml", "-e", "kubelet_dir=%s" % (tmp_path / "kubelet"), "-e", "demo_dir=%s" % tmp_path)
+    first = ansible_playbook(*args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = first.stdout
+    assert "unshare: unshare(0x20000): Operation not permitted" in out
+    assert re.search(r"allowed .*rc=0: hello from the container .*written", out)
+    assert re.search(r"control .*rc=0: both succeeded", out)
+    assert installed(tmp_path / "kubelet") == shipped_localhost_profiles()
+
+    second = ansible_playbook(*args)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert recap(second)[1:] == (0, 0)
+    assert "Operation not permitted" in second.stdout
