@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from ansible_collections.spo.security_profiles.plugins.plugin_utils.seccomp_shipped import shipped_profiles
-from ansible_collections.spo.security_profiles.plugins.plugin_utils.src_action import SrcActionModule
+from ansible_collections.spo.security_profiles.plugins.plugin_utils.src_action import SrcActionModule, as_json_text
 
 
 class ActionModule(SrcActionModule):
@@ -15,6 +15,6 @@ class ActionModule(SrcActionModule):
         extra = self._task.args.get("base_profiles")
         bases = list(extra) if isinstance(extra, list) else ([] if extra is None else [extra])
         args = dict(self._task.args)
-        args["base_profiles"] = bases + shipped_profiles()
+        args["base_profiles"] = as_json_text(bases + shipped_profiles())
         self._task.args = args
         return super(ActionModule, self).run(tmp, task_vars)

@@ -11,14 +11,17 @@ class ModuleDocFragment(object):
 options:
   definition:
     description:
-      - One profile object (a Kubernetes manifest as a dict) or a list of them.
+      - One profile object (a Kubernetes manifest as a dict) or a list of them, or a JSON text of those.
+      - The action plugin passes objects to the module as one JSON text, which Ansible
+        handles much faster than nested data when a call carries thousands of profiles.
       - Mutually exclusive with O(src).
     type: raw
   src:
     description:
-      - Path on the controller of a YAML file with one or more profile documents, or of a directory of such files
-        (C(---) separated). Read by the action plugin on the controller, so the
-        target needs no YAML library.
+      - Path on the controller of a YAML file with one or more profile documents
+        (C(---) separated), or of a directory of such files.
+      - A directory means every C(*.yaml) and C(*.yml) file in it (not recursive).
+      - Read by the action plugin on the controller, so the target needs no YAML library.
       - Mutually exclusive with O(definition).
     type: path
   state:

@@ -4,6 +4,7 @@
 """Argument specs shared by modules (documented by doc_fragments/definition.py)."""
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
@@ -18,10 +19,20 @@ DEFINITION_MUTUALLY_EXCLUSIVE = [("definition", "src")]
 DEFINITION_REQUIRED_ONE_OF = [("definition", "src")]
 
 
-def definitions_list(definition: Any) -> List[Dict[str, Any]]:
-    """``definition`` as given (a dict, a list of dicts, or a List kind) -> list of dicts."""
+def definitions_list(definition: Any, field: str = "definition") -> List[Dict[str, Any]]:
+    """``definition`` as given (a dict, a list of dicts, a List kind, or a JSON text of those) -> list of dicts.
+
+    The action plugins hand objects over as one JSON text: Ansible deep-copies
+    nested option values while validating them, which costs far more than
+    decoding one string when a call carries thousands of profiles.
+    """
     if definition is None:
         return []
+    if isinstance(definition, str):
+        try:
+            definition = json.loads(definition)
+        except ValueError as exc:
+            raise SpoError("a text value must be JSON (profile objects): %s" % exc, field=field)
     if isinstance(definition, dict) and definition.get("kind") == "List" and isinstance(definition.get("items"), list):
         definition = definition["items"]
     if isinstance(definition, dict):
@@ -30,7 +41,7 @@ def definitions_list(definition: Any) -> List[Dict[str, Any]]:
         for index, item in enumerate(definition):
             if not isinstance(item, dict):
                 raise SpoError("must be a mapping (a profile object), got %s" % type(item).__name__,
-                               field="definition[%d]" % index)
+                               field="%s[%d]" % (field, index))
         return list(definition)
     raise SpoError("must be a profile object or a list of them, got %s" % type(definition).__name__,
-                   field="definition")
+                   field=field)

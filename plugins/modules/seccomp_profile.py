@@ -44,8 +44,8 @@ options:
       - More SeccompProfile objects that C(spec.baseProfileName) may name (matched by name, any namespace);
         they are not installed.
       - The action plugin always adds the profiles shipped in the collection's C(profiles/seccomp/) directory.
-    type: list
-    elements: dict
+      - A list of objects, or a JSON text of such a list.
+    type: raw
     default: []
 notes:
   - With O(state=absent) only C(apiVersion), C(kind) and C(metadata) of each object are needed.
@@ -150,13 +150,13 @@ def main() -> None:
     argument_spec = dict(DEFINITION_ARG_SPEC)
     argument_spec.update(
         kubelet_dir={"type": "path", "default": "/var/lib/kubelet"},
-        base_profiles={"type": "list", "elements": "dict", "default": []},
+        base_profiles={"type": "raw", "default": []},
     )
     module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=DEFINITION_MUTUALLY_EXCLUSIVE,
                            required_one_of=DEFINITION_REQUIRED_ONE_OF, supports_check_mode=True)
     try:
         result = install(definitions_list(module.params["definition"]), module.params["kubelet_dir"],
-                         state=module.params["state"], shipped=module.params["base_profiles"],
+                         state=module.params["state"], shipped=definitions_list(module.params["base_profiles"], "base_profiles"),
                          check_mode=module.check_mode, diff=module._diff)
     except SpoError as exc:
         module.fail_json(msg=str(exc), obj=exc.obj, field=exc.field)

@@ -9,6 +9,7 @@ system Python.  Malformed YAML fails the task naming the file and position.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Dict, List
 
@@ -61,6 +62,16 @@ def load_documents(path: str) -> List[Dict[str, Any]]:
     return docs
 
 
+def as_json_text(value: Any) -> Any:
+    """Objects -> one JSON text for the module (see module_utils/args.py definitions_list)."""
+    if isinstance(value, (list, dict)):
+        try:
+            return json.dumps(value, separators=(",", ":"))
+        except (TypeError, ValueError):
+            return value
+    return value
+
+
 class SrcActionModule(ActionBase):
     """Resolve ``src`` on the controller, then run the module of the same name."""
 
@@ -77,5 +88,7 @@ class SrcActionModule(ActionBase):
                 raise AnsibleActionFail("parameters are mutually exclusive: definition|src")
             path = src if os.path.isabs(src) else self._find_needle("files", src)
             args["definition"] = load_path(path)
+        if "definition" in args:
+            args["definition"] = as_json_text(args["definition"])
         result.update(self._execute_module(module_name=self._task.action, module_args=args, task_vars=task_vars))
         return result

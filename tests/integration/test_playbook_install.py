@@ -84,15 +84,18 @@ def test_demo_shows_the_denial_and_reruns_cleanly(tmp_path):
     require_root()
     require_tools("runc", "busybox")
     args = ("playbooks/demo.yml", "-e", "kubelet_dir=%s" % (tmp_path / "kubelet"), "-e", "demo_dir=%s" % tmp_path)
-    first = ansible_playbook(*args)
+    # one line per message (the YAML result format of ansible.cfg folds long lines)
+    env = {"ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
+    first = ansible_playbook(*args, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
     assert "unshare: unshare(0x20000): Operation not permitted" in out
     assert re.search(r"allowed .*rc=0: hello from the container .*written", out)
     assert re.search(r"control .*rc=0: both succeeded", out)
-    assert installed(tmp_path / "kubelet") == shipped_localhost_profiles()
+    # the shipped profiles, plus what the recording step of the demo installs
+    assert shipped_localhost_profiles() <= installed(tmp_path / "kubelet")
 
-    second = ansible_playbook(*args)
+    second = ansible_playbook(*args, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert recap(second)[1:] == (0, 0)
     assert "Operation not permitted" in second.stdout
