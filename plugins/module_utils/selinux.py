@@ -1,0 +1,401 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""SelinuxProfile / RawSelinuxProfile: model and validation (stdlib only).
+
+Everything a user writes ends up inside CIL text, so every identifier is
+checked against a whitelist before translation: CIL injection is impossible
+because no accepted identifier can carry a parenthesis, whitespace, quote or
+semicolon.  Raw CIL bodies are parsed into a token tree, checked statement by
+statement and re-rendered from the tree (see :func:`parse_raw_cil`), so what
+is installed is exactly what was validated.
+
+Decisions (documented here, relied on by the tests):
+
+* The policy (CIL block and store module) of a profile is ``<name>_<namespace>``.
+  Kubernetes names never contain ``_``, so the split is unambiguous and the
+  project's own modules (``spo_system_templates``, ``spo_container_compat``,
+  two underscores) can never collide with a profile.  A profile name may not
+  contain ``.`` (the CIL namespace separator).
+* ``inherit`` of kind SelinuxProfile resolves among the profiles given in
+  the same call (same namespace); System names one of the shipped templates.
+  The base template ``container`` is always part of the result: it is added
+  first unless listed or brought by a SelinuxProfile parent.
+* The denylist applies to SelinuxProfile fields and to every symbol of a
+  RawSelinuxProfile body; ``allowed`` (types/classes/permissions) lifts
+  entries, as the operator configuration does upstream.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import TEMPLATE_NAMES
+from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
+    check_known_keys, expect_type, object_identity)
+
+API_VERSIONS = ("security-profiles-operator.x-k8s.io/v1alpha2",)
+KIND = "SelinuxProfile"
+RAW_KIND = "RawSelinuxProfile"
+SELF = "@self"
+DEFAULT_INHERIT = "container"
+RAW_MAX_CHARS = 500000
+
+# Would let a container take over the node (SPEC): refused unless allowed.
+DENIED_TYPES = frozenset(["kernel_t", "kmem_t", "security_t", "shadow_t"])
+DENIED_CLASSES = frozenset(["capability", "capability2", "security", "system"])
+DENIED_PERMISSIONS = frozenset(["load_policy", "mac_admin", "mounton", "relabelto", "relabelfrom",
+                                "setbool", "setenforce", "setsecparam"])
+
+# A CIL name: starts with a letter, then letters, digits, '_' and '-'.
+# Types may be qualified (``block.name``; leading '.' = global namespace).
+_NAME = r"[A-Za-z][A-Za-z0-9_-]*"
+TYPE_RE = re.compile(r"\A\.?%s(\.%s)*\Z" % (_NAME, _NAME))
+CLASS_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*\Z")
+PERM_RE = CLASS_RE
+MAX_IDENTIFIER = 255
+# Words CIL gives a meaning of their own inside rules and expressions.
+RESERVED = frozenset(["self", "all", "and", "or", "not", "xor", "eq", "neq", "dom", "domby", "incomp", "range"])
+
+
+@dataclass(frozen=True)
+class Inherit:
+    kind: str
+    name: str
+
+
+@dataclass
+class SelinuxProfile:
+    name: str
+    namespace: str
+    ref: str
+    inherit: List[Inherit]
+    allow: Dict[str, Dict[str, List[str]]]
+    permissive: bool = False
+    kind: str = KIND
+
+    @property
+    def policy_name(self) -> str:
+        return policy_name(self.name, self.namespace)
+
+    @property
+    def usage(self) -> str:
+        return self.policy_name + ".process"
+
+
+@dataclass
+class RawSelinuxProfile:
+    name: str
+    namespace: str
+    ref: str
+    statements: List[Any] = field(default_factory=list)
+    kind: str = RAW_KIND
+
+    @property
+    def policy_name(self) -> str:
+        return policy_name(self.name, self.namespace)
+
+    @property
+    def usage(self) -> str:
+        return self.policy_name + ".process"
+
+
+Profile = Union[SelinuxProfile, RawSelinuxProfile]
+
+
+@dataclass(frozen=True)
+class Denylist:
+    types: frozenset = DENIED_TYPES
+    classes: frozenset = DENIED_CLASSES
+    permissions: frozenset = DENIED_PERMISSIONS
+
+    @classmethod
+    def allowing(cls, allowed: Optional[Dict[str, Iterable[str]]] = None) -> "Denylist":
+        """The SPEC denylist minus what ``allowed`` (types/classes/permissions) lifts."""
+        allowed = allowed or {}
+        check_known_keys(allowed, ["types", "classes", "permissions"], "", "allowed")
+        return cls(types=DENIED_TYPES - frozenset(allowed.get("types") or ()),
+                   classes=DENIED_CLASSES - frozenset(allowed.get("classes") or ()),
+                   permissions=DENIED_PERMISSIONS - frozenset(allowed.get("permissions") or ()))
+
+    def words(self) -> frozenset:
+        return self.types | self.classes | self.permissions
+
+
+def policy_name(name: str, namespace: str) -> str:
+    return "%s_%s" % (name, namespace)
+
+
+def _identifier(value: Any, regex: "re.Pattern[str]", what: str, ref: str, fld: str) -> str:
+    if not isinstance(value, str):
+        raise SpoError("%s must be a string, got %s" % (what, type(value).__name__), ref, fld)
+    if len(value) > MAX_IDENTIFIER or not regex.match(value):
+        raise SpoError("%r is not a valid SELinux %s (a CIL identifier: a letter, then letters, digits, '_'%s; "
+                       "no parentheses, whitespace, quotes or semicolons)"
+                       % (value, what, ", '-' and '.'-separated parts" if what == "type" else ""), ref, fld)
+    if value.lstrip(".") in RESERVED:
+        raise SpoError("%r is a reserved CIL word, not a %s name" % (value, what), ref, fld)
+    return value
+
+
+def check_type(value: Any, deny: Denylist, ref: str, fld: str) -> str:
+    if value == SELF:
+        return value
+    _identifier(value, TYPE_RE, "type", ref, fld)
+    if value.lstrip(".") in deny.types:
+        raise SpoError("type %s is not allowed (it would let a container take over the node; "
+                       "allow it explicitly in the operator configuration)" % value, ref, fld)
+    return value
+
+
+def check_class(value: Any, deny: Denylist, ref: str, fld: str) -> str:
+    _identifier(value, CLASS_RE, "class", ref, fld)
+    if value in deny.classes:
+        raise SpoError("class %s is not allowed (it would let a container take over the node; "
+                       "allow it explicitly in the operator configuration)" % value, ref, fld)
+    return value
+
+
+def check_permission(value: Any, deny: Denylist, ref: str, fld: str) -> str:
+    _identifier(value, PERM_RE, "permission", ref, fld)
+    if value in deny.permissions:
+        raise SpoError("permission %s is not allowed (it would let a container take over the node; "
+                       "allow it explicitly in the operator configuration)" % value, ref, fld)
+    return value
+
+
+def _identity(doc: Any, kind: str) -> Tuple[str, str, str, Dict[str, Any]]:
+    namespace, name, ref = object_identity(doc, kind, API_VERSIONS)
+    if "." in name:
+        raise SpoError("%r may not contain '.': the name becomes a CIL block name (<name>_<namespace>)" % name,
+                       ref, "metadata.name")
+    if not re.match(r"\A[a-z0-9][a-z0-9-]*_[a-z0-9][a-z0-9-]*\Z", policy_name(name, namespace)):
+        # defence in depth: the DNS-1123 checks above already refuse this
+        raise SpoError("name and namespace must be DNS-1123 labels", ref, "metadata")
+    if len(policy_name(name, namespace)) > MAX_IDENTIFIER:
+        raise SpoError("name and namespace together are too long for a policy name", ref, "metadata.name")
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        raise SpoError("spec must be a mapping", ref, "spec")
+    return namespace, name, ref, spec
+
+
+def parse_selinux_profile(doc: Any, deny: Optional[Denylist] = None) -> SelinuxProfile:
+    """Validate a SelinuxProfile manifest; return the model (inherits not yet resolved)."""
+    deny = deny or Denylist()
+    namespace, name, ref, spec = _identity(doc, KIND)
+    check_known_keys(spec, ["inherit", "allow", "permissive", "disabled"], ref, "spec")
+    inherits: List[Inherit] = []
+    raw_inherit = spec.get("inherit")
+    if raw_inherit is None:
+        raw_inherit = []
+    expect_type(raw_inherit, (list,), "a list", ref, "spec.inherit")
+    seen = set()
+    for index, item in enumerate(raw_inherit):
+        fld = "spec.inherit[%d]" % index
+        expect_type(item, (dict,), "a mapping {kind, name}", ref, fld)
+        check_known_keys(item, ["kind", "name"], ref, fld)
+        kind = item.get("kind") or "System"
+        if kind not in ("System", KIND):
+            raise SpoError("kind must be System or SelinuxProfile, got %r" % (kind,), ref, fld + ".kind")
+        iname = item.get("name")
+        if kind == "System":
+            if not isinstance(iname, str) or iname not in TEMPLATE_NAMES:
+                raise SpoError("unknown System template %r; known: %s" % (iname, ", ".join(TEMPLATE_NAMES)),
+                               ref, fld + ".name")
+        else:
+            if not isinstance(iname, str) or not iname or "." in iname:
+                raise SpoError("must name a SelinuxProfile of namespace %s" % namespace, ref, fld + ".name")
+            object_identity({"apiVersion": API_VERSIONS[0], "kind": KIND,
+                             "metadata": {"name": iname, "namespace": namespace}}, KIND, API_VERSIONS)
+            if iname == name:
+                raise SpoError("a profile cannot inherit itself", ref, fld + ".name")
+        entry = Inherit(kind, iname)
+        if entry in seen:
+            raise SpoError("duplicate inherit entry %s %s" % (kind, iname), ref, fld)
+        seen.add(entry)
+        inherits.append(entry)
+    if not any(e.kind == KIND or e.name == DEFAULT_INHERIT for e in inherits):
+        # The add-on templates (net_container, ...) extend the base: they use
+        # the ``process`` type that ``container`` declares.  A SelinuxProfile
+        # parent brings the base along already.
+        inherits.insert(0, Inherit("System", DEFAULT_INHERIT))
+    allow_in = spec.get("allow")
+    if allow_in is None:
+        allow_in = {}
+    expect_type(allow_in, (dict,), "a mapping type -> class -> permissions", ref, "spec.allow")
+    allow: Dict[str, Dict[str, List[str]]] = {}
+    for tname, classes in allow_in.items():
+        valid = isinstance(tname, str) and (TYPE_RE.match(tname) or tname == SELF)
+        tfield = "spec.allow.%s" % tname if valid else "spec.allow[%r]" % (tname,)
+        check_type(tname, deny, ref, tfield)
+        expect_type(classes, (dict,), "a mapping class -> permissions", ref, tfield)
+        for cname, perms in classes.items():
+            cvalid = isinstance(cname, str) and CLASS_RE.match(cname)
+            cfield = "%s.%s" % (tfield, cname) if cvalid else "%s[%r]" % (tfield, cname)
+            check_class(cname, deny, ref, cfield)
+            expect_type(perms, (list,), "a list of permissions", ref, cfield)
+            if not perms:
+                raise SpoError("must list at least one permission", ref, cfield)
+            for pindex, perm in enumerate(perms):
+                check_permission(perm, deny, ref, "%s[%d]" % (cfield, pindex))
+            allow.setdefault(tname, {})[cname] = sorted(set(perms))
+    permissive = spec.get("permissive", False)
+    expect_type(permissive, (bool,), "a boolean", ref, "spec.permissive")
+    disabled = spec.get("disabled", False)
+    expect_type(disabled, (bool,), "a boolean", ref, "spec.disabled")
+    return SelinuxProfile(name=name, namespace=namespace, ref=ref, inherit=inherits, allow=allow,
+                          permissive=permissive)
+
+
+# ---------------------------------------------------------------- raw CIL
+
+# Statements a RawSelinuxProfile body may contain: all stay inside the
+# profile's own block (declarations are namespaced by it; rules name types).
+RAW_STATEMENTS = frozenset([
+    "allow", "auditallow", "dontaudit", "neverallow", "allowx", "auditallowx", "dontauditx", "neverallowx",
+    "type", "typealias", "typealiasactual", "typeattribute", "typeattributeset", "expandtypeattribute",
+    "roletype", "typepermissive", "typetransition", "typechange", "typemember", "blockinherit",
+])
+_SYMBOL_RE = re.compile(r"\A[A-Za-z0-9_.@*-]+\Z")
+_STRING_RE = re.compile(r'\A"[A-Za-z0-9_.-]*"\Z')
+_TOKEN_RE = re.compile(r'\s+|;[^\n]*|\(|\)|"[^"\n]*"|[^\s()";]+|.', re.S)
+
+
+def tokenize_cil(text: str, ref: str, fld: str) -> List[Any]:
+    """Parse CIL text into nested lists of symbols (comments dropped).
+
+    Refuses unbalanced parentheses, symbols outside ``[A-Za-z0-9_.@*-]``
+    and quoted strings other than plain names.
+    """
+    stack: List[List[Any]] = [[]]
+    line = 1
+    for match in _TOKEN_RE.finditer(text):
+        tok = match.group(0)
+        where = "line %d" % line
+        line += tok.count("\n")
+        if tok.isspace() or tok.startswith(";"):
+            continue
+        if tok == "(":
+            stack.append([])
+        elif tok == ")":
+            if len(stack) == 1:
+                raise SpoError("unbalanced parentheses: ')' without '(' at %s" % where, ref, fld)
+            done = stack.pop()
+            stack[-1].append(done)
+        elif tok.startswith('"'):
+            if not _STRING_RE.match(tok):
+                raise SpoError("string %s at %s: only plain names are allowed in quotes" % (tok, where), ref, fld)
+            stack[-1].append(tok)
+        elif _SYMBOL_RE.match(tok):
+            stack[-1].append(tok)
+        else:
+            raise SpoError("unexpected %r at %s (only CIL lists, symbols and plain strings are allowed)"
+                           % (tok[:20], where), ref, fld)
+    if len(stack) != 1:
+        raise SpoError("unbalanced parentheses: %d '(' not closed" % (len(stack) - 1), ref, fld)
+    return stack[0]
+
+
+def _walk_symbols(node: Any) -> Iterable[str]:
+    if isinstance(node, list):
+        for child in node:
+            yield from _walk_symbols(child)
+    else:
+        yield node
+
+
+def parse_raw_cil(text: Any, deny: Denylist, ref: str, fld: str = "spec.policy") -> List[Any]:
+    """Validate a RawSelinuxProfile body; return its statements as a token tree."""
+    if not isinstance(text, str):
+        raise SpoError("must be a string of CIL statements", ref, fld)
+    if len(text) > RAW_MAX_CHARS:
+        raise SpoError("is %d characters long; at most %d allowed" % (len(text), RAW_MAX_CHARS), ref, fld)
+    tree = tokenize_cil(text, ref, fld)
+    if not tree:
+        raise SpoError("has no CIL statements", ref, fld)
+    words = deny.words()
+    for index, stmt in enumerate(tree):
+        sfield = "%s statement %d" % (fld, index + 1)
+        if not isinstance(stmt, list) or not stmt or not isinstance(stmt[0], str):
+            raise SpoError("every top-level item must be a CIL statement (keyword ...), got %r" % (stmt,), ref, sfield)
+        keyword = stmt[0]
+        if keyword not in RAW_STATEMENTS:
+            raise SpoError("statement %r is not allowed: only statements that stay inside the profile's own block "
+                           "(%s)" % (keyword, ", ".join(sorted(RAW_STATEMENTS))), ref, sfield)
+        for symbol in _walk_symbols(stmt[1:]):
+            if symbol.startswith('"'):
+                continue
+            if symbol.lstrip(".") in words:
+                raise SpoError("%s is not allowed (it would let a container take over the node; "
+                               "allow it explicitly in the operator configuration)" % symbol, ref, sfield)
+            if symbol.lstrip(".") in ("block", "in", "macro", "call"):
+                raise SpoError("%s may not appear in a raw profile" % symbol, ref, sfield)
+    return tree
+
+
+def parse_raw_profile(doc: Any, deny: Optional[Denylist] = None) -> RawSelinuxProfile:
+    deny = deny or Denylist()
+    namespace, name, ref, spec = _identity(doc, RAW_KIND)
+    check_known_keys(spec, ["policy", "disabled"], ref, "spec")
+    statements = parse_raw_cil(spec.get("policy"), deny, ref)
+    return RawSelinuxProfile(name=name, namespace=namespace, ref=ref, statements=statements)
+
+
+def parse_profile(doc: Any, deny: Optional[Denylist] = None) -> Profile:
+    kind = doc.get("kind") if isinstance(doc, dict) else None
+    if kind == RAW_KIND:
+        return parse_raw_profile(doc, deny)
+    return parse_selinux_profile(doc, deny)
+
+
+def parse_profiles(docs: Sequence[Any], deny: Optional[Denylist] = None) -> List[Profile]:
+    """Validate many manifests and resolve their inherits among themselves.
+
+    Returns the profiles ordered so that parents come before children.
+    """
+    profiles: List[Profile] = []
+    by_policy: Dict[str, Profile] = {}
+    for index, doc in enumerate(docs):
+        try:
+            profile = parse_profile(doc, deny)
+        except SpoError as exc:
+            raise exc.within(field_prefix=None if exc.obj else "definition[%d]" % index)
+        if profile.policy_name in by_policy:
+            raise SpoError("given more than once", profile.ref)
+        by_policy[profile.policy_name] = profile
+        profiles.append(profile)
+    return resolve_inherits(profiles)
+
+
+def resolve_inherits(profiles: Sequence[Profile]) -> List[Profile]:
+    """Check SelinuxProfile inherits resolve (same namespace) without cycles; parents first."""
+    by_policy = {p.policy_name: p for p in profiles}
+    ordered: List[Profile] = []
+    state: Dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(profile: Profile, chain: List[str]) -> None:
+        key = profile.policy_name
+        if state.get(key) == 2:
+            return
+        if state.get(key) == 1:
+            cycle = chain[chain.index(profile.ref):] + [profile.ref]
+            raise SpoError("inherit cycle: %s" % " -> ".join(cycle), profile.ref, "spec.inherit")
+        state[key] = 1
+        if isinstance(profile, SelinuxProfile):
+            for index, entry in enumerate(profile.inherit):
+                if entry.kind != KIND:
+                    continue
+                parent = by_policy.get(policy_name(entry.name, profile.namespace))
+                if parent is None or not isinstance(parent, SelinuxProfile):
+                    raise SpoError("inherits SelinuxProfile %s/%s, which is not among the given profiles"
+                                   % (profile.namespace, entry.name), profile.ref, "spec.inherit[%d].name" % index)
+                visit(parent, chain + [profile.ref])
+        state[key] = 2
+        ordered.append(profile)
+
+    for profile in profiles:
+        visit(profile, [])
+    return ordered

@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The project's System template blocks and the container-selinux compatibility module.
+
+A SelinuxProfile ``inherit: [{name: net_container}]`` becomes
+``(blockinherit net_container)``: the abstract blocks below are installed as
+one store module, ``spo_system_templates``.  They were written for this
+project and describe what a confined container process needs:
+
+* ``container``         the base: a process type in the container domain, its own
+                         sockets/pipes, the container's files (container_file_t),
+                         /proc and sysfs reads, signals from the container runtime.
+* ``net_container``     TCP/UDP clients and servers on unreserved ports, DNS, netlink route.
+* ``log_container``     append to /var/log, send to the syslog socket.
+* ``home_container``    read users' home directories.
+* ``tmp_container``     create and use files in /tmp.
+* ``config_container``  read /etc.
+* ``tty_container``     use the terminal (pseudo terminals, the console).
+* ``x_container``       talk to the X server through its socket.
+* ``virt_container``    use /dev/kvm and tun/tap devices.
+
+They reference types of the reference policy (present on Debian/Ubuntu and on
+Fedora/RHEL) and a few of container-selinux (Fedora/RHEL/CoreOS):
+:data:`CONTAINER_SELINUX_NAMES`.  Hosts with only the reference policy lack
+those; :data:`COMPAT_CIL` (module ``spo_container_compat``) declares them and is
+installed only where no ``container`` module (container-selinux) exists.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+TEMPLATES_MODULE = "spo_system_templates"
+COMPAT_MODULE = "spo_container_compat"
+CONTAINER_SELINUX_MODULE = "container"
+
+TEMPLATES: Dict[str, str] = {
+    "container": """\
+(block container
+    (blockabstract container)
+    (type process)
+    (type socket)
+    (roletype system_r process)
+    (typeattributeset domain (process))
+    (typeattributeset container_domain (process))
+    (typeattributeset mcs_constrained_type (process))
+    (typeattributeset file_type (socket))
+    (allow process self (process (fork getattr getcap getpgid getsched setcap setpgid setrlimit setsched
+        sigchld sigkill signal signull sigstop)))
+    (allow process self (fifo_file (append getattr ioctl lock open read write)))
+    (allow process self (unix_stream_socket (accept bind connect create getattr getopt listen read setopt shutdown write)))
+    (allow process self (unix_dgram_socket (bind connect create getattr getopt read sendto setopt write)))
+    (allow process socket (sock_file (append create getattr ioctl link lock open read rename setattr unlink write)))
+    (allow process container_file_t (dir (add_name create getattr ioctl lock open read remove_name rename rmdir
+        search setattr write)))
+    (allow process container_file_t (file (append create execute execute_no_trans getattr ioctl link lock map open
+        read rename setattr unlink write)))
+    (allow process container_file_t (lnk_file (create getattr read rename unlink)))
+    (allow process container_file_t (sock_file (create getattr open read unlink write)))
+    (allow process container_file_t (fifo_file (create getattr open read unlink write)))
+    (allow process proc_t (dir (getattr open read search)))
+    (allow process proc_t (file (getattr open read)))
+    (allow process proc_t (lnk_file (read)))
+    (allow process sysfs_t (dir (getattr open read search)))
+    (allow process sysfs_t (file (getattr open read)))
+    (allow process cpu_online_t (file (getattr open read)))
+    (allow process null_device_t (chr_file (append getattr ioctl open read write)))
+    (allow process zero_device_t (chr_file (getattr map open read)))
+    (allow process urandom_device_t (chr_file (getattr open read)))
+    (allow process random_device_t (chr_file (getattr open read)))
+    (allow container_runtime_t process (process (getattr noatsecure rlimitinh siginh sigkill signal signull
+        sigstop transition)))
+    (allow container_runtime_t process (dir (getattr open read search)))
+    (allow container_runtime_t process (file (getattr open read)))
+)
+""",
+    "net_container": """\
+(block net_container
+    (blockabstract net_container)
+    (typeattributeset container_net_domain (process))
+    (allow process self (tcp_socket (accept bind connect create getattr getopt ioctl listen read setopt shutdown write)))
+    (allow process self (udp_socket (bind connect create getattr getopt ioctl read setopt shutdown write)))
+    (allow process self (netlink_route_socket (bind create getattr nlmsg_read read write)))
+    (allow process node_t (tcp_socket (node_bind)))
+    (allow process node_t (udp_socket (node_bind)))
+    (allow process unreserved_port_t (tcp_socket (name_bind name_connect)))
+    (allow process unreserved_port_t (udp_socket (name_bind)))
+    (allow process port_type (tcp_socket (name_connect)))
+    (allow process net_conf_t (file (getattr open read)))
+)
+""",
+    "log_container": """\
+(block log_container
+    (blockabstract log_container)
+    (allow process var_log_t (dir (getattr open read search)))
+    (allow process var_log_t (file (append getattr open)))
+    (allow process devlog_t (sock_file (getattr write)))
+    (allow process syslogd_t (unix_dgram_socket (sendto)))
+)
+""",
+    "home_container": """\
+(block home_container
+    (blockabstract home_container)
+    (allow process home_root_t (dir (getattr open read search)))
+    (allow process user_home_dir_t (dir (getattr open read search)))
+    (allow process user_home_t (dir (getattr open read search)))
+    (allow process user_home_t (file (getattr map open read)))
+    (allow process user_home_t (lnk_file (getattr read)))
+)
+""",
+    "tmp_container": """\
+(block tmp_container
+    (blockabstract tmp_container)
+    (allow process tmp_t (dir (add_name create getattr open read remove_name rmdir search write)))
+    (allow process tmp_t (file (append create getattr ioctl lock map open read rename setattr unlink write)))
+    (allow process tmp_t (sock_file (create getattr unlink write)))
+)
+""",
+    "config_container": """\
+(block config_container
+    (blockabstract config_container)
+    (allow process etc_t (dir (getattr open read search)))
+    (allow process etc_t (file (getattr map open read)))
+    (allow process etc_t (lnk_file (getattr read)))
+)
+""",
+    "tty_container": """\
+(block tty_container
+    (blockabstract tty_container)
+    (allow process devpts_t (dir (getattr open read search)))
+    (allow process devpts_t (chr_file (append getattr ioctl lock open read write)))
+    (allow process ptmx_t (chr_file (getattr ioctl open read write)))
+    (allow process user_devpts_t (chr_file (append getattr ioctl lock open read write)))
+    (allow process console_device_t (chr_file (append getattr ioctl open read write)))
+)
+""",
+    "x_container": """\
+(block x_container
+    (blockabstract x_container)
+    (allow process xserver_t (unix_stream_socket (connectto)))
+    (allow process xserver_tmp_t (sock_file (getattr write)))
+    (allow process user_tmp_t (dir (getattr open read search)))
+    (allow process xdm_tmp_t (dir (getattr open read search)))
+)
+""",
+    "virt_container": """\
+(block virt_container
+    (blockabstract virt_container)
+    (allow process kvm_device_t (chr_file (getattr ioctl map open read write)))
+    (allow process tun_tap_device_t (chr_file (getattr ioctl open read write)))
+    (allow process self (tun_socket (create)))
+    (allow process device_t (dir (getattr open read search)))
+)
+""",
+}
+
+TEMPLATE_NAMES: Tuple[str, ...] = tuple(TEMPLATES)
+
+# What the templates use from container-selinux (declared by the compat module).
+CONTAINER_SELINUX_NAMES: Tuple[str, ...] = (
+    "container_domain", "container_net_domain", "container_file_t", "container_runtime_t", "container_t")
+
+COMPAT_CIL = """\
+; spo_container_compat: the container-selinux names the spo templates use, for
+; hosts with only the reference policy.  Never installed where container-selinux is.
+(typeattribute container_domain)
+(typeattribute container_net_domain)
+(type container_runtime_t)
+(roletype system_r container_runtime_t)
+(typeattributeset domain (container_runtime_t))
+(type container_file_t)
+(typeattributeset file_type (container_file_t))
+(typeattributeset non_security_file_type (container_file_t))
+(type container_t)
+(roletype system_r container_t)
+(typeattributeset domain (container_t))
+(typeattributeset container_domain (container_t))
+(typeattributeset container_net_domain (container_t))
+(allow container_runtime_t container_file_t (dir (add_name create getattr open read remove_name rmdir search write)))
+(allow container_runtime_t container_file_t (file (create getattr open read setattr unlink write)))
+"""
+
+
+def templates_cil() -> str:
+    """The store module ``spo_system_templates``: every template block, in a fixed order."""
+    return "; spo_system_templates: System template blocks of spo.security_profiles\n" + "".join(
+        TEMPLATES[name] for name in TEMPLATE_NAMES)
+
+
+def system_modules(compat: bool) -> Dict[str, str]:
+    """Store modules the profiles need: templates, plus the compatibility module when ``compat``."""
+    modules = {TEMPLATES_MODULE: templates_cil()}
+    if compat:
+        modules[COMPAT_MODULE] = COMPAT_CIL
+    return modules
+
+
+def compat_needed(mode: str, installed_modules: List[str]) -> bool:
+    """Whether to install the compatibility module.
+
+    ``mode``: ``auto`` (only when container-selinux's ``container`` module is
+    absent), ``always`` (an explicit choice: next to container-selinux the
+    types would be declared twice and the install fails), ``never``.
+    """
+    if mode in ("always", "never"):
+        return mode == "always"
+    return CONTAINER_SELINUX_MODULE not in installed_modules

@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+"""spo-selinuxd against the real policy store: batching, failure isolation, API, restart."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import VENV_BIN, require_root, require_tools
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinuxd import query
+
+API = "security-profiles-operator.x-k8s.io/v1alpha2"
+
+
+def profile_cil(name, target):
+    doc = {"apiVersion": API, "kind": "SelinuxProfile", "metadata": {"name": name, "namespace": "sd"},
+           "spec": {"allow": {target: {"file": ["read", "open"]}}}}
+    return selinux_cil.profile_cil(selinux.parse_profile(doc))
+
+
+def modules():
+    out = subprocess.run(["semodule", "-l"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+class Selinuxd:
+    def __init__(self, tmp_path):
+        self.dir = tmp_path / "selinux.d"
+        self.dir.mkdir(exist_ok=True)
+        self.sock = str(tmp_path / "run" / "selinuxd.sock")
+        self.state = str(tmp_path / "state" / "state.json")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([os.path.join(VENV_BIN, "spo-selinuxd"), "--dir", str(self.dir), "--socket", self.sock,
+                                      "--state", self.state, "--interval", "0.2", "--quiet-period", "1"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.wait(lambda: self.get("/ready")[0] == 200)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=30)
+
+    def get(self, path):
+        try:
+            return query(self.sock, path)
+        except OSError:
+            return 0, None
+
+    def wait(self, condition, timeout=120):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            assert self.proc.poll() is None, self.proc.stdout.read()
+            time.sleep(0.2)
+        raise AssertionError("timed out; status %r" % (self.get("/policies/"),))
+
+    def write(self, name, text):
+        (self.dir / (name + ".cil")).write_text(text)
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    require_root()
+    require_tools("semodule")
+    before = modules()
+    sd = Selinuxd(tmp_path)
+    yield sd
+    sd.stop()
+    left = sorted(modules() - before)
+    if left:
+        subprocess.run(["semodule", "-n"] + [a for m in left for a in ("-r", m)], check=False)
+
+
+def settled(sd, names):
+    def check():
+        code, body = sd.get("/policies/")
+        return code == 200 and all(body.get(n, {}).get("status") in ("Installed", "Failed") for n in names) \
+            and all(n in body for n in names)
+    return check
+
+
+def test_batches_isolates_failures_serves_status_and_survives_restart(daemon):
+    sd = daemon
+    sd.start()
+    assert sd.get("/ready") == (200, {"ready": True, "transactions": 0})
+
+    # several files arriving together -> ONE transaction
+    for name, text in selinux_templates.system_modules(compat=True).items():
+        sd.write(name, text)
+    sd.write("one_sd", profile_cil("one", "var_log_t"))
+    sd.write("two_sd", profile_cil("two", "etc_t"))
+    batch1 = ["spo_system_templates", "spo_container_compat", "one_sd", "two_sd"]
+    sd.wait(settled(sd, batch1))
+    assert sd.get("/ready")[1]["transactions"] == 1
+    assert {n: s["status"] for n, s in sd.get("/policies/")[1].items()} == {n: "Installed" for n in batch1}
+    assert set(batch1) <= modules()
+
+    # a broken policy is Failed with the compiler's message; the good one next to it installs
+    sd.write("bad_sd", "(block bad_sd (blockinherit container) (allow process no_such_type_t (file (read))))\n")
+    sd.write("three_sd", profile_cil("three", "tmp_t"))
+    sd.wait(settled(sd, ["bad_sd", "three_sd"]))
+    code, bad = sd.get("/policies/bad_sd")
+    assert code == 200 and bad["status"] == "Failed" and "bad_sd/cil" in bad["message"], bad
+    assert sd.get("/policies/three_sd")[1]["status"] == "Installed"
+    assert "three_sd" in modules() and "bad_sd" not in modules()
+    assert sd.get("/ready")[1]["transactions"] == 3  # 1 + (failed batch, retried batch)
+    assert sd.get("/policies/nope")[0] == 404
+
+    # restart: status persists, the reconcile finds nothing to do (no rebuild)
+    sd.stop()
+    sd.start()
+    status = sd.get("/policies/")[1]
+    assert status["bad_sd"]["status"] == "Failed" and status["three_sd"]["status"] == "Installed"
+    assert sd.get("/ready")[1]["transactions"] == 0
+
+    # removal of files -> uninstalled in one transaction; the status entries go away
+    for name in ["one_sd", "two_sd", "three_sd", "bad_sd"]:
+        (sd.dir / (name + ".cil")).unlink()
+    sd.wait(lambda: set(sd.get("/policies/")[1]) == {"spo_system_templates", "spo_container_compat"})
+    assert not {"one_sd", "two_sd", "three_sd"} & modules()
+    assert sd.get("/ready")[1]["transactions"] == 1
