@@ -18,6 +18,30 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
 
 
+AUDIT_SAMPLES_IN = os.path.join(ROOT, "tests", "unit", "fixtures", "audit-samples.log.in")
+NON_UTF8_MARKER = b"@NON-UTF-8@"
+
+
+def audit_samples_bytes() -> bytes:
+    """The audit fixture with its deliberately non-UTF-8 record restored.
+
+    The file in git stays valid UTF-8 (sanity checks read every file as text);
+    the marker stands for the bytes 0xff 0xfe that the parser must skip.
+    """
+    with open(AUDIT_SAMPLES_IN, "rb") as handle:
+        return handle.read().replace(NON_UTF8_MARKER, b"\xff\xfe")
+
+
+def audit_samples_path() -> str:
+    """Path of a temporary copy of :func:`audit_samples_bytes` (made once per run)."""
+    import tempfile
+    path = os.path.join(tempfile.gettempdir(), "spo-audit-samples-%d.log" % os.getpid())
+    if not os.path.exists(path):
+        with open(path, "wb") as handle:
+            handle.write(audit_samples_bytes())
+    return path
+
+
 def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root (runc, auditd, semodule); CI runs as root")

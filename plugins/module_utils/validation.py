@@ -24,7 +24,7 @@ def check_dns1123_label(value: Any, obj: str, field: str) -> str:
     """A DNS-1123 label (namespaces): lower-case alphanumerics and '-', at most 63 chars."""
     if not isinstance(value, str) or not value:
         raise SpoError("must be a non-empty string (DNS-1123 label)", obj, field)
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise SpoError("%r is not a DNS-1123 label (lower-case letters, digits and '-', "
                        "starting and ending with an alphanumeric, at most 63 characters)" % value, obj, field)
     return value
@@ -37,7 +37,7 @@ def check_dns1123_subdomain(value: Any, obj: str, field: str) -> str:
     """
     if not isinstance(value, str) or not value:
         raise SpoError("must be a non-empty string (DNS-1123 subdomain)", obj, field)
-    if len(value) > 253 or not _DNS1123_SUBDOMAIN.match(value):
+    if len(value) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(value):
         raise SpoError("%r is not a DNS-1123 subdomain (lower-case letters, digits, '-' and '.', "
                        "starting and ending with an alphanumeric, at most 253 characters)" % value, obj, field)
     return value

@@ -20,7 +20,7 @@ description:
   - The file is written atomically and only when its content changes, so recording the same workload again
     reports no change. The profile installs unchanged with M(spo.security_profiles.seccomp_profile).
 author:
-  - Security Profiles Operator Ansible edition team
+  - SPO Ansible team (@spo-ansible)
 extends_documentation_fragment:
   - spo.security_profiles.attributes
 attributes:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Benchmark of the audit parser (make bench).
 
@@ -22,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data", "audit")
-FIXTURE = os.path.join(ROOT, "tests", "unit", "fixtures", "audit-samples.log")
+FIXTURE = os.path.join(ROOT, "tests", "unit", "fixtures", "audit-samples.log.in")
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 LINES = 1000000
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 """Benchmark: 1000 SeccompProfiles installed by ONE seccomp_profile call through ansible-playbook.
 

@@ -7,10 +7,10 @@ import os
 import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, audit_samples_path
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
-SAMPLES = os.path.join(FIXTURES, "audit-samples.log")
+SAMPLES = audit_samples_path()
 SHARED_AUDIT = os.path.join(SHARED_DATA, "audit")
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import cgroup
 from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher, Tailer
-from conftest import VENV_BIN
+from conftest import VENV_BIN, audit_samples_path
 
 CID = "3f1a9c2b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"
 POD = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
-SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "audit-samples.log")
+SAMPLES = audit_samples_path()
 
 
 @pytest.mark.parametrize("text,expected", [

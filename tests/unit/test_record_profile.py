@@ -10,8 +10,9 @@ import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit, libseccomp, recording, seccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from conftest import audit_samples_path
 
-SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "audit-samples.log")
+SAMPLES = audit_samples_path()
 
 
 def _avcs():
