@@ -11,13 +11,14 @@ import pytest
 import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_model
+from crd import object_schema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CRD_PATH = os.path.join(ROOT, "config", "crd", "bases", "security-profiles-operator.x-k8s.io_seccompprofiles.yaml")
 with open(CRD_PATH) as _handle:
     CRD = yaml.safe_load(_handle)
 VERSION = CRD["spec"]["versions"][0]
-SCHEMA = VERSION["schema"]["openAPIV3Schema"]
+SCHEMA = object_schema(CRD, VERSION["name"])  # as the API server applies it (strict field validation)
 
 
 def _docs(pattern):

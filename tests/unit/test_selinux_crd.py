@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
+from crd import object_schema
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import selinux
 
@@ -35,7 +36,7 @@ def schema(kind):
     assert version["name"] == "v1alpha2" and version["subresources"] == {"status": {}}
     assert [c["jsonPath"] for c in version["additionalPrinterColumns"]][:2] == [".status.usage", ".status.status"]
     assert "usage" in version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
-    return version["schema"]["openAPIV3Schema"]
+    return object_schema(crd, version["name"])  # as the API server applies it (strict field validation)
 
 
 @pytest.mark.parametrize("kind", sorted(CRDS))
