@@ -140,30 +140,29 @@ def _identifier(value: Any, regex: "re.Pattern[str]", what: str, ref: str, fld: 
     return value
 
 
+_DENIED_MESSAGE = ("%s %s is not allowed (it would let a container take over the node; "
+                   "allow it explicitly in the operator configuration)")
+
+
+def _check_allowed(value: Any, pattern: Any, what: str, denied: Any, ref: str, fld: str) -> str:
+    _identifier(value, pattern, what, ref, fld)
+    if value.lstrip(".") in denied:
+        raise SpoError(_DENIED_MESSAGE % (what, value), ref, fld)
+    return value
+
+
 def check_type(value: Any, deny: Denylist, ref: str, fld: str) -> str:
     if value == SELF:
         return value
-    _identifier(value, TYPE_RE, "type", ref, fld)
-    if value.lstrip(".") in deny.types:
-        raise SpoError("type %s is not allowed (it would let a container take over the node; "
-                       "allow it explicitly in the operator configuration)" % value, ref, fld)
-    return value
+    return _check_allowed(value, TYPE_RE, "type", deny.types, ref, fld)
 
 
 def check_class(value: Any, deny: Denylist, ref: str, fld: str) -> str:
-    _identifier(value, CLASS_RE, "class", ref, fld)
-    if value in deny.classes:
-        raise SpoError("class %s is not allowed (it would let a container take over the node; "
-                       "allow it explicitly in the operator configuration)" % value, ref, fld)
-    return value
+    return _check_allowed(value, CLASS_RE, "class", deny.classes, ref, fld)
 
 
 def check_permission(value: Any, deny: Denylist, ref: str, fld: str) -> str:
-    _identifier(value, PERM_RE, "permission", ref, fld)
-    if value in deny.permissions:
-        raise SpoError("permission %s is not allowed (it would let a container take over the node; "
-                       "allow it explicitly in the operator configuration)" % value, ref, fld)
-    return value
+    return _check_allowed(value, PERM_RE, "permission", deny.permissions, ref, fld)
 
 
 def _identity(doc: Any, kind: str) -> Tuple[str, str, str, Dict[str, Any]]:

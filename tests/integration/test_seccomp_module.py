@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from conftest import ROOT, VENV_BIN, ansible_playbook
+from seccomp_objects import API, allow, profile
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp
 
-API = "security-profiles-operator.x-k8s.io/v1beta1"
 SHIPPED_DIR = os.path.join(ROOT, "profiles", "seccomp")
 
 PLAYBOOK = """\
@@ -42,15 +42,6 @@ PLAYBOOK = """\
 """
 
 
-def profile(name, namespace="ns", **spec):
-    spec.setdefault("defaultAction", "SCMP_ACT_ERRNO")
-    return {"apiVersion": API, "kind": "SeccompProfile", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
-
-
-def allow(*names, **extra):
-    rule = {"action": "SCMP_ACT_ALLOW", "names": list(names)}
-    rule.update(extra)
-    return rule
 
 
 def run_cases(tmp_path, kubelet_dir, cases):

@@ -14,21 +14,12 @@ from ansible_collections.spo.security_profiles.plugins.module_utils import secco
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import native_oci_arch
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_oci import dumps
+from seccomp_objects import allow, profile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHIPPED = [yaml.safe_load(open(path)) for path in sorted(glob.glob(os.path.join(ROOT, "profiles", "seccomp", "*.yaml")))]
-API = "security-profiles-operator.x-k8s.io/v1beta1"
 
 
-def profile(name="p", namespace="ns", **spec):
-    spec.setdefault("defaultAction", "SCMP_ACT_ERRNO")
-    return {"apiVersion": API, "kind": "SeccompProfile", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
-
-
-def allow(*names, **extra):
-    rule = {"action": "SCMP_ACT_ALLOW", "names": list(names)}
-    rule.update(extra)
-    return rule
 
 
 def spec_profile():
