@@ -3,7 +3,6 @@
 compiled by the seccomp engine that installs profiles)."""
 from __future__ import annotations
 
-
 import pytest
 import yaml
 
