@@ -42,8 +42,6 @@ PLAYBOOK = """\
 """
 
 
-
-
 def run_cases(tmp_path, kubelet_dir, cases):
     """Run the module once per case in one ansible-playbook; return each case's result."""
     playbook = tmp_path / "play.yml"

@@ -20,8 +20,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SHIPPED = [yaml.safe_load(open(path)) for path in sorted(glob.glob(os.path.join(ROOT, "profiles", "seccomp", "*.yaml")))]
 
 
-
-
 def spec_profile():
     path = os.path.join(ROOT, "config", "samples", "security-profiles-operator.x-k8s.io_v1beta1_seccompprofile.yaml")
     with open(path) as handle:
