@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -51,6 +52,24 @@ def require_tools(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         pytest.skip("needs %s (installed by hack/setup.sh)" % ", ".join(missing))
+
+
+AUDIT_LOG = "/var/log/audit/audit.log"
+
+
+@pytest.fixture(scope="session")
+def auditd():
+    """A running auditd with a backlog large enough that no record is lost; its pid.
+
+    Started here when it is not running (CI machines start with none).
+    """
+    require_root()
+    require_tools("auditd", "auditctl")
+    if subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, check=False).returncode != 0:
+        subprocess.run(["auditd"], check=True)
+        time.sleep(0.5)
+    subprocess.run(["auditctl", "-b", "65536", "-r", "0"], check=True, capture_output=True)
+    return int(subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
 @pytest.fixture(scope="session")

@@ -12,27 +12,14 @@ import threading
 import time
 import urllib.request
 
-import pytest
 import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit, oci, recording, recording_local, seccomp
-from conftest import VENV_BIN, ansible_playbook, require_root, require_tools
+from conftest import AUDIT_LOG, VENV_BIN, ansible_playbook
 
-AUDIT_LOG = "/var/log/audit/audit.log"
 WEB = ("echo hello-web > /var/www/index.html && httpd -p 127.0.0.1:8080 -h /var/www && "
        "wget -q -O - http://127.0.0.1:8080/index.html && mkdir -p /tmp/d && touch /tmp/d/f && rm -r /tmp/d && "
        "ps > /dev/null && ls /")
-
-
-@pytest.fixture(scope="module")
-def auditd():
-    require_root()
-    require_tools("runc", "busybox", "auditd", "auditctl")
-    if subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, check=False).returncode != 0:
-        subprocess.run(["auditd"], check=True)
-        time.sleep(0.5)
-    subprocess.run(["auditctl", "-b", "65536", "-r", "0"], check=True, capture_output=True)
-    return int(subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
 def _enforce(profile, args, workdir, rootfs, caps=()):

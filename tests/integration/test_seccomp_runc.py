@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, ansible_playbook, require_root, require_tools
+from conftest import AUDIT_LOG, ROOT, ansible_playbook, require_root, require_tools
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import oci
 
@@ -143,17 +143,13 @@ def _runc_version():
 
 
 @pytest.mark.parametrize("no_new_privileges", [True, False], ids=["nnp", "no-nnp"])
-def test_runc_base_covers_what_runc_init_calls(installed, busybox_rootfs, tmp_path, no_new_privileges):
+def test_runc_base_covers_what_runc_init_calls(auditd, installed, busybox_rootfs, tmp_path, no_new_privileges):
     """Record runc:[2:INIT] under SCMP_ACT_LOG with auditd, as the base was derived; every call must be in the base."""
     import re
     import time
     from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
 
-    audit_log = "/var/log/audit/audit.log"
-    if not os.path.exists(audit_log) or not any(
-            open("/proc/%s/comm" % pid).read().strip() == "auditd" for pid in os.listdir("/proc") if pid.isdigit()
-            and os.path.exists("/proc/%s/comm" % pid)):
-        pytest.skip("needs a running auditd writing %s (CI starts it)" % audit_log)
+    audit_log = AUDIT_LOG
     base_name = "runc-v" + _runc_version()
     assert base_name in installed, "no shipped base profile for the installed runc: add profiles/seccomp/%s.yaml" % base_name
     base = {name for rule in installed[base_name]["syscalls"] for name in rule["names"]}
