@@ -15,10 +15,11 @@ exe="/bin/busybox" sig=0 arch=c000003e syscall=3 compat=0 ip=0x40828e code=0x7ff
 * AVC records (``type=AVC`` / ``audit: type=1400``): ``avc:  denied  { perms } for ... scontext=
   tcontext= tclass= permissive=``.
 
-Two doors over one grammar: :class:`Scanner` works on large byte buffers (a compiled bytes regex,
-raw matches deduplicated with a Counter *before* anything is decoded, names resolved only for the
-unique ones) and is what every caller uses for volume; :func:`parse_line` is the exact per-line
-parse (every field of one record) for the few records where details matter (AVCs, tests, debugging).
+Two doors over one grammar: :class:`Scanner` works on large byte buffers (each record's key cut
+out by C-level bytes searches, or a compiled bytes regex for mixed input; raw keys deduplicated with
+a Counter *before* anything is decoded, names resolved only for the unique ones) and is what every
+caller uses for volume; :func:`parse_line` is the exact per-line parse (every field of one record)
+for the few records where details matter (AVCs, tests, debugging).
 
 Damaged input is never fatal: garbage, truncated and non-UTF-8 lines are skipped and counted.
 Syscall numbers become names through libseccomp for the record's architecture (``arch=c000003e``
@@ -26,11 +27,16 @@ is the AUDIT_ARCH token libseccomp uses for x86_64).
 """
 from __future__ import annotations
 
-import multiprocessing
+import functools
+import gc
 import os
+import pickle
 import re
+from array import array
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from itertools import groupby, islice, repeat
+from operator import itemgetter
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
 
@@ -54,7 +60,7 @@ def _seccomp_body(capture_all: bool) -> bytes:
 
 # Bulk pattern: a literal anchor, then the key stretch as ONE group of loose tokens (no timestamp
 # or serial, so equal records deduplicate as raw bytes); the record must go on to ``compat=``
-# (a record cut before that is truncated).  Keys are checked exactly by _KEY_STRICT, once each.
+# (a record cut before that is truncated).  Keys are checked exactly by _HEAD and _TAIL, once each.
 def _keys_pattern(token: bytes) -> "re.Pattern[bytes]":
     return re.compile(rb" ses=(" + token + rb" (?:subj=" + token + rb" )?pid=" + token + rb" comm=" + token +
                       rb" exe=" + token + rb" sig=" + token + rb" arch=" + token + rb" syscall=" + token + rb") compat=")
@@ -64,8 +70,12 @@ def _keys_pattern(token: bytes) -> "re.Pattern[bytes]":
 # damaged line, so a buffer where a key holds a newline is scanned again with ``[^ \n]+``.
 _KEYS = _keys_pattern(rb"[^ ]+")
 _KEYS_SAFE = _keys_pattern(rb"[^ \n]+")
-_KEY_STRICT = re.compile(rb"(\d+) (?:subj=\S+ )?pid=(\d+) comm=(" + _VALUE + rb") exe=(" + _VALUE +
-                         rb") sig=\d+ arch=([0-9a-f]+) syscall=(\d+)")
+# A key is checked exactly in two halves, split at " sig=": the process half and the syscall half.
+_HEAD = re.compile(rb"(\d+) (?:subj=\S+ )?pid=(\d+) comm=(" + _VALUE + rb") exe=(" + _VALUE + rb")")
+_TAIL = re.compile(rb"\d+ arch=([0-9a-f]+) syscall=(\d+)")
+_HEADS: Dict[bytes, Any] = {}  # half -> decoded tuple, None if not in the grammar
+_TAILS: Dict[bytes, Any] = {}
+_CACHE_MAX = 1 << 17
 # Exact pattern: groups ts, serial, uid, ses, pid, comm, exe, arch, syscall, code.
 _FULL = re.compile(rb"(?:type=SECCOMP msg=|audit: type=1326 )" + _STAMP + _seccomp_body(True))
 _AVC = re.compile(rb"(?:type=AVC msg=|audit: type=1400 )" + _STAMP +
@@ -96,6 +106,9 @@ def decode_value(raw: bytes) -> Optional[str]:
 def arch_name(token: int) -> str:
     """Arch token -> OCI name (SCMP_ARCH_X86_64), or the token in hex when unknown."""
     return libseccomp.token_to_oci_arch(token) or "0x%x" % token
+
+
+_arch_name = functools.lru_cache(maxsize=64)(arch_name)
 
 
 def _session(raw: bytes) -> Optional[int]:
@@ -166,6 +179,18 @@ def parse_lines(lines: Iterable[Any]) -> Tuple[List[Dict[str, Any]], int]:
 # Bulk scan
 
 
+class _GcPaused(object):
+    """Pause the cyclic GC while building many small containers (nothing here makes cycles)."""
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.was:
+            gc.enable()
+
+
 def _drop_non_utf8(buf: bytes) -> Tuple[bytes, int]:
     """``buf`` without its non-UTF-8 lines (fast when the buffer is ASCII, as audit logs are)."""
     if buf.isascii():
@@ -186,23 +211,82 @@ def _drop_non_utf8(buf: bytes) -> Tuple[bytes, int]:
     return b"\n".join(kept), bad
 
 
-def _chunks(handle: Any, start: int, end: int, chunk_size: int) -> Iterable[bytes]:
-    """Buffers of whole lines from ``start`` to ``end`` (a last line without newline included)."""
-    handle.seek(start)
-    rest = b""
-    left = end - start
-    while left > 0:
-        block = handle.read(min(chunk_size, left))
+def _chunks(fd: int, start: int, end: int, chunk_size: int) -> Iterator[Tuple[bytes, int]]:
+    """``(block, cut)`` over bytes ``start``..``end`` of a file: ``block[:cut]`` are whole lines.
+
+    ``block[cut:]`` is the start of the next line, read again with the next block (so no bytes are
+    copied to join lines across blocks); the range's last line counts even without a newline.  A
+    line longer than a block doubles the block.
+    """
+    pos = start
+    size = chunk_size
+    while pos < end:
+        want = min(size, end - pos)
+        block = os.pread(fd, want, pos)
         if not block:
-            break
-        left -= len(block)
-        block = rest + block
+            return
+        if len(block) < want or pos + len(block) >= end:
+            yield block, len(block)
+            return
         cut = block.rfind(b"\n") + 1
-        rest = block[cut:]
-        if cut:
-            yield block[:cut]
-    if rest:
-        yield rest
+        if not cut:
+            size *= 2
+            continue
+        yield block, cut
+        pos += cut
+        size = chunk_size
+
+
+def _head(head: bytes) -> Optional[Tuple[Optional[int], int, Optional[str], Optional[str]]]:
+    """``ses [subj=..] pid= comm= exe=`` of a key -> (ses, pid, comm, exe); None if not the grammar."""
+    match = _HEAD.fullmatch(head)
+    value = None
+    if match is not None:
+        ses, pid, comm, exe = match.groups()
+        value = (_session(ses), int(pid), decode_value(comm), decode_value(exe))
+    if len(_HEADS) >= _CACHE_MAX:
+        _HEADS.clear()
+    _HEADS[head] = value
+    return value
+
+
+def _tail(tail: bytes) -> Optional[Tuple[str, Optional[str]]]:
+    """``sig arch= syscall=`` of a key -> (arch name, syscall name or None); None if not the grammar."""
+    match = _TAIL.fullmatch(tail)
+    value = None
+    if match is not None:
+        arch, nr = match.groups()
+        token = int(arch, 16)
+        value = (_arch_name(token), libseccomp.syscall_name(token, int(nr)))
+    if len(_TAILS) >= _CACHE_MAX:
+        _TAILS.clear()
+    _TAILS[tail] = value
+    return value
+
+
+def _key_infos(keys: List[bytes]) -> Optional[List[Tuple[Any, Any]]]:
+    """``(process half, syscall half)`` decoded for each key; None unless all are in the exact grammar.
+
+    Keys are split at `` sig=`` and the halves looked up in caches, all in C (map/set) except for
+    halves not seen before: a whole log has a few hundred of each.
+    """
+    parts = list(map(bytes.rpartition, keys, repeat(b" sig=")))
+    heads = list(map(_FIRST, parts))
+    tails = list(map(_THIRD, parts))
+    unique_heads, unique_tails = set(heads), set(tails)
+    for head in unique_heads.difference(_HEADS):
+        _head(head)
+    for tail in unique_tails.difference(_TAILS):
+        _tail(tail)
+    if not (all(map(_HEADS.get, unique_heads)) and all(map(_TAILS.get, unique_tails))):
+        return None
+    return list(zip(map(_HEADS.__getitem__, heads), map(_TAILS.__getitem__, tails)))
+
+
+# Fast path backoff, shared by all scanners of the process: after a buffer the fast path could not
+# take (other record types, damage), the next ones go straight to the general path, 1, 2, 4 ... 64
+# of them, so a log full of other records pays at most ~1/64 extra for the attempts.
+_FAST = {"wait": 0, "penalty": 0}
 
 
 class Scanner(object):
@@ -213,11 +297,13 @@ class Scanner(object):
     audit records of other types (ignored); ``skipped`` = the rest: garbage, truncated or
     non-UTF-8 lines, kernel-log lines that are no audit record, syscalls libseccomp cannot name.
 
-    The hot loop is one ``findall`` of a loose pattern anchored on `` ses=`` (the same for auditd
-    and kernel-log records) whose single group is the record's key stretch ``ses pid comm exe sig
-    arch syscall``; the keys are counted with a Counter, and only the unique ones are checked
-    against the exact grammar and decoded (:func:`resolve`).  The other passes are
-    ``bytes.count``; AVC lines are searched only when a buffer holds records other than SECCOMP.
+    Fast path (a buffer of nothing but SECCOMP records, the common case while recording): the
+    keys are cut out with ``bytes.split`` / ``bytes.partition`` (see :meth:`_scan_fast`) and counted
+    by ``Counter.update``, all in C; keys not seen before are checked against the exact grammar and
+    decoded at once.  General path (anything else): one ``findall`` of a loose pattern anchored on
+    `` ses=`` whose single group is the key ``ses [subj] pid comm exe sig arch syscall``, then
+    ``bytes.count`` of record claims, AVC lines searched only when there are any.  Both give the
+    same keys and counts; unique keys are named once each (:func:`resolve`).
     """
 
     def __init__(self) -> None:
@@ -228,20 +314,73 @@ class Scanner(object):
         self.used = 0
         self.other = 0
         self.skipped = 0
+        self._known: Dict[bytes, Tuple[Any, Any]] = {}  # key -> its halves decoded (fast-path keys)
 
     def feed(self, buf: bytes) -> Counter:
         """Scan ``buf``; return this buffer's raw key Counter (also merged into ``self.raw``)."""
         if not buf:
             return Counter()
-        lines = buf.count(b"\n") + (0 if buf.endswith(b"\n") else 1)
+        return self._scan(buf, len(buf), True)
+
+    def _scan(self, buf: bytes, size: int, want: bool = False) -> Optional[Counter]:
+        """Scan the whole lines ``buf[:size]`` (``size`` > 0; ``buf[size:]`` holds no newline)."""
+        # bytes.replace finds newlines with memchr: faster than bytes.count's byte loop
+        lines = len(buf) - len(buf.replace(b"\n", b"")) + (buf[size - 1] != 10)
+        state = _FAST
+        if state["wait"]:
+            state["wait"] -= 1
+        elif buf.isascii() or buf[:size].isascii():
+            found = self._scan_fast(buf, size, lines, want)
+            if found is not False:
+                state["penalty"] = 0
+                return found
+            state["penalty"] = min(64, 2 * state["penalty"] or 1)
+            state["wait"] = state["penalty"]
+        return self._scan_general(buf if size == len(buf) else buf[:size], lines, want)
+
+    def _scan_fast(self, buf: bytes, size: int, lines: int, want: bool) -> Any:
+        """The fast path: this buffer's Counter (or None unless ``want``); False if not taken.
+
+        ``split`` at `` ses=`` and ``partition`` at `` compat=`` (searches in C, no regex) give each
+        record's key; the path is taken only if there is one `` ses=`` per line and every key not
+        seen before is in the exact grammar (so it holds no newline and ends its own line's key).
+        """
+        pieces = buf.split(b" ses=")
+        extra = buf.count(b" ses=", size) if size < len(buf) else 0
+        if len(pieces) != lines + 1 + extra:
+            return False
+        if buf[size - 1] != 10 and b" compat=" not in pieces[lines]:
+            return False  # a last line cut before " compat=" (other lines' keys would hold a newline)
+
+        def keys() -> Iterator[bytes]:
+            return map(_FIRST, map(bytes.partition, islice(pieces, 1, lines + 1), repeat(b" compat=")))
+        raw = self.raw
+        known = len(raw)
+        found = Counter(keys()) if want else None
+        raw.update(found or keys())
+        fresh = len(raw) - known
+        if fresh:
+            new = list(islice(reversed(raw), fresh))
+            infos = _key_infos(new)
+            if infos is None:
+                raw.subtract(found or keys())
+                for key in new:
+                    del raw[key]
+                return False
+            self._known.update(zip(new, infos))
+        self.read += lines
+        self.used += lines
+        return found
+
+    def _scan_general(self, buf: bytes, lines: int, want: bool) -> Optional[Counter]:
         buf, bad = _drop_non_utf8(buf)
         found = Counter(_KEYS.findall(buf))
         if any(b"\n" in key for key in found):
             found = Counter(_KEYS_SAFE.findall(buf))
         seccomp = sum(found.values())
         avcs = 0
-        # A buffer of nothing but valid SECCOMP records (the common case while recording) needs no
-        # further pass; otherwise count records of other types, damaged claims, AVCs, markers.
+        # A buffer of nothing but valid SECCOMP records needs no further pass; otherwise count
+        # records of other types, damaged claims, AVCs, markers.
         records = seccomp
         if lines - bad != seccomp:
             records = buf.count(b"msg=audit(") + buf.count(b"audit: type=")
@@ -265,10 +404,11 @@ class Scanner(object):
         self.other += other
         self.skipped += max(0, lines - bad - seccomp - avcs - other) + bad
         self.raw.update(found)
-        return found
+        return found if want else None
 
     def merge(self, other: "Scanner") -> None:
-        self.raw.update(other.raw)
+        _add_counts(self.raw, other.raw)
+        self._known.update(other._known)  # pylint: disable=protected-access
         self.avcs.extend(other.avcs)
         self.markers.extend(other.markers)
         self.read += other.read
@@ -276,30 +416,51 @@ class Scanner(object):
         self.other += other.other
         self.skipped += other.skipped
 
-    def feed_range(self, path: str, start: int = 0, end: Optional[int] = None, chunk_size: int = 16 << 20) -> None:
+    def feed_range(self, path: str, start: int = 0, end: Optional[int] = None, chunk_size: int = 256 << 10) -> None:
         """Scan bytes ``start``..``end`` of a file (``start`` must be a line start)."""
-        with open(path, "rb") as handle:
+        with open(path, "rb", buffering=0) as handle, _GcPaused():
             if end is None:
                 end = os.fstat(handle.fileno()).st_size
-            for block in _chunks(handle, start, end, chunk_size):
-                self.feed(block)
+            for block, cut in _chunks(handle.fileno(), start, end, chunk_size):
+                self._scan(block, cut)
 
     def feed_file(self, path: str, workers: Optional[int] = None, parallel_min: int = 64 << 20) -> None:
-        """Scan a whole file; files over ``parallel_min`` bytes are split over ``workers`` processes."""
+        """Scan a whole file; files over ``parallel_min`` bytes are split over ``workers`` processes.
+
+        This process scans the first part itself; each other part is scanned by a forked child that
+        sends back its counts, keys and decoded key halves through a pipe (a part a child could not
+        deliver is scanned here).
+        """
         size = os.path.getsize(path)
         workers = workers or os.cpu_count() or 1
         if workers < 2 or size < parallel_min:
             self.feed_range(path, 0, size)
             return
+        if not hasattr(os, "fork"):
+            self.feed_range(path, 0, size)
+            return
         bounds = _line_bounds(path, size, workers)
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(len(bounds)) as pool:
-            for part in pool.starmap(_scan_part, [(path, s, e) for s, e in bounds]):
-                self.merge(part)
+        children = [_fork_part(path, start, end) for start, end in bounds[1:]]
+        self.feed_range(path, *bounds[0])
+        for child in children:
+            with _GcPaused():
+                part = _join_part(*child)
+            if part is None:
+                self.feed_range(path, child[2], child[3])
+            else:
+                with _GcPaused():
+                    self.merge(part)
 
     def records(self) -> List[Dict[str, Any]]:
         """Unique (session, pid, comm, exe, arch, syscall) with counts, decoded and resolved."""
-        return resolve(self.raw, self)
+        return _resolve(self.raw, self, self._known)
+
+
+def _add_counts(into: Counter, other: Dict[bytes, int]) -> None:
+    """``into += other`` for large Counters: dict.update in C, sums only for the keys both have."""
+    sums = {key: into[key] + other[key] for key in into.keys() & other.keys()}
+    dict.update(into, other)
+    dict.update(into, sums)
 
 
 def _line_bounds(path: str, size: int, parts: int) -> List[Tuple[int, int]]:
@@ -314,52 +475,145 @@ def _line_bounds(path: str, size: int, parts: int) -> List[Tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def _scan_part(path: str, start: int, end: int) -> Scanner:
+def _export(part: Scanner) -> bytes:
+    """A part's result for the parent: counts, AVCs, markers, keys joined (no key holds a newline)."""
+    raw = part.raw
+    return pickle.dumps((part.read, part.used, part.other, part.skipped, part.avcs, part.markers,
+                         b"\n".join(raw), array("q", raw.values()).tobytes(),
+                         list(map(part._known.get, raw))),  # pylint: disable=protected-access
+                        pickle.HIGHEST_PROTOCOL)
+
+
+def _import(data: bytes) -> Scanner:
+    read, used, other, skipped, avcs, markers, blob, counts, infos = pickle.loads(data)
     part = Scanner()
-    part.feed_range(path, start, end)
+    part.read, part.used, part.other, part.skipped = read, used, other, skipped
+    part.avcs, part.markers = avcs, markers
+    numbers = array("q")
+    numbers.frombytes(counts)
+    keys = blob.split(b"\n") if numbers else []
+    dict.update(part.raw, zip(keys, numbers))
+    part._known = dict(zip(keys, infos))  # pylint: disable=protected-access
     return part
+
+
+def _fork_part(path: str, start: int, end: int) -> Tuple[int, int, int, int]:
+    """Scan bytes ``start``..``end`` in a forked child: (pid, read end of its pipe, start, end)."""
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return -1, -1, start, end
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(read_fd)
+            gc.disable()  # it exits when done: no cycles worth collecting, no copy-on-write by the GC
+            part = Scanner()
+            part.feed_range(path, start, end)
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(_export(part))
+            code = 0
+        finally:
+            os._exit(code)  # pylint: disable=protected-access
+    os.close(write_fd)
+    return pid, read_fd, start, end
+
+
+def _join_part(pid: int, read_fd: int, start: int, end: int) -> Optional[Scanner]:
+    """The child's part, or None if it failed (the caller then scans the range itself)."""
+    if pid < 0:
+        return None
+    with os.fdopen(read_fd, "rb") as handle:
+        data = handle.read()
+    status = os.waitpid(pid, 0)[1]
+    if status != 0 or not data:
+        return None
+    try:
+        return _import(data)
+    except (pickle.UnpicklingError, ValueError, TypeError, EOFError):
+        return None
 
 
 def resolve(raw: Counter, stats: Optional[Scanner] = None) -> List[Dict[str, Any]]:
     """Decode unique raw SECCOMP keys; unresolvable ones are moved from ``used`` to ``skipped``."""
+    return _resolve(raw, stats, {})
+
+
+def _resolve(raw: Counter, stats: Optional[Scanner], known: Dict[bytes, Tuple[Any, Any]]) -> List[Dict[str, Any]]:
+    """:func:`resolve` with ``known`` halves of keys already decoded (by the fast path).
+
+    Any other key is split at `` sig=`` into its process half and its syscall half; each half is
+    checked against the exact grammar and decoded once (cached).
+    """
     out: List[Dict[str, Any]] = []
-    for key, count in raw.items():
-        match = _KEY_STRICT.fullmatch(key)
-        if match is None:
-            if stats is not None:
-                stats.used -= count
-                stats.skipped += count
-            continue
-        ses, pid, comm, exe, arch, nr = match.groups()
-        token, number = int(arch, 16), int(nr)
-        name = libseccomp.syscall_name(token, number)
-        if name is None or (comm[:1] == b'"') != (comm[-1:] == b'"') or (exe[:1] == b'"') != (exe[-1:] == b'"'):
-            if stats is not None:
-                stats.used -= count
-                stats.skipped += count
-            continue
-        out.append({"ses": _session(ses), "pid": int(pid), "comm": decode_value(comm), "exe": decode_value(exe),
-                    "arch": arch_name(token), "syscall": name, "count": count})
+    append = out.append
+    heads, tails = _HEADS, _TAILS
+    lookup = known.get
+    dropped = 0
+    with _GcPaused():
+        for key, count in raw.items():
+            info = lookup(key)
+            if info is None:
+                head, dummy, tail = key.rpartition(b" sig=")
+                proc = heads.get(head)
+                if proc is None:
+                    proc = _head(head)
+                call = tails.get(tail)
+                if call is None:
+                    call = _tail(tail)
+            else:
+                proc, call = info
+            if proc is None or call is None or call[1] is None:
+                dropped += count
+                continue
+            append({"ses": proc[0], "pid": proc[1], "comm": proc[2], "exe": proc[3], "arch": call[0],
+                    "syscall": call[1], "count": count})
+    if stats is not None and dropped:
+        stats.used -= dropped
+        stats.skipped += dropped
     return out
 
 
 def per_process(records: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Group resolved records by (pid, exe, ses): sorted syscall names each, ordered by pid."""
+    """Group resolved records by (pid, exe, ses): sorted syscall names each, ordered by pid.
+
+    Records of one process mostly come in a row (as :func:`resolve` returns them): each run is
+    added to its group's sets in C.
+    """
     groups: Dict[Tuple[int, str, Optional[int]], Dict[str, Any]] = {}
-    for rec in records:
-        key = (rec["pid"], rec["exe"] or "", rec["ses"])
-        entry = groups.setdefault(key, {"pid": rec["pid"], "exe": rec["exe"], "ses": rec["ses"],
-                                        "comms": set(), "syscalls": set(), "records": 0})
-        entry["comms"].add(rec["comm"] or "")
-        entry["syscalls"].add(rec["syscall"])
-        entry["records"] += rec["count"]
+    with _GcPaused():
+        for (pid, exe, ses), run in groupby(records, _PROCESS):
+            run = list(run)
+            key = (pid, exe or "", ses)
+            entry = groups.get(key)
+            if entry is None:
+                entry = groups[key] = {"pid": pid, "exe": exe, "ses": ses, "comms": set(), "syscalls": set(),
+                                       "records": 0}
+            entry["comms"].update(map(_COMM, run))
+            entry["syscalls"].update(map(_SYSCALL, run))
+            entry["records"] += sum(map(_COUNT, run))
     result = []
     for key in sorted(groups, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
         entry = groups[key]
-        entry["comms"] = sorted(entry["comms"])
+        comms = entry["comms"]
+        if None in comms:  # no comm (null / damaged hex) sorts as ""
+            comms.discard(None)
+            comms.add("")
+        entry["comms"] = sorted(comms)
         entry["syscalls"] = sorted(entry["syscalls"])
         result.append(entry)
     return result
+
+
+_FIRST = itemgetter(0)
+_THIRD = itemgetter(2)
+_PROCESS = itemgetter("pid", "exe", "ses")
+_COMM = itemgetter("comm")
+_SYSCALL = itemgetter("syscall")
+_COUNT = itemgetter("count")
 
 
 def syscalls_by_session(records: Iterable[Dict[str, Any]]) -> Dict[Optional[int], List[str]]:
