@@ -248,3 +248,21 @@ def busybox_rootfs_ready(rootfs: str) -> bool:
     if any(a != "busybox" and not os.path.lexists(os.path.join(rootfs, "bin", a)) for a in applets):
         return False
     return all(os.path.exists(os.path.join(rootfs, name)) for name in ("etc/passwd", "etc/group", "etc/hosts"))
+
+
+def runtime_base_profile_name(runc: str = "runc") -> str:
+    """Name of the shipped base profile for the host's runc: ``runc-v<version>``.
+
+    A base profile holds what the runtime itself calls after the filter is
+    loaded; some of those calls (the Go runtime's futex waits and signals)
+    happen only in some runs, so a recording alone can miss them.
+    """
+    try:
+        out = subprocess.run([runc, "--version"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SpoError("cannot ask runc for its version: %s" % exc)
+    for line in out.splitlines():
+        if line.startswith("runc version "):
+            version = line.split()[2].split("+")[0].split("~")[0]
+            return "runc-v" + version
+    raise SpoError("unexpected `runc --version` output: %r" % out[:200])

@@ -183,7 +183,9 @@ def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None
             mine = [r for r in scanner.records() if r["ses"] == session]
             syscalls = sorted({r["syscall"] for r in mine})
             records = sum(r["count"] for r in mine)
-        profile = recording.seccomp_profile(name, namespace, syscalls, base_profile_name=base_profile_name)
+        if base_profile_name == "auto":
+            base_profile_name = oci.runtime_base_profile_name()
+        profile = recording.seccomp_profile(name, namespace, syscalls, base_profile_name=base_profile_name or None)
         return {"profile": profile, "syscalls": profile["spec"]["syscalls"][0]["names"], "session": session,
                 "source": source, "records": records, "rc": result.rc, "stdout": result.stdout,
                 "stderr": result.stderr}

@@ -77,8 +77,14 @@ options:
     type: path
     default: /var/lib/spo-enricher
   base_profile_name:
-    description: Sets C(spec.baseProfileName) of the recorded profile (for example C(runc-v1.1.5)).
+    description:
+      - Sets C(spec.baseProfileName) of the recorded profile (for example C(runc-v1.1.5)).
+      - V(auto) names the collection's base profile of the host's runc (C(runc-v<version>)). It holds what
+        runc itself calls after the filter is loaded; some of those calls (the Go runtime's futex waits and
+        signals) happen only in some runs, so a recording alone can miss them and the profile would then
+        fail now and then. An empty string records without a base.
     type: str
+    default: auto
   extra_caps:
     description: Capabilities added to the container's default set.
     type: list
@@ -229,7 +235,7 @@ def main():
             source=dict(type="str", default="auto", choices=list(recording_local.SOURCES)),
             audit_log=dict(type="path", default=recording_local.DEFAULT_AUDIT_LOG),
             enricher_state_dir=dict(type="path", default=recording_local.DEFAULT_ENRICHER_DIR),
-            base_profile_name=dict(type="str"),
+            base_profile_name=dict(type="str", default="auto"),
             extra_caps=dict(type="list", elements="str", default=[]),
             merge=dict(type="bool", default=False),
             expect_rc=dict(type="int", default=0),

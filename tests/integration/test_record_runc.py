@@ -15,20 +15,25 @@ import urllib.request
 import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit, oci, recording, recording_local, seccomp
-from conftest import AUDIT_LOG, VENV_BIN, ansible_playbook
+from conftest import AUDIT_LOG, ROOT, VENV_BIN, ansible_playbook
 
 WEB = ("echo hello-web > /var/www/index.html && httpd -p 127.0.0.1:8080 -h /var/www && "
        "wget -q -O - http://127.0.0.1:8080/index.html && mkdir -p /tmp/d && touch /tmp/d/f && rm -r /tmp/d && "
        "ps > /dev/null && ls /")
 
 
+SHIPPED = [yaml.safe_load(open(path)) for path in sorted(glob.glob(os.path.join(ROOT, "profiles", "seccomp", "*.yaml")))]
+
+
 def _enforce(profile, args, workdir, rootfs, caps=()):
-    return oci.run_once(args, seccomp.to_oci(profile), str(workdir), rootfs=rootfs, extra_caps=caps)
+    return oci.run_once(args, seccomp.to_oci(profile, shipped=SHIPPED), str(workdir), rootfs=rootfs, extra_caps=caps)
 
 
 def test_record_web_workload_then_enforce(auditd, busybox_rootfs, tmp_path):
-    rec = recording_local.record("web", "default", WEB, source="audit_log")
+    rec = recording_local.record("web", "default", WEB, source="audit_log", base_profile_name="auto")
     assert rec["rc"] == 0 and "hello-web" in rec["stdout"], rec["stderr"]
+    # runc's own start-up needs come from the shipped base of the installed runc
+    assert rec["profile"]["spec"]["baseProfileName"] == oci.runtime_base_profile_name()
     names = set(rec["syscalls"])
     assert {"socket", "bind", "listen", "connect", "accept", "execve", "mkdir"} <= names
     assert "unshare" not in names
