@@ -120,6 +120,9 @@ def _ts(value: str) -> float:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
+REPEAT = 3
+
+
 def run_playbook(playbook: str, extra: Dict[str, Any]) -> Tuple[float, float, Dict[str, Any]]:
     """Run ansible-playbook; return (whole-run seconds, task seconds, task result for localhost)."""
     env = dict(os.environ)
@@ -154,7 +157,6 @@ def main(argv: List[str] | None = None) -> int:
     failures: List[str] = []
     try:
         src = os.path.join(work, "profiles")
-        kubelet = os.path.join(work, "kubelet")
         copy_dest = os.path.join(work, "copy")
         os.makedirs(copy_dest)
         t0 = time.monotonic()
@@ -162,20 +164,30 @@ def main(argv: List[str] | None = None) -> int:
         print("generated %d SeccompProfiles in %s (%.1f s)" % (args.count, src, time.monotonic() - t0))
         books = write_playbooks(work)
 
-        noop_whole = run_playbook(books["noop"], {})[0]
-        install_vars = {"bench_src": src, "bench_kubelet": kubelet}
-        first_whole, first_task, first = run_playbook(books["install"], install_vars)
-        second_whole, second_task, second = run_playbook(books["install"], install_vars)
+        # Best of REPEAT for each figure (this VM is noisy): first runs each into a fresh kubelet
+        # directory, second runs repeated over the last one.
+        noop_whole = min(run_playbook(books["noop"], {})[0] for dummy in range(REPEAT))
+        firsts, seconds_ = [], []
+        for attempt in range(REPEAT):
+            kubelet = os.path.join(work, "kubelet-%d" % attempt)
+            install_vars = {"bench_src": src, "bench_kubelet": kubelet}
+            firsts.append(run_playbook(books["install"], install_vars))
+        for dummy in range(REPEAT):
+            seconds_.append(run_playbook(books["install"], install_vars))
+        first_whole, first_task = min(r[0] for r in firsts), min(r[1] for r in firsts)
+        second_whole, second_task = min(r[0] for r in seconds_), min(r[1] for r in seconds_)
+        second = seconds_[-1][2]
+        print("best of %d runs each" % REPEAT)
 
         written = sorted(glob.glob(os.path.join(kubelet, "seccomp", "operator", "*", "*.json")))
         if len(written) != args.count:
             failures.append("first run wrote %d files, expected %d" % (len(written), args.count))
-        if not first.get("changed"):
-            failures.append("first run reported changed=false")
-        if second.get("changed"):
-            failures.append("second run reported changed=true")
-        if any(p.get("changed") for p in second.get("profiles", [])):
-            failures.append("second run changed some profiles")
+        if not all(r[2].get("changed") for r in firsts):
+            failures.append("a first run reported changed=false")
+        if any(r[2].get("changed") for r in seconds_):
+            failures.append("a second run reported changed=true")
+        if any(p.get("changed") for r in seconds_ for p in r[2].get("profiles", [])):
+            failures.append("a second run changed some profiles")
 
         copy_vars = {"bench_files": written[:copy_count], "bench_copy_dest": copy_dest}
         copy_whole, copy_task = run_playbook(books["copy"], copy_vars)[:2]
