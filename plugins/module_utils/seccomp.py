@@ -90,8 +90,7 @@ class Engine(object):
     def _own_foreign(self, profile: SeccompProfile) -> List[str]:
         found = self._checked.get(profile.key)
         if found is None:
-            pairs = (("%s.names[%d]" % (rule.field, index), name)
-                     for rule in profile.syscalls for index, name in enumerate(rule.names))
+            pairs = (((rule.field, index), name) for rule in profile.syscalls for index, name in enumerate(rule.names))
             found = check_names(pairs, profile.architectures, profile.ref)
             self._checked[profile.key] = found
         return found

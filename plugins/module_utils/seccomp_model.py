@@ -160,6 +160,8 @@ def parse_rule(raw: Any, ref: str, field: str) -> SyscallRule:
     if not names:
         raise SpoError("names must list at least one syscall", ref, field + ".names")
     for index, name in enumerate(names):
+        if name.__class__ is str and 0 < len(name) <= MAX_NAME_LENGTH:
+            continue  # the common case: no field path spelled out
         name_field = "%s.names[%d]" % (field, index)
         expect_type(name, (str,), "a syscall name (string)", ref, name_field)
         if not name or len(name) > MAX_NAME_LENGTH:
@@ -221,7 +223,7 @@ def parse_profile(doc: Any) -> SeccompProfile:
 
 def check_conflicts(rules: List[SyscallRule], ref: str) -> None:
     """Refuse the same syscall in two unconditional rules with different outcomes."""
-    seen: Dict[str, Tuple[Tuple[str, int], str]] = {}
+    seen: Dict[str, Tuple[Tuple[str, int], str, int]] = {}
     for rule in rules:
         if rule.args:
             continue
@@ -229,10 +231,11 @@ def check_conflicts(rules: List[SyscallRule], ref: str) -> None:
         for index, name in enumerate(rule.names):
             previous = seen.get(name)
             if previous is None:
-                seen[name] = (verdict, "%s.names[%d]" % (rule.field, index))
+                seen[name] = (verdict, rule.field, index)
             elif previous[0] != verdict:
-                raise SpoError("syscall %r already has action %s at %s; one profile cannot give it two actions"
-                               % (name, _verdict_text(previous[0]), previous[1]), ref, "%s.names[%d]" % (rule.field, index))
+                raise SpoError("syscall %r already has action %s at %s.names[%d]; one profile cannot give it two actions"
+                               % (name, _verdict_text(previous[0]), previous[1], previous[2]), ref,
+                               "%s.names[%d]" % (rule.field, index))
 
 
 def _verdict_text(verdict: Tuple[str, int]) -> str:

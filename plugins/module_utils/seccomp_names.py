@@ -18,7 +18,7 @@ the host's native architecture):
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
@@ -63,13 +63,18 @@ def classify(tokens: Tuple[int, ...], name: str) -> str:
     return result
 
 
-def check_names(names_by_field: Iterable[Tuple[str, str]], architectures: Iterable[str], ref: str) -> List[str]:
-    """Resolve ``(field, name)`` pairs; raise on a typo; return the foreign names (sorted, unique)."""
+def check_names(names_by_field: Iterable[Tuple[Any, str]], architectures: Iterable[str], ref: str) -> List[str]:
+    """Resolve ``(field, name)`` pairs; raise on a typo; return the foreign names (sorted, unique).
+
+    A field may be given as ``(rule_field, index)``: it is only spelled out for an error.
+    """
     tokens = arch_tokens(architectures)
     foreign = set()
     for field, name in names_by_field:
         kind = classify(tokens, name)
         if kind == UNKNOWN:
+            if isinstance(field, tuple):
+                field = "%s.names[%d]" % field
             raise SpoError("unknown syscall %r (libseccomp knows it on no architecture)" % name, ref, field)
         if kind == FOREIGN:
             foreign.add(name)
