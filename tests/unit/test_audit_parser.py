@@ -131,3 +131,40 @@ def test_parallel_scan_equals_serial(tmp_path):
     assert (parallel.read, parallel.used, parallel.other, parallel.skipped) == (serial.read, serial.used,
                                                                                 serial.other, serial.skipped)
     assert serial.read == 18 * 400
+
+
+def _pure_seccomp(count):
+    line = (b'type=SECCOMP msg=audit(1700000000.%03d:%d): auid=0 uid=0 gid=0 ses=%d pid=%d comm="sh" '
+            b'exe="/bin/busybox" sig=0 arch=c000003e syscall=%d compat=0 ip=0x4a1b2c code=0x7ffc0000')
+    return b"\n".join(line % (i % 1000, i, 3 + i % 2, 100 + i % 5, i % 40) for i in range(count)) + b"\n"
+
+
+@pytest.mark.parametrize("damage", [
+    b"",                                              # pure SECCOMP: the fast path takes it
+    b"garbage without any fields\n",
+    b'type=SECCOMP msg=audit(1700000009.000:9): auid=0 uid=0 gid=0 ses=3 pid=7 comm="sh" exe="/bin/busybox" sig=0 arch=c0\n',
+    b"\xff\xfe not utf-8\n",
+    b"type=SYSCALL msg=audit(1700000009.000:10): arch=c000003e syscall=59 success=yes ses=3 pid=7\n",
+    b'type=SECCOMP msg=audit(1.0:1): auid=0 uid=0 gid=0 ses=3 pid=7 comm="sh" exe="/x" sig=0 arch=c000003e syscall=1',
+])
+def test_fast_and_general_paths_agree(damage):
+    """The regex-free fast path and the general path give identical keys and counters."""
+    buf = _pure_seccomp(500) + damage + _pure_seccomp(300)
+    results, fast_taken = [], []
+    for force_general in (False, True):
+        saved = dict(audit._FAST)  # pylint: disable=protected-access
+        try:
+            audit._FAST.update(wait=10 ** 6 if force_general else 0, penalty=0)  # pylint: disable=protected-access
+            scanner = audit.Scanner()
+            scanner.feed(buf)
+        finally:
+            audit._FAST.clear()  # pylint: disable=protected-access
+            audit._FAST.update(saved)  # pylint: disable=protected-access
+        results.append((dict(scanner.raw), scanner.read, scanner.used, scanner.other, scanner.skipped,
+                        audit.per_process(scanner.records())))
+        fast_taken.append(bool(scanner._known))  # pylint: disable=protected-access
+    assert results[0] == results[1]
+    assert fast_taken[1] is False
+    if not damage:
+        assert fast_taken[0] is True  # the pure buffer really went through the fast path
+    assert results[0][1] == buf.count(b"\n") + (0 if buf.endswith(b"\n") else 1)
