@@ -22,6 +22,9 @@ options:
         (C(---) separated), or of a directory of such files.
       - A directory means every C(*.yaml) and C(*.yml) file in it (not recursive).
       - Read by the action plugin on the controller, so the target needs no YAML library.
+      - The controller keeps the parsed documents of each file keyed by the SHA-256 of its content
+        (in C($XDG_CACHE_HOME/spo.security_profiles/src), or the directory named by the environment
+        variable E(SPO_SRC_CACHE_DIR); empty disables it), so an unchanged file is not parsed again.
       - Mutually exclusive with O(definition).
     type: path
   state:
