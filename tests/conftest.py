@@ -45,13 +45,13 @@ def audit_samples_path() -> str:
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        pytest.skip("needs root (runc, auditd, semodule); CI runs as root")
+        pytest.skip(reason="needs root (runc, auditd, semodule); CI runs as root")
 
 
 def require_tools(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
-        pytest.skip("needs %s (installed by hack/setup.sh)" % ", ".join(missing))
+        pytest.skip(reason="needs %s (installed by hack/setup.sh)" % ", ".join(missing))
 
 
 AUDIT_LOG = "/var/log/audit/audit.log"

@@ -92,7 +92,7 @@ def test_unknown_syscall_number_is_skipped_not_fatal():
 def test_shared_samples_bulk_equals_exact(name):
     path = os.path.join(SHARED_AUDIT, name)
     if not os.path.exists(path):
-        pytest.skip("shared audit samples not present (%s); own fixtures cover the formats" % path)
+        pytest.skip(reason="shared audit samples not present (%s); own fixtures cover the formats" % path)
     with open(path, "rb") as handle:
         lines = handle.read().splitlines()
     events, damaged = audit.parse_lines(lines)
@@ -111,7 +111,7 @@ def test_shared_samples_bulk_equals_exact(name):
 def test_shared_web_sample_has_network_syscalls():
     path = os.path.join(SHARED_AUDIT, "runc-web.audit.log")
     if not os.path.exists(path):
-        pytest.skip("shared audit samples not present")
+        pytest.skip(reason="shared audit samples not present")
     scanner = audit.Scanner()
     scanner.feed_file(path)
     names = {r["syscall"] for r in scanner.records() if r["comm"] in ("httpd", "wget")}
