@@ -66,8 +66,23 @@ class Inherit:
     name: str
 
 
+class _PolicyNames:
+    """The policy (CIL block) name ``<name>_<namespace>`` and its usage type, for both kinds."""
+
+    name: str
+    namespace: str
+
+    @property
+    def policy_name(self) -> str:
+        return policy_name(self.name, self.namespace)
+
+    @property
+    def usage(self) -> str:
+        return self.policy_name + ".process"
+
+
 @dataclass
-class SelinuxProfile:
+class SelinuxProfile(_PolicyNames):
     name: str
     namespace: str
     ref: str
@@ -76,30 +91,14 @@ class SelinuxProfile:
     permissive: bool = False
     kind: str = KIND
 
-    @property
-    def policy_name(self) -> str:
-        return policy_name(self.name, self.namespace)
-
-    @property
-    def usage(self) -> str:
-        return self.policy_name + ".process"
-
 
 @dataclass
-class RawSelinuxProfile:
+class RawSelinuxProfile(_PolicyNames):
     name: str
     namespace: str
     ref: str
     statements: List[Any] = field(default_factory=list)
     kind: str = RAW_KIND
-
-    @property
-    def policy_name(self) -> str:
-        return policy_name(self.name, self.namespace)
-
-    @property
-    def usage(self) -> str:
-        return self.policy_name + ".process"
 
 
 Profile = Union[SelinuxProfile, RawSelinuxProfile]
