@@ -13,8 +13,9 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes, safe_join
@@ -266,3 +267,76 @@ def runtime_base_profile_name(runc: str = "runc") -> str:
             version = line.split()[2].split("+")[0].split("~")[0]
             return "runc-v" + version
     raise SpoError("unexpected `runc --version` output: %r" % out[:200])
+
+
+def _task_profile(localhost_profile: Optional[str], profile_path: Optional[str],
+                  kubelet_dir: str) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+    if localhost_profile is not None:
+        path = localhost_profile_path(kubelet_dir, localhost_profile)
+        return path, load_seccomp_json(path, "localhost_profile")
+    if profile_path is not None:
+        if not os.path.isabs(profile_path):
+            raise SpoError("must be an absolute path", field="profile_path")
+        return profile_path, load_seccomp_json(profile_path, "profile_path")
+    return None, None
+
+
+def check_caps(caps: Sequence[str]) -> None:
+    """Capability names as the OCI spec writes them (CAP_SYS_ADMIN)."""
+    for index, cap in enumerate(caps):
+        if not cap.startswith("CAP_") or not cap[4:].replace("_", "").isalnum() or cap != cap.upper():
+            raise SpoError("%r is not a capability name like CAP_SYS_ADMIN" % cap, field="extra_caps[%d]" % index)
+
+
+def run_task(command: Any, localhost_profile: Optional[str] = None, profile_path: Optional[str] = None,
+             kubelet_dir: str = "/var/lib/kubelet", rootfs: Optional[str] = None, workdir: Optional[str] = None,
+             extra_caps: Sequence[str] = (), timeout: float = 60.0, expect_rc: Optional[int] = None,
+             check_mode: bool = False) -> Dict[str, Any]:
+    """Run ``command`` once in a container under a profile (the oci_run module's job).
+
+    The busybox root is prepared in ``workdir`` (kept, ``changed`` when it had to be made) or in a
+    temporary directory (removed); a given ``rootfs`` is used as it is.  A non-zero exit status is
+    a result, not a failure, unless ``expect_rc`` says otherwise (``failed`` in the result).
+    """
+    result: Dict[str, Any] = {"changed": False, "failed": False}
+    argv = command_args(command)
+    result["cmd"] = argv
+    check_caps(extra_caps)
+    if timeout <= 0:
+        raise SpoError("must be positive", field="timeout")
+    result["profile"], seccomp = _task_profile(localhost_profile, profile_path, kubelet_dir)
+
+    given_rootfs = rootfs
+    if rootfs is not None:
+        if not os.path.isdir(rootfs):
+            raise SpoError("%s is not a directory" % rootfs, field="rootfs")
+        result["rootfs"] = rootfs
+    elif workdir is not None:
+        rootfs = os.path.join(workdir, "rootfs")
+        result["rootfs"] = rootfs
+    if check_mode:
+        if given_rootfs is None and workdir is not None:
+            result["changed"] = not busybox_rootfs_ready(rootfs)
+        return result
+
+    scratch = None
+    try:
+        if workdir is None:
+            workdir = scratch = tempfile.mkdtemp(prefix="spo-oci-run-")
+        else:
+            makedirs(workdir)
+        if rootfs is None:
+            rootfs = os.path.join(workdir, "rootfs")
+            prepare_busybox_rootfs(rootfs)
+        elif given_rootfs is None:
+            result["changed"] = prepare_busybox_rootfs(rootfs)
+        outcome = run_once(argv, seccomp, workdir, rootfs=rootfs, extra_caps=extra_caps, timeout=timeout)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    result.update(rc=outcome.rc, stdout=outcome.stdout, stderr=outcome.stderr,
+                  stdout_lines=outcome.stdout.splitlines(), stderr_lines=outcome.stderr.splitlines())
+    if expect_rc is not None and outcome.rc != expect_rc:
+        result["failed"] = True
+        result["msg"] = "command exited with %d, expected %d" % (outcome.rc, expect_rc)
+    return result

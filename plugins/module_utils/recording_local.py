@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit, libseccomp, oci, recording
 from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Tailer, wait_session
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes
 
 DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log"
 DEFAULT_ENRICHER_DIR = "/var/lib/spo-enricher"
@@ -199,3 +200,41 @@ def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None
             for opened in tailer.files:
                 opened.handle.close()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def record_to_file(output: str, name: str, namespace: str, command: str, rootfs: Optional[str] = None,
+                   expect_rc: Optional[int] = 0, merge: bool = False, check_mode: bool = False,
+                   diff: bool = False, **record_options: Any) -> Dict[str, Any]:
+    """Record ``command`` and write the SeccompProfile YAML to ``output`` (atomically, only if it differs).
+
+    ``merge`` unions the recording with the same profile already in ``output``.  In check mode the
+    workload still runs in a temporary root (recording changes nothing) and only the write is
+    skipped; with a given ``rootfs`` it is not run and a change is predicted.
+    """
+    before = read_bytes(output)
+    result: Dict[str, Any] = {"changed": False, "path": output}
+    if check_mode and rootfs is not None:
+        result["changed"] = True
+        result["msg"] = "check mode: the workload is not run in a given rootfs; a recording would be written"
+        return result
+    rec = record(name, namespace, command, rootfs=rootfs, **record_options)
+    if expect_rc is not None and rec["rc"] != expect_rc:
+        raise SpoError("the command exited with %d, expected %d; nothing written (stderr: %s)"
+                       % (rec["rc"], expect_rc, rec["stderr"].strip()[-500:]),
+                       "SeccompProfile %s/%s" % (namespace, name), "command")
+    if merge and before:
+        previous = previous_profile(before, name, namespace)
+        if previous is not None:
+            rec["profile"] = recording.merge_seccomp(name, [rec["profile"], previous])
+            rec["syscalls"] = rec["profile"]["spec"]["syscalls"][0]["names"]
+    result.update(rec)
+    text = recording.to_yaml(rec["profile"]).encode("utf-8")
+    if before != text:
+        result["changed"] = True
+        if diff:
+            result["diff"] = {"before": (before or b"").decode("utf-8", "replace"), "after": text.decode("utf-8"),
+                              "before_header": output, "after_header": output}
+        if not check_mode:
+            makedirs(os.path.dirname(os.path.abspath(output)))
+            atomic_write(output, text)
+    return result

@@ -173,80 +173,18 @@ rootfs:
   sample: /var/tmp/spo-oci/rootfs
 """
 
-import os
-import shutil
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import oci
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 
-def _profile(params):
-    if params["localhost_profile"] is not None:
-        path = oci.localhost_profile_path(params["kubelet_dir"], params["localhost_profile"])
-        return path, oci.load_seccomp_json(path, "localhost_profile")
-    if params["profile_path"] is not None:
-        if not os.path.isabs(params["profile_path"]):
-            raise SpoError("must be an absolute path", field="profile_path")
-        return params["profile_path"], oci.load_seccomp_json(params["profile_path"], "profile_path")
-    return None, None
-
-
-def _check_caps(caps):
-    for index, cap in enumerate(caps):
-        if not cap.startswith("CAP_") or not cap[4:].replace("_", "").isalnum() or cap != cap.upper():
-            raise SpoError("%r is not a capability name like CAP_SYS_ADMIN" % cap, field="extra_caps[%d]" % index)
-
-
 def run_module(module):
     params = module.params
-    result = {"changed": False, "failed": False}
-    argv = oci.command_args(params["command"])
-    result["cmd"] = argv
-    _check_caps(params["extra_caps"])
-    if params["timeout"] <= 0:
-        raise SpoError("must be positive", field="timeout")
-    profile_path, seccomp = _profile(params)
-    result["profile"] = profile_path
-
-    rootfs = params["rootfs"]
-    if rootfs is not None:
-        if not os.path.isdir(rootfs):
-            raise SpoError("%s is not a directory" % rootfs, field="rootfs")
-        result["rootfs"] = rootfs
-    elif params["workdir"] is not None:
-        rootfs = os.path.join(params["workdir"], "rootfs")
-        result["rootfs"] = rootfs
-    if module.check_mode:
-        if params["rootfs"] is None and params["workdir"] is not None:
-            result["changed"] = not oci.busybox_rootfs_ready(rootfs)
-        return result
-
-    scratch = None
-    try:
-        if params["workdir"] is not None:
-            workdir = params["workdir"]
-            oci.makedirs(workdir)
-        else:
-            workdir = scratch = tempfile.mkdtemp(prefix="spo-oci-run-")
-        if rootfs is None:
-            oci.prepare_busybox_rootfs(os.path.join(workdir, "rootfs"))
-            rootfs = os.path.join(workdir, "rootfs")
-        elif params["rootfs"] is None:
-            result["changed"] = oci.prepare_busybox_rootfs(rootfs)
-        run = oci.run_once(argv, seccomp, workdir, rootfs=rootfs, extra_caps=params["extra_caps"],
-                           timeout=params["timeout"])
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
-    result.update(rc=run.rc, stdout=run.stdout, stderr=run.stderr,
-                  stdout_lines=run.stdout.splitlines(), stderr_lines=run.stderr.splitlines())
-    if params["expect_rc"] is not None and run.rc != params["expect_rc"]:
-        result["failed"] = True
-        result["msg"] = "command exited with %d, expected %d" % (run.rc, params["expect_rc"])
-    return result
+    return oci.run_task(params["command"], localhost_profile=params["localhost_profile"],
+                        profile_path=params["profile_path"], kubelet_dir=params["kubelet_dir"],
+                        rootfs=params["rootfs"], workdir=params["workdir"], extra_caps=params["extra_caps"],
+                        timeout=params["timeout"], expect_rc=params["expect_rc"], check_mode=module.check_mode)
 
 
 def main():

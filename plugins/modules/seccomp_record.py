@@ -178,50 +178,20 @@ path:
   sample: /var/tmp/web.yaml
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import recording, recording_local
+from ansible_collections.spo.security_profiles.plugins.module_utils import recording_local
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes
 
 
 def run_module(module):
     params = module.params
-    output = params["output"]
-    before = read_bytes(output)
-    result = {"changed": False, "path": output}
-    if module.check_mode and params["rootfs"] is not None:
-        result["changed"] = True
-        result["msg"] = "check mode: the workload is not run in a given rootfs; a recording would be written"
-        return result
-    rec = recording_local.record(params["name"], params["namespace"], params["command"], rootfs=params["rootfs"],
-                                 source=params["source"], audit_log=params["audit_log"],
-                                 enricher_dir=params["enricher_state_dir"],
-                                 base_profile_name=params["base_profile_name"], extra_caps=params["extra_caps"],
-                                 timeout=float(params["timeout"]))
-    result.update(rec)
-    if params["expect_rc"] is not None and rec["rc"] != params["expect_rc"]:
-        raise SpoError("the command exited with %d, expected %d; nothing written (stderr: %s)"
-                       % (rec["rc"], params["expect_rc"], rec["stderr"].strip()[-500:]),
-                       "SeccompProfile %s/%s" % (params["namespace"], params["name"]), "command")
-    if params["merge"] and before:
-        previous = recording_local.previous_profile(before, params["name"], params["namespace"])
-        if previous is not None:
-            rec["profile"] = recording.merge_seccomp(params["name"], [rec["profile"], previous])
-            rec["syscalls"] = rec["profile"]["spec"]["syscalls"][0]["names"]
-            result.update(rec)
-    text = recording.to_yaml(rec["profile"]).encode("utf-8")
-    if before != text:
-        result["changed"] = True
-        if module._diff:
-            result["diff"] = {"before": (before or b"").decode("utf-8", "replace"), "after": text.decode("utf-8"),
-                              "before_header": output, "after_header": output}
-        if not module.check_mode:
-            makedirs(os.path.dirname(os.path.abspath(output)))
-            atomic_write(output, text)
-    return result
+    return recording_local.record_to_file(
+        params["output"], params["name"], params["namespace"], params["command"], rootfs=params["rootfs"],
+        source=params["source"], audit_log=params["audit_log"], enricher_dir=params["enricher_state_dir"],
+        base_profile_name=params["base_profile_name"], extra_caps=params["extra_caps"],
+        timeout=float(params["timeout"]), expect_rc=params["expect_rc"], merge=params["merge"],
+        check_mode=module.check_mode, diff=module._diff)
 
 
 def main():
