@@ -42,7 +42,7 @@ def once(path: str) -> int:
         sys.stderr.write("spo-enricher: %s: %s\n" % (path, exc.strerror or exc))
         return 2
     cgroups = CgroupCache()
-    processes = audit.per_process(scanner.records())
+    processes = scanner.processes()
     for entry in processes:
         entry["container_id"] = cgroups.lookup(entry["pid"])
     result = {"file": path, "processes": processes,

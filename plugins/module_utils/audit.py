@@ -16,10 +16,13 @@ exe="/bin/busybox" sig=0 arch=c000003e syscall=3 compat=0 ip=0x40828e code=0x7ff
   tcontext= tclass= permissive=``.
 
 Two doors over one grammar: :class:`Scanner` works on large byte buffers (each record's key cut
-out by C-level bytes searches, or a compiled bytes regex for mixed input; raw keys deduplicated with
-a Counter *before* anything is decoded, names resolved only for the unique ones) and is what every
-caller uses for volume; :func:`parse_line` is the exact per-line parse (every field of one record)
-for the few records where details matter (AVCs, tests, debugging).
+out and counted by C-level bytes searches, or a compiled bytes regex for mixed input; keys are
+deduplicated *before* anything is decoded, and each distinct process half and syscall half of a
+key is checked and named once) and is what every caller uses for volume; :func:`parse_line` is the
+exact per-line parse (every field of one record) for the few records where details matter (AVCs,
+tests, debugging).  Where the project's optional C speed-up ``spo_linecut`` (native/) is built,
+it cuts and counts the keys of SECCOMP-only buffers; without it (as on a managed node) the same
+contract is met with ``bytes`` methods, with identical results.
 
 Damaged input is never fatal: garbage, truncated and non-UTF-8 lines are skipped and counted.
 Syscall numbers become names through libseccomp for the record's architecture (``arch=c000003e``
@@ -32,9 +35,8 @@ import gc
 import os
 import pickle
 import re
-from array import array
 from collections import Counter
-from itertools import groupby, islice, repeat
+from itertools import islice, repeat
 from operator import itemgetter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -45,8 +47,8 @@ MARKER = b"spo-record-done"  # text of the `auditctl -m` record that closes a re
 
 # ---------------------------------------------------------------------------------------------
 # The grammar (bytes).  A value of comm= / exe= is "quoted", HEX-encoded (the kernel hex-encodes
-# strings with spaces, quotes or control bytes) or (null).
-_VALUE = rb'(?:"[^"\n\x1d]*"|[0-9A-Fa-f]+|\(null\))'
+# any string holding a space, a quote, a control or a non-ASCII byte) or (null).
+_VALUE = rb'(?:"[!#-~]*"|[0-9A-Fa-f]+|\(null\))'
 _STAMP = rb"audit\((\d+\.\d+):(\d+)\): "
 
 
@@ -58,12 +60,13 @@ def _seccomp_body(capture_all: bool) -> bytes:
             rb" compat=\d+ ip=0x[0-9a-f]+ code=" + grp(rb"0x[0-9a-f]+", capture_all) + rb"(?=[\x1d\r\n ]|\Z)")
 
 
-# Bulk pattern: a literal anchor, then the key stretch as ONE group of loose tokens (no timestamp
-# or serial, so equal records deduplicate as raw bytes); the record must go on to ``compat=``
-# (a record cut before that is truncated).  Keys are checked exactly by _HEAD and _TAIL, once each.
+# Bulk pattern: a literal anchor, then the key stretch of loose tokens as two groups, the process
+# half and the syscall half (no timestamp or serial, so equal records deduplicate as raw bytes);
+# the record must go on to ``compat=`` (a record cut before that is truncated).  The halves are
+# checked exactly by _HEAD and _TAIL, once each.
 def _keys_pattern(token: bytes) -> "re.Pattern[bytes]":
     return re.compile(rb" ses=(" + token + rb" (?:subj=" + token + rb" )?pid=" + token + rb" comm=" + token +
-                      rb" exe=" + token + rb" sig=" + token + rb" arch=" + token + rb" syscall=" + token + rb") compat=")
+                      rb" exe=" + token + rb") sig=(" + token + rb" arch=" + token + rb" syscall=" + token + rb") compat=")
 
 
 # ``[^ ]+`` is the regex engine's fastest repeat (a byte loop); it could run over the end of a
@@ -250,37 +253,124 @@ def _head(head: bytes) -> Optional[Tuple[Optional[int], int, Optional[str], Opti
     return value
 
 
-def _tail(tail: bytes) -> Optional[Tuple[str, Optional[str]]]:
-    """``sig arch= syscall=`` of a key -> (arch name, syscall name or None); None if not the grammar."""
+def _tail(tail: bytes) -> Optional[Tuple[str, str]]:
+    """``sig arch= syscall=`` of a key -> (arch name, syscall name); None if not the grammar or if
+    libseccomp knows no such syscall on that arch."""
     match = _TAIL.fullmatch(tail)
     value = None
     if match is not None:
         arch, nr = match.groups()
         token = int(arch, 16)
-        value = (_arch_name(token), libseccomp.syscall_name(token, int(nr)))
+        name = libseccomp.syscall_name(token, int(nr))
+        value = None if name is None else (_arch_name(token), name)
     if len(_TAILS) >= _CACHE_MAX:
         _TAILS.clear()
     _TAILS[tail] = value
     return value
 
 
-def _key_infos(keys: List[bytes]) -> Optional[List[Tuple[Any, Any]]]:
-    """``(process half, syscall half)`` decoded for each key; None unless all are in the exact grammar.
+def _valid(cache: Dict[bytes, Any], decode: Any, halves: Iterable[bytes]) -> bool:
+    """Whether every half is valid (in the exact grammar; a syscall half names a syscall libseccomp
+    knows), each decoded once and cached.  Halves already cached as valid cost one C-level map."""
+    if None not in map(cache.get, halves):
+        return True
+    return all((cache.get(half) or decode(half)) is not None for half in halves)
 
-    Keys are split at `` sig=`` and the halves looked up in caches, all in C (map/set) except for
-    halves not seen before: a whole log has a few hundred of each.
+
+# The fast path's primitive: count the key of every line (between its first " ses=" and the next
+# " compat="), split at its last " sig=" into the process half and the syscall half, into a dict
+# of dicts.  Two implementations with one contract: the optional C speed-up (native/spo_linecut.c,
+# built into the project's .venv by `make setup`), and bytes searches with Counter here.
+_START, _MIDDLE, _STOP = b" ses=", b" sig=", b" compat="
+try:
+    from spo_linecut import cut_count as _native_cut_count
+except ImportError:  # a host without the speed-up (modules run on managed nodes): pure Python
+    _native_cut_count = None
+
+Counts = Dict[bytes, Dict[bytes, int]]  # process half -> syscall half -> records
+Counted = Tuple[int, Optional[List[bytes]], Optional[List[bytes]]]
+
+
+def _line_count(buf: bytes, size: int) -> int:
+    """Lines in ``buf[:size]`` (a last line without newline counts); ``buf[size:]`` holds none."""
+    # bytes.replace finds newlines with memchr: faster than bytes.count's byte loop
+    return len(buf) - len(buf.replace(b"\n", b"")) + (buf[size - 1] != 10)
+
+
+def _count_keys_python(raw: Counts, buf: bytes, size: int) -> Counted:
+    """(lines, distinct heads, distinct tails) of ``buf[:size]`` counted into ``raw``, or
+    (lines, None, None) with ``raw`` untouched unless each line has a key with a `` sig=``.
+
+    ``split`` at `` ses=`` and ``partition`` at `` compat=`` give the keys with no regex; only the
+    buffer's distinct keys are split further.  A line without a key makes the piece count differ,
+    or leaves a piece whose key runs into the next line (caught by the grammar check of halves).
     """
-    parts = list(map(bytes.rpartition, keys, repeat(b" sig=")))
-    heads = list(map(_FIRST, parts))
-    tails = list(map(_THIRD, parts))
-    unique_heads, unique_tails = set(heads), set(tails)
-    for head in unique_heads.difference(_HEADS):
-        _head(head)
-    for tail in unique_tails.difference(_TAILS):
-        _tail(tail)
-    if not (all(map(_HEADS.get, unique_heads)) and all(map(_TAILS.get, unique_tails))):
-        return None
-    return list(zip(map(_HEADS.__getitem__, heads), map(_TAILS.__getitem__, tails)))
+    lines = _line_count(buf, size)
+    pieces = buf.split(_START)
+    extra = buf.count(_START, size) if size < len(buf) else 0
+    if len(pieces) != lines + 1 + extra:
+        return lines, None, None
+    if buf[size - 1] != 10 and _STOP not in pieces[lines]:
+        return lines, None, None  # a last line cut before " compat="
+    found = Counter(map(_FIRST, map(bytes.partition, islice(pieces, 1, lines + 1), repeat(_STOP))))
+    split = list(map(bytes.rpartition, found, repeat(_MIDDLE)))
+    if not all(map(_SECOND, split)):
+        return lines, None, None
+    for (head, dummy, tail), count in zip(split, found.values()):
+        inner = raw.get(head)
+        if inner is None:
+            raw[head] = {tail: count}
+        else:
+            inner[tail] = inner.get(tail, 0) + count
+    return lines, list(dict.fromkeys(map(_FIRST, split))), list(dict.fromkeys(map(_THIRD, split)))
+
+
+def _view(buf: bytes, size: int) -> Any:
+    """``buf[:size]`` without a copy."""
+    return buf if size == len(buf) else memoryview(buf)[:size]
+
+
+def _count_keys_native(raw: Counts, buf: bytes, size: int) -> Counted:
+    """:func:`_count_keys_python` done by ``spo_linecut.cut_count`` (one pass in C)."""
+    lines, cut, heads, tails = _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, raw)  # pylint: disable=not-callable
+    if cut != lines:
+        _uncount_keys(raw, buf, size)
+        return lines, None, None
+    return lines, heads, tails
+
+
+_count_keys = _count_keys_native if _native_cut_count is not None else _count_keys_python
+
+
+def _uncount_keys(raw: Counts, buf: bytes, size: int) -> None:
+    """Take back what counting ``buf[:size]`` added to ``raw`` (counts left at 0 are removed)."""
+    mine: Counts = {}
+    if _count_keys is _count_keys_native:
+        _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, mine)  # pylint: disable=not-callable
+    else:
+        _count_keys_python(mine, buf, size)
+    for head, tails in mine.items():
+        inner = raw[head]
+        for tail, count in tails.items():
+            left = inner[tail] - count
+            if left:
+                inner[tail] = left
+            else:
+                del inner[tail]
+        if not inner:
+            del raw[head]
+
+
+def _merge_counts(into: Counts, other: Counts) -> None:
+    """``into += other``: per process half, dict.update in C and sums only for the shared keys."""
+    for head, tails in other.items():
+        mine = into.get(head)
+        if mine is None:
+            into[head] = tails
+            continue
+        sums = {tail: mine[tail] + tails[tail] for tail in mine.keys() & tails.keys()}
+        mine.update(tails)
+        mine.update(sums)
 
 
 # Fast path backoff, shared by all scanners of the process: after a buffer the fast path could not
@@ -296,90 +386,62 @@ class Scanner(object):
     ``read`` = lines seen; ``used`` = SECCOMP/AVC records parsed; ``other`` = well-formed
     audit records of other types (ignored); ``skipped`` = the rest: garbage, truncated or
     non-UTF-8 lines, kernel-log lines that are no audit record, syscalls libseccomp cannot name.
+    ``raw`` counts each distinct record key as it appears in the log, in two halves: process half
+    ``ses [subj] pid comm exe`` -> syscall half ``sig arch syscall`` -> records.  Every half in
+    it is in the exact grammar, and every syscall half names a syscall libseccomp knows.
 
-    Fast path (a buffer of nothing but SECCOMP records, the common case while recording): the
-    keys are cut out with ``bytes.split`` / ``bytes.partition`` (see :meth:`_scan_fast`) and counted
-    by ``Counter.update``, all in C; keys not seen before are checked against the exact grammar and
-    decoded at once.  General path (anything else): one ``findall`` of a loose pattern anchored on
-    `` ses=`` whose single group is the key ``ses [subj] pid comm exe sig arch syscall``, then
-    ``bytes.count`` of record claims, AVC lines searched only when there are any.  Both give the
-    same keys and counts; unique keys are named once each (:func:`resolve`).
+    Fast path (a buffer of nothing but SECCOMP records, the common case while recording): each
+    line's key is counted by :func:`_count_keys` (in C when the speed-up is built, else bytes
+    searches and ``Counter``); the buffer's distinct halves are checked against the exact grammar
+    (decoded once, cached), and a buffer where one is not goes to the general path instead.
+    General path (anything else): one ``findall`` of a loose pattern anchored on `` ses=`` whose
+    two groups are the halves, then ``bytes.count`` of record claims, AVC lines searched only when
+    there are any.  Both give the same counts.
     """
 
     def __init__(self) -> None:
-        self.raw: Counter = Counter()
+        self.raw: Counts = {}
         self.avcs: List[Dict[str, Any]] = []
         self.markers: List[int] = []
         self.read = 0
         self.used = 0
         self.other = 0
         self.skipped = 0
-        self._known: Dict[bytes, Tuple[Any, Any]] = {}  # key -> its halves decoded (fast-path keys)
+        self.fast_buffers = 0  # buffers the fast path took
 
-    def feed(self, buf: bytes) -> Counter:
-        """Scan ``buf``; return this buffer's raw key Counter (also merged into ``self.raw``)."""
-        if not buf:
-            return Counter()
-        return self._scan(buf, len(buf), True)
+    def feed(self, buf: bytes) -> None:
+        """Scan ``buf`` (whole lines)."""
+        if buf:
+            self._scan(buf, len(buf))
 
-    def _scan(self, buf: bytes, size: int, want: bool = False) -> Optional[Counter]:
+    def _scan(self, buf: bytes, size: int) -> None:
         """Scan the whole lines ``buf[:size]`` (``size`` > 0; ``buf[size:]`` holds no newline)."""
-        # bytes.replace finds newlines with memchr: faster than bytes.count's byte loop
-        lines = len(buf) - len(buf.replace(b"\n", b"")) + (buf[size - 1] != 10)
         state = _FAST
         if state["wait"]:
             state["wait"] -= 1
         elif buf.isascii() or buf[:size].isascii():
-            found = self._scan_fast(buf, size, lines, want)
-            if found is not False:
-                state["penalty"] = 0
-                return found
+            lines, heads, tails = _count_keys(self.raw, buf, size)
+            if heads is not None and tails is not None:
+                if _valid(_HEADS, _head, heads) and _valid(_TAILS, _tail, tails):
+                    state["penalty"] = 0
+                    self.read += lines
+                    self.used += lines
+                    self.fast_buffers += 1
+                    return
+                _uncount_keys(self.raw, buf, size)
             state["penalty"] = min(64, 2 * state["penalty"] or 1)
             state["wait"] = state["penalty"]
-        return self._scan_general(buf if size == len(buf) else buf[:size], lines, want)
+        self._scan_general(buf if size == len(buf) else buf[:size])
 
-    def _scan_fast(self, buf: bytes, size: int, lines: int, want: bool) -> Any:
-        """The fast path: this buffer's Counter (or None unless ``want``); False if not taken.
-
-        ``split`` at `` ses=`` and ``partition`` at `` compat=`` (searches in C, no regex) give each
-        record's key; the path is taken only if there is one `` ses=`` per line and every key not
-        seen before is in the exact grammar (so it holds no newline and ends its own line's key).
-        """
-        pieces = buf.split(b" ses=")
-        extra = buf.count(b" ses=", size) if size < len(buf) else 0
-        if len(pieces) != lines + 1 + extra:
-            return False
-        if buf[size - 1] != 10 and b" compat=" not in pieces[lines]:
-            return False  # a last line cut before " compat=" (other lines' keys would hold a newline)
-
-        def keys() -> Iterator[bytes]:
-            return map(_FIRST, map(bytes.partition, islice(pieces, 1, lines + 1), repeat(b" compat=")))
-        raw = self.raw
-        known = len(raw)
-        found = Counter(keys()) if want else None
-        raw.update(found or keys())
-        fresh = len(raw) - known
-        if fresh:
-            new = list(islice(reversed(raw), fresh))
-            infos = _key_infos(new)
-            if infos is None:
-                raw.subtract(found or keys())
-                for key in new:
-                    del raw[key]
-                return False
-            self._known.update(zip(new, infos))
-        self.read += lines
-        self.used += lines
-        return found
-
-    def _scan_general(self, buf: bytes, lines: int, want: bool) -> Optional[Counter]:
+    def _scan_general(self, buf: bytes) -> None:
+        lines = _line_count(buf, len(buf))
         buf, bad = _drop_non_utf8(buf)
         found = Counter(_KEYS.findall(buf))
-        if any(b"\n" in key for key in found):
+        if any(b"\n" in head or b"\n" in tail for head, tail in found):
             found = Counter(_KEYS_SAFE.findall(buf))
         seccomp = sum(found.values())
         avcs = 0
-        # A buffer of nothing but valid SECCOMP records needs no further pass; otherwise count
+        # A buffer of nothing but SECCOMP records needs no further pass; otherwise count
         # records of other types, damaged claims, AVCs, markers.
         records = seccomp
         if lines - bad != seccomp:
@@ -399,24 +461,33 @@ class Scanner(object):
             other = max(0, records - claims - avc_claims)
         else:
             other = 0
+        dropped = 0
+        raw = self.raw
+        for (head, tail), count in found.items():
+            if not (_valid(_HEADS, _head, (head,)) and _valid(_TAILS, _tail, (tail,))):
+                dropped += count  # damaged, or a syscall libseccomp cannot name
+                continue
+            inner = raw.get(head)
+            if inner is None:
+                raw[head] = {tail: count}
+            else:
+                inner[tail] = inner.get(tail, 0) + count
         self.read += lines
-        self.used += seccomp + avcs
+        self.used += seccomp - dropped + avcs
         self.other += other
-        self.skipped += max(0, lines - bad - seccomp - avcs - other) + bad
-        self.raw.update(found)
-        return found if want else None
+        self.skipped += max(0, lines - bad - seccomp - avcs - other) + bad + dropped
 
     def merge(self, other: "Scanner") -> None:
-        _add_counts(self.raw, other.raw)
-        self._known.update(other._known)  # pylint: disable=protected-access
+        _merge_counts(self.raw, other.raw)
         self.avcs.extend(other.avcs)
         self.markers.extend(other.markers)
         self.read += other.read
         self.used += other.used
         self.other += other.other
         self.skipped += other.skipped
+        self.fast_buffers += other.fast_buffers
 
-    def feed_range(self, path: str, start: int = 0, end: Optional[int] = None, chunk_size: int = 256 << 10) -> None:
+    def feed_range(self, path: str, start: int = 0, end: Optional[int] = None, chunk_size: int = 1 << 20) -> None:
         """Scan bytes ``start``..``end`` of a file (``start`` must be a line start)."""
         with open(path, "rb", buffering=0) as handle, _GcPaused():
             if end is None:
@@ -433,10 +504,7 @@ class Scanner(object):
         """
         size = os.path.getsize(path)
         workers = workers or os.cpu_count() or 1
-        if workers < 2 or size < parallel_min:
-            self.feed_range(path, 0, size)
-            return
-        if not hasattr(os, "fork"):
+        if workers < 2 or size < parallel_min or not hasattr(os, "fork"):
             self.feed_range(path, 0, size)
             return
         bounds = _line_bounds(path, size, workers)
@@ -452,15 +520,45 @@ class Scanner(object):
                     self.merge(part)
 
     def records(self) -> List[Dict[str, Any]]:
-        """Unique (session, pid, comm, exe, arch, syscall) with counts, decoded and resolved."""
-        return _resolve(self.raw, self, self._known)
+        """Each distinct (session, pid, comm, exe, arch, syscall), decoded, with its count."""
+        out: List[Dict[str, Any]] = []
+        append = out.append
+        with _GcPaused():
+            for head, tails in self.raw.items():
+                ses, pid, comm, exe = _HEADS.get(head) or _head(head)  # type: ignore[misc]
+                for tail, count in tails.items():
+                    arch, syscall = _TAILS.get(tail) or _tail(tail)  # type: ignore[misc]
+                    append({"ses": ses, "pid": pid, "comm": comm, "exe": exe, "arch": arch, "syscall": syscall,
+                            "count": count})
+        return out
 
+    def processes(self) -> List[Dict[str, Any]]:
+        """Per process (pid, exe, session): sorted comms and syscall names, and its record count.
 
-def _add_counts(into: Counter, other: Dict[bytes, int]) -> None:
-    """``into += other`` for large Counters: dict.update in C, sums only for the keys both have."""
-    sums = {key: into[key] + other[key] for key in into.keys() & other.keys()}
-    dict.update(into, other)
-    dict.update(into, sums)
+        One step per process half; its syscall halves are named by C-level maps over a table of
+        the distinct syscall halves.
+        """
+        raw = self.raw
+        groups: Dict[Tuple[int, str, Optional[int]], Dict[str, Any]] = {}
+        with _GcPaused():
+            names = {tail: (_TAILS.get(tail) or _tail(tail))[1]  # type: ignore[index]
+                     for tail in set().union(*raw.values())}
+            for head, tails in raw.items():
+                ses, pid, comm, exe = _HEADS.get(head) or _head(head)  # type: ignore[misc]
+                entry = groups.get((pid, exe or "", ses))
+                if entry is None:
+                    entry = groups[(pid, exe or "", ses)] = {"pid": pid, "exe": exe, "ses": ses, "comms": set(),
+                                                             "syscalls": set(), "records": 0}
+                entry["comms"].add(comm or "")  # no comm (null / damaged hex) sorts as ""
+                entry["syscalls"].update(map(names.__getitem__, tails))
+                entry["records"] += sum(tails.values())
+        result = []
+        for key in sorted(groups, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
+            entry = groups[key]
+            entry["comms"] = sorted(entry["comms"])
+            entry["syscalls"] = sorted(entry["syscalls"])
+            result.append(entry)
+        return result
 
 
 def _line_bounds(path: str, size: int, parts: int) -> List[Tuple[int, int]]:
@@ -476,24 +574,20 @@ def _line_bounds(path: str, size: int, parts: int) -> List[Tuple[int, int]]:
 
 
 def _export(part: Scanner) -> bytes:
-    """A part's result for the parent: counts, AVCs, markers, keys joined (no key holds a newline)."""
-    raw = part.raw
-    return pickle.dumps((part.read, part.used, part.other, part.skipped, part.avcs, part.markers,
-                         b"\n".join(raw), array("q", raw.values()).tobytes(),
-                         list(map(part._known.get, raw))),  # pylint: disable=protected-access
-                        pickle.HIGHEST_PROTOCOL)
+    """A part's result for the parent: counters, counts, AVCs, markers, and the decoded halves (so
+    the parent decodes none again)."""
+    return pickle.dumps((part.read, part.used, part.other, part.skipped, part.fast_buffers, part.avcs, part.markers,
+                         part.raw, _HEADS, _TAILS), pickle.HIGHEST_PROTOCOL)
 
 
 def _import(data: bytes) -> Scanner:
-    read, used, other, skipped, avcs, markers, blob, counts, infos = pickle.loads(data)
+    read, used, other, skipped, fast, avcs, markers, raw, heads, tails = pickle.loads(data)
     part = Scanner()
-    part.read, part.used, part.other, part.skipped = read, used, other, skipped
-    part.avcs, part.markers = avcs, markers
-    numbers = array("q")
-    numbers.frombytes(counts)
-    keys = blob.split(b"\n") if numbers else []
-    dict.update(part.raw, zip(keys, numbers))
-    part._known = dict(zip(keys, infos))  # pylint: disable=protected-access
+    part.read, part.used, part.other, part.skipped, part.fast_buffers = read, used, other, skipped, fast
+    part.avcs, part.markers, part.raw = avcs, markers, raw
+    for cache, more in ((_HEADS, heads), (_TAILS, tails)):
+        if len(cache) + len(more) <= _CACHE_MAX:
+            cache.update(more)
     return part
 
 
@@ -537,83 +631,9 @@ def _join_part(pid: int, read_fd: int, start: int, end: int) -> Optional[Scanner
         return None
 
 
-def resolve(raw: Counter, stats: Optional[Scanner] = None) -> List[Dict[str, Any]]:
-    """Decode unique raw SECCOMP keys; unresolvable ones are moved from ``used`` to ``skipped``."""
-    return _resolve(raw, stats, {})
-
-
-def _resolve(raw: Counter, stats: Optional[Scanner], known: Dict[bytes, Tuple[Any, Any]]) -> List[Dict[str, Any]]:
-    """:func:`resolve` with ``known`` halves of keys already decoded (by the fast path).
-
-    Any other key is split at `` sig=`` into its process half and its syscall half; each half is
-    checked against the exact grammar and decoded once (cached).
-    """
-    out: List[Dict[str, Any]] = []
-    append = out.append
-    heads, tails = _HEADS, _TAILS
-    lookup = known.get
-    dropped = 0
-    with _GcPaused():
-        for key, count in raw.items():
-            info = lookup(key)
-            if info is None:
-                head, dummy, tail = key.rpartition(b" sig=")
-                proc = heads.get(head)
-                if proc is None:
-                    proc = _head(head)
-                call = tails.get(tail)
-                if call is None:
-                    call = _tail(tail)
-            else:
-                proc, call = info
-            if proc is None or call is None or call[1] is None:
-                dropped += count
-                continue
-            append({"ses": proc[0], "pid": proc[1], "comm": proc[2], "exe": proc[3], "arch": call[0],
-                    "syscall": call[1], "count": count})
-    if stats is not None and dropped:
-        stats.used -= dropped
-        stats.skipped += dropped
-    return out
-
-
-def per_process(records: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Group resolved records by (pid, exe, ses): sorted syscall names each, ordered by pid.
-
-    Records of one process mostly come in a row (as :func:`resolve` returns them): each run is
-    added to its group's sets in C.
-    """
-    groups: Dict[Tuple[int, str, Optional[int]], Dict[str, Any]] = {}
-    with _GcPaused():
-        for (pid, exe, ses), run in groupby(records, _PROCESS):
-            run = list(run)
-            key = (pid, exe or "", ses)
-            entry = groups.get(key)
-            if entry is None:
-                entry = groups[key] = {"pid": pid, "exe": exe, "ses": ses, "comms": set(), "syscalls": set(),
-                                       "records": 0}
-            entry["comms"].update(map(_COMM, run))
-            entry["syscalls"].update(map(_SYSCALL, run))
-            entry["records"] += sum(map(_COUNT, run))
-    result = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2])):
-        entry = groups[key]
-        comms = entry["comms"]
-        if None in comms:  # no comm (null / damaged hex) sorts as ""
-            comms.discard(None)
-            comms.add("")
-        entry["comms"] = sorted(comms)
-        entry["syscalls"] = sorted(entry["syscalls"])
-        result.append(entry)
-    return result
-
-
 _FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
 _THIRD = itemgetter(2)
-_PROCESS = itemgetter("pid", "exe", "ses")
-_COMM = itemgetter("comm")
-_SYSCALL = itemgetter("syscall")
-_COUNT = itemgetter("count")
 
 
 def syscalls_by_session(records: Iterable[Dict[str, Any]]) -> Dict[Optional[int], List[str]]:

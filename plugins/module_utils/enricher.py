@@ -279,7 +279,7 @@ class Enricher(object):
     def process(self, buf: bytes) -> None:
         scan = audit.Scanner()
         scan.feed(buf)
-        for rec in audit.resolve(scan.raw, scan):
+        for rec in scan.records():
             keys = []
             if rec["ses"] is not None:
                 keys.append(("sessions", str(rec["ses"])))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit
-from conftest import SHARED_DATA, audit_samples_path
+from conftest import ROOT, SHARED_DATA, audit_samples_path
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 SAMPLES = audit_samples_path()
@@ -139,6 +140,18 @@ def _pure_seccomp(count):
     return b"\n".join(line % (i % 1000, i, 3 + i % 2, 100 + i % 5, i % 40) for i in range(count)) + b"\n"
 
 
+COUNTERS = {"python": audit._count_keys_python, "native": audit._count_keys_native}  # pylint: disable=protected-access
+
+
+@pytest.fixture(params=sorted(COUNTERS))
+def key_counter(request, monkeypatch):
+    """Each implementation of the fast path's key counting in turn (the C one only where built)."""
+    if request.param == "native" and audit._native_cut_count is None:  # pylint: disable=protected-access
+        pytest.skip(reason="spo_linecut (the optional C speed-up) is not built in this Python")
+    monkeypatch.setattr(audit, "_count_keys", COUNTERS[request.param])
+    return request.param
+
+
 @pytest.mark.parametrize("damage", [
     b"",                                              # pure SECCOMP: the fast path takes it
     b"garbage without any fields\n",
@@ -146,9 +159,13 @@ def _pure_seccomp(count):
     b"\xff\xfe not utf-8\n",
     b"type=SYSCALL msg=audit(1700000009.000:10): arch=c000003e syscall=59 success=yes ses=3 pid=7\n",
     b'type=SECCOMP msg=audit(1.0:1): auid=0 uid=0 gid=0 ses=3 pid=7 comm="sh" exe="/x" sig=0 arch=c000003e syscall=1',
+    b'type=SECCOMP msg=audit(1.0:1): auid=0 uid=0 gid=0 ses=3 pid=7 comm="sh" exe="/x" sig=0 arch=c000003e '
+    b'syscall=99999 compat=0 ip=0x1 code=0x7ffc0000\n',  # a syscall libseccomp cannot name
+    b'x ses=1 y\ntype=SECCOMP msg=audit(1.0:1): auid=0 uid=0 gid=0 ses=3 pid=7 ses=4 pid=8 comm="sh" exe="/x" '
+    b'sig=0 arch=c000003e syscall=1 compat=0\n',     # one line without the key, one with two " ses="
 ])
-def test_fast_and_general_paths_agree(damage):
-    """The regex-free fast path and the general path give identical keys and counters."""
+def test_fast_and_general_paths_agree(damage, key_counter):
+    """The fast path (each key counter) and the general path give identical keys and counters."""
     buf = _pure_seccomp(500) + damage + _pure_seccomp(300)
     results, fast_taken = [], []
     for force_general in (False, True):
@@ -161,10 +178,32 @@ def test_fast_and_general_paths_agree(damage):
             audit._FAST.clear()  # pylint: disable=protected-access
             audit._FAST.update(saved)  # pylint: disable=protected-access
         results.append((dict(scanner.raw), scanner.read, scanner.used, scanner.other, scanner.skipped,
-                        audit.per_process(scanner.records())))
-        fast_taken.append(bool(scanner._known))  # pylint: disable=protected-access
+                        scanner.processes(), scanner.records()))
+        fast_taken.append(scanner.fast_buffers)
     assert results[0] == results[1]
-    assert fast_taken[1] is False
-    if not damage:
-        assert fast_taken[0] is True  # the pure buffer really went through the fast path
+    assert fast_taken[1] == 0
+    assert fast_taken[0] == (0 if damage else 1), key_counter  # the pure buffer really took the fast path
     assert results[0][1] == buf.count(b"\n") + (0 if buf.endswith(b"\n") else 1)
+
+
+def test_processes_group_records():
+    """processes() is the records grouped by (pid, exe, session)."""
+    scanner = audit.Scanner()
+    scanner.feed(_pure_seccomp(400))
+    groups = {}
+    for rec in scanner.records():
+        entry = groups.setdefault((rec["pid"], rec["exe"], rec["ses"]), [set(), set(), 0])
+        entry[0].add(rec["comm"])
+        entry[1].add(rec["syscall"])
+        entry[2] += rec["count"]
+    assert [(p["pid"], p["exe"], p["ses"], p["comms"], p["syscalls"], p["records"]) for p in scanner.processes()] == [
+        (pid, exe, ses, sorted(c), sorted(n), r) for (pid, exe, ses), (c, n, r) in sorted(groups.items())]
+    assert sum(p["records"] for p in scanner.processes()) == 400 == scanner.used
+
+
+def test_project_venv_has_the_speed_up():
+    """`make setup` builds spo_linecut into the project's .venv (gcc and the Python headers are among
+    its packages), so the tests here really run the C key counter."""
+    if os.path.realpath(sys.prefix) != os.path.realpath(os.path.join(ROOT, ".venv")):
+        pytest.skip(reason="not running in the project's .venv (%s)" % sys.prefix)
+    assert audit._count_keys is audit._count_keys_native  # pylint: disable=protected-access

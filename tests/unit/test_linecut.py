@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+"""spo_linecut.cut_count, the optional C speed-up of the audit scan, against its contract.
+
+The reference below is the contract spelled out line by line in Python; hypothesis feeds both
+buffers built from marker fragments, newlines and filler, so markers overlap, repeat, straddle
+lines and run to the buffer's end.
+"""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+spo_linecut = pytest.importorskip("spo_linecut", reason="the optional C speed-up is not built in this Python")
+
+
+def reference(buf, start, middle, stop, counts):
+    lines = cut = 0
+    heads, tails = {}, {}
+    for line in buf.split(b"\n")[:-1] if buf.endswith(b"\n") else buf.split(b"\n"):
+        if not buf:
+            break
+        lines += 1
+        at = line.find(start)
+        if at < 0:
+            continue
+        key_start = at + len(start)
+        key_end = line.find(stop, key_start)
+        if key_end < 0:
+            continue
+        head, sep, tail = line[key_start:key_end].rpartition(middle)
+        if not sep:
+            continue
+        inner = counts.setdefault(head, {})
+        inner[tail] = inner.get(tail, 0) + 1
+        heads[head] = tails[tail] = None
+        cut += 1
+    return lines, cut, list(heads), list(tails)
+
+
+FRAGMENTS = st.sampled_from([b" ses=", b" sig=", b" compat=", b"\n", b" ", b"ses", b"sig", b"=", b"1", b"a",
+                             b"\x00", b"\xff", b" ses= sig= compat=", b" sig=0 arch=c000003e syscall=1",
+                             b'pid=7 comm="x"'])
+MARKERS = (b" ses=", b" sig=", b" compat=")
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(FRAGMENTS, max_size=40),
+       seed=st.dictionaries(st.sampled_from([b"", b"1", b"a"]),
+                            st.dictionaries(st.sampled_from([b"", b"1", b"x"]), st.integers(1, 5), max_size=2),
+                            max_size=3))
+def test_cut_count_matches_its_contract(parts, seed):
+    buf = b"".join(parts)
+    mine = {head: dict(tails) for head, tails in seed.items()}
+    theirs = {head: dict(tails) for head, tails in seed.items()}
+    assert spo_linecut.cut_count(buf, *MARKERS, mine) == reference(buf, *MARKERS, theirs)
+    assert mine == theirs
+    assert list(mine) == list(theirs)  # new heads arrive in first-seen order
+
+
+def test_cut_count_on_buffer_objects_and_many_keys():
+    """memoryview slices and bytearrays are read in place; tables grow past their first size."""
+    lines = b"".join(b"t ses=%d sig=%d compat=x\n" % (i % 5000, i % 3) for i in range(30000))
+    counts = {}
+    lines_cut, cut, heads, tails = spo_linecut.cut_count(memoryview(lines)[:-1], *MARKERS, counts)
+    assert (lines_cut, cut, len(heads), tails) == (30000, 30000, 5000, [b"0", b"1", b"2"])
+    assert len(counts) == 5000 and {n for inner in counts.values() for n in inner.values()} == {2}
+    assert spo_linecut.cut_count(bytearray(b"a ses=1 sig=0 compat=\n"), *MARKERS, counts) == (1, 1, [b"1"], [b"0"])
+    assert counts[b"1"] == {b"0": 3, b"1": 2, b"2": 2}
+
+
+@pytest.mark.parametrize("args,error", [
+    ((b"x", b"", b" sig=", b" compat=", {}), ValueError),
+    ((b"x", b" ses=", b" sig=", b" compat=", []), TypeError),
+    (("text", b" ses=", b" sig=", b" compat=", {}), TypeError),
+    ((b"a ses=1 sig=0 compat=\n", b" ses=", b" sig=", b" compat=", {b"1": {b"0": "not a number"}}), TypeError),
+    ((b"a ses=1 sig=0 compat=\n", b" ses=", b" sig=", b" compat=", {b"1": 5}), TypeError),
+])
+def test_cut_count_rejects_bad_arguments(args, error):
+    with pytest.raises(error):
+        spo_linecut.cut_count(*args)
