@@ -7,9 +7,16 @@ lines and run to the buffer's end.
 """
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import sysconfig
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import ROOT, require_tools
 
 spo_linecut = pytest.importorskip("spo_linecut", reason="the optional C speed-up is not built in this Python")
 
@@ -79,3 +86,42 @@ def test_cut_count_on_buffer_objects_and_many_keys():
 def test_cut_count_rejects_bad_arguments(args, error):
     with pytest.raises(error):
         spo_linecut.cut_count(*args)
+
+
+SANITIZED_RUN = r'''
+import random, sys
+sys.path.insert(0, sys.argv[1])
+import spo_linecut
+pieces = [b" ses=", b" sig=", b" compat=", b"\n", b"x", b"12", b" ", b"\xff"]
+rng = random.Random(7)
+counts = {}
+for n in range(3000):
+    buf = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 60)))
+    spo_linecut.cut_count(memoryview(buf)[rng.randrange(0, len(buf) + 1):], b" ses=", b" sig=", b" compat=", counts)
+big = b"".join(b"a ses=%d sig=%d compat=\n" % (i, i % 7) for i in range(50000))
+print(spo_linecut.cut_count(big, b" ses=", b" sig=", b" compat=", {})[:2])
+for bad in ({b"1": 5}, {b"1": {b"0": "x"}}):
+    try:
+        spo_linecut.cut_count(b"a ses=1 sig=0 compat=\n", b" ses=", b" sig=", b" compat=", bad)
+    except TypeError:
+        pass
+'''
+
+
+def test_cut_count_is_memory_safe_under_sanitizers(tmp_path):
+    """Built with AddressSanitizer and UBSan, random, growing and failing calls run clean."""
+    require_tools("gcc")
+    include = sysconfig.get_paths()["include"]
+    if not os.path.exists(os.path.join(include, "Python.h")):
+        pytest.skip(reason="no Python headers at %s (python3-dev, installed by hack/setup.sh)" % include)
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True, check=True).stdout.strip()
+    target = tmp_path / ("spo_linecut" + sysconfig.get_config_var("EXT_SUFFIX"))
+    subprocess.run(["gcc", "-shared", "-fPIC", "-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                    "-fno-omit-frame-pointer", "-Wall", "-Wextra", "-Werror", "-I" + include,
+                    os.path.join(ROOT, "native", "spo_linecut.c"), "-o", str(target)], check=True)
+    env = dict(os.environ, LD_PRELOAD=asan, ASAN_OPTIONS="detect_leaks=0:abort_on_error=1", PYTHONMALLOC="malloc")
+    proc = subprocess.run([sys.executable, "-c", SANITIZED_RUN, str(tmp_path)], env=env, capture_output=True,
+                          text=True, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.strip() == "(50000, 50000)"
+    assert "runtime error" not in proc.stderr and "AddressSanitizer" not in proc.stderr
