@@ -7,14 +7,15 @@
  * One grammar-free primitive, the part of the bulk scan that pure Python cannot do without
  * creating several objects per line:
  *
- *   cut_count(buffer, start, middle, stop, counts) -> (lines, cut, heads, tails)
+ *   cut_count(buffer, start, middle, stop, counts) -> (lines, cut, heads, tails, rest)
  *
  * For each line of ``buffer`` (split at '\n'; a last line without '\n' counts), the line's key is
  * the bytes between its first ``start`` and the first ``stop`` after it; the key's last ``middle``
  * splits it into a head and a tail, and ``counts[head][tail] += 1`` (``counts`` is a dict of
  * dicts; missing inner dicts are created).  A line whose key is missing or holds no ``middle`` is
- * not cut.  Returns the number of lines, the number of lines cut, and the distinct heads and
- * tails of this call (lists, in first-seen order).
+ * not cut.  Returns the number of lines, the number of lines cut, the distinct heads and tails
+ * of this call (lists, in first-seen order), and ``rest``: the lines not cut, as bytes, each with
+ * its newline (the caller parses those its own way).
  *
  * Keys are counted in a hash table of this call (a line whose key was seen before costs one hash
  * and one probe); heads and tails are split out once per distinct key, so a bytes object is made
@@ -172,9 +173,34 @@ static int flush(const table *keys, PyObject *heads, PyObject *tails, PyObject *
     return 0;
 }
 
+/* The lines not cut, copied one after the other. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} text;
+
+static int text_add(text *t, const char *p, size_t n) {
+    if (t->len + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 4096;
+        while (cap < t->len + n)
+            cap *= 2;
+        char *data = PyMem_Realloc(t->data, cap);
+        if (data == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->data = data;
+        t->cap = cap;
+    }
+    memcpy(t->data + t->len, p, n);
+    t->len += n;
+    return 0;
+}
+
 static PyObject *cut_count(PyObject *self, PyObject *args) {
     Py_buffer buf, start, middle, stop;
-    PyObject *counts, *heads = NULL, *tails = NULL, *result = NULL;
+    PyObject *counts, *heads = NULL, *tails = NULL, *rest = NULL, *result = NULL;
+    text uncut = {NULL, 0, 0};
     table head_table = {0}, tail_table = {0}, key_table = {0};
     Py_ssize_t lines = 0, cut = 0;
     (void)self;
@@ -194,6 +220,7 @@ static PyObject *cut_count(PyObject *self, PyObject *args) {
         const char *s = memmem(p, (size_t)(line_end - p), start.buf, (size_t)start.len);
         const char *key = s ? s + start.len : NULL;
         const char *key_end = key ? memmem(key, (size_t)(line_end - key), stop.buf, (size_t)stop.len) : NULL;
+        int is_cut = 0;
         if (key_end != NULL) {
             /* a key seen before in this call costs one hash and one probe */
             Py_ssize_t len = key_end - key;
@@ -214,18 +241,24 @@ static PyObject *cut_count(PyObject *self, PyObject *args) {
             if (found >= 0) {
                 key_table.entries[found].count++;
                 cut++;
+                is_cut = 1;
             }
         }
+        if (is_cut == 0 && text_add(&uncut, p, (size_t)((nl ? nl + 1 : end) - p)) < 0)
+            goto done;
         p = nl ? nl + 1 : end;
     }
     heads = span_list(&head_table);
     tails = heads ? span_list(&tail_table) : NULL;
-    if (tails == NULL || flush(&key_table, heads, tails, counts) < 0)
+    rest = tails ? PyBytes_FromStringAndSize(uncut.data, (Py_ssize_t)uncut.len) : NULL;
+    if (rest == NULL || flush(&key_table, heads, tails, counts) < 0)
         goto done;
-    result = Py_BuildValue("nnOO", lines, cut, heads, tails);
+    result = Py_BuildValue("nnOOO", lines, cut, heads, tails, rest);
 done:
     Py_XDECREF(heads);
     Py_XDECREF(tails);
+    Py_XDECREF(rest);
+    PyMem_Free(uncut.data);
     PyMem_Free(head_table.entries);
     PyMem_Free(head_table.slots);
     PyMem_Free(tail_table.entries);
@@ -240,10 +273,11 @@ done:
 }
 
 PyDoc_STRVAR(cut_count_doc,
-             "cut_count(buffer, start, middle, stop, counts) -> (lines, cut, heads, tails)\n\n"
+             "cut_count(buffer, start, middle, stop, counts) -> (lines, cut, heads, tails, rest)\n\n"
              "Each line's key runs from after its first `start` to the first `stop` after that;\n"
              "the key's last `middle` splits it: counts[head][tail] += 1.  Returns the number of\n"
-             "lines, of lines cut, and this call's distinct heads and tails in first-seen order.");
+             "lines, of lines cut, this call's distinct heads and tails in first-seen order, and\n"
+             "the lines not cut (bytes, each with its newline).");
 
 static PyMethodDef methods[] = {
     {"cut_count", cut_count, METH_VARARGS, cut_count_doc},

@@ -277,10 +277,12 @@ def _valid(cache: Dict[bytes, Any], decode: Any, halves: Iterable[bytes]) -> boo
     return all((cache.get(half) or decode(half)) is not None for half in halves)
 
 
-# The fast path's primitive: count the key of every line (between its first " ses=" and the next
-# " compat="), split at its last " sig=" into the process half and the syscall half, into a dict
-# of dicts.  Two implementations with one contract: the optional C speed-up (native/spo_linecut.c,
-# built into the project's .venv by `make setup`), and bytes searches with Counter here.
+# The fast path's primitive: count the key of every line that has one (between its first " ses="
+# and the next " compat=", holding a " sig="), split at its last " sig=" into the process half and
+# the syscall half, into a dict of dicts; hand back the other lines.  Two implementations with one
+# contract: the optional C speed-up (native/spo_linecut.c, built into the project's .venv by
+# `make setup`), and bytes searches with Counter here, which decline a buffer unless every line
+# has a key (the general path then scans it whole).
 _START, _MIDDLE, _STOP = b" ses=", b" sig=", b" compat="
 try:
     from spo_linecut import cut_count as _native_cut_count
@@ -288,7 +290,8 @@ except ImportError:  # a host without the speed-up (modules run on managed nodes
     _native_cut_count = None
 
 Counts = Dict[bytes, Dict[bytes, int]]  # process half -> syscall half -> records
-Counted = Tuple[int, Optional[List[bytes]], Optional[List[bytes]]]
+# (lines counted, their distinct heads, their distinct tails, the other lines); heads None: declined
+Counted = Tuple[int, Optional[List[bytes]], Optional[List[bytes]], bytes]
 
 
 def _line_count(buf: bytes, size: int) -> int:
@@ -298,8 +301,8 @@ def _line_count(buf: bytes, size: int) -> int:
 
 
 def _count_keys_python(raw: Counts, buf: bytes, size: int) -> Counted:
-    """(lines, distinct heads, distinct tails) of ``buf[:size]`` counted into ``raw``, or
-    (lines, None, None) with ``raw`` untouched unless each line has a key with a `` sig=``.
+    """``buf[:size]``'s keys counted into ``raw`` (see ``Counted``); declined, with ``raw``
+    untouched, unless each line has a key with a `` sig=``.
 
     ``split`` at `` ses=`` and ``partition`` at `` compat=`` give the keys with no regex; only the
     buffer's distinct keys are split further.  A line without a key makes the piece count differ,
@@ -309,20 +312,20 @@ def _count_keys_python(raw: Counts, buf: bytes, size: int) -> Counted:
     pieces = buf.split(_START)
     extra = buf.count(_START, size) if size < len(buf) else 0
     if len(pieces) != lines + 1 + extra:
-        return lines, None, None
+        return 0, None, None, b""
     if buf[size - 1] != 10 and _STOP not in pieces[lines]:
-        return lines, None, None  # a last line cut before " compat="
+        return 0, None, None, b""  # a last line cut before " compat="
     found = Counter(map(_FIRST, map(bytes.partition, islice(pieces, 1, lines + 1), repeat(_STOP))))
     split = list(map(bytes.rpartition, found, repeat(_MIDDLE)))
     if not all(map(_SECOND, split)):
-        return lines, None, None
+        return 0, None, None, b""
     for (head, dummy, tail), count in zip(split, found.values()):
         inner = raw.get(head)
         if inner is None:
             raw[head] = {tail: count}
         else:
             inner[tail] = inner.get(tail, 0) + count
-    return lines, list(dict.fromkeys(map(_FIRST, split))), list(dict.fromkeys(map(_THIRD, split)))
+    return lines, list(dict.fromkeys(map(_FIRST, split))), list(dict.fromkeys(map(_THIRD, split))), b""
 
 
 def _view(buf: bytes, size: int) -> Any:
@@ -331,12 +334,9 @@ def _view(buf: bytes, size: int) -> Any:
 
 
 def _count_keys_native(raw: Counts, buf: bytes, size: int) -> Counted:
-    """:func:`_count_keys_python` done by ``spo_linecut.cut_count`` (one pass in C)."""
-    lines, cut, heads, tails = _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, raw)  # pylint: disable=not-callable
-    if cut != lines:
-        _uncount_keys(raw, buf, size)
-        return lines, None, None
-    return lines, heads, tails
+    """The keys counted by ``spo_linecut.cut_count`` (one pass in C); it takes every buffer."""
+    dummy, cut, heads, tails, rest = _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, raw)  # pylint: disable=not-callable
+    return cut, heads, tails, rest
 
 
 _count_keys = _count_keys_native if _native_cut_count is not None else _count_keys_python
@@ -390,10 +390,11 @@ class Scanner(object):
     ``ses [subj] pid comm exe`` -> syscall half ``sig arch syscall`` -> records.  Every half in
     it is in the exact grammar, and every syscall half names a syscall libseccomp knows.
 
-    Fast path (a buffer of nothing but SECCOMP records, the common case while recording): each
-    line's key is counted by :func:`_count_keys` (in C when the speed-up is built, else bytes
-    searches and ``Counter``); the buffer's distinct halves are checked against the exact grammar
-    (decoded once, cached), and a buffer where one is not goes to the general path instead.
+    Fast path (SECCOMP records, most of the log while recording): each line's key is counted by
+    :func:`_count_keys` (in C when the speed-up is built, else bytes searches and ``Counter``, for
+    buffers of nothing but SECCOMP records); the buffer's distinct halves are checked against the
+    exact grammar (decoded once, cached), and a buffer where one is not goes to the general path
+    instead.  The lines without a key (other records, AVCs, damage) go to the general path.
     General path (anything else): one ``findall`` of a loose pattern anchored on `` ses=`` whose
     two groups are the halves, then ``bytes.count`` of record claims, AVC lines searched only when
     there are any.  Both give the same counts.
@@ -420,13 +421,15 @@ class Scanner(object):
         if state["wait"]:
             state["wait"] -= 1
         elif buf.isascii() or buf[:size].isascii():
-            lines, heads, tails = _count_keys(self.raw, buf, size)
+            cut, heads, tails, rest = _count_keys(self.raw, buf, size)
             if heads is not None and tails is not None:
                 if _valid(_HEADS, _head, heads) and _valid(_TAILS, _tail, tails):
                     state["penalty"] = 0
-                    self.read += lines
-                    self.used += lines
+                    self.read += cut
+                    self.used += cut
                     self.fast_buffers += 1
+                    if rest:  # other record types, AVCs, markers, damaged lines
+                        self._scan_general(rest)
                     return
                 _uncount_keys(self.raw, buf, size)
             state["penalty"] = min(64, 2 * state["penalty"] or 1)

@@ -8,6 +8,8 @@ or the unit-test fixtures when absent) with varied pids and syscall numbers, the
   ``grep -c type=SECCOMP`` on the same file: lines/s (target >= 2,000,000) and the ratio (<= 8x);
   the parse is timed with the C speed-up (spo_linecut, built by `make setup`; the target applies
   to it) and again in pure Python, as the parser runs on a managed node without the speed-up;
+* parses the same records with auditd's other record types (SYSCALL, PROCTITLE, CONFIG_CHANGE,
+  ...) interleaved, as a real audit.log is while recording (no target: shown for comparison);
 * runs ``spo-enricher`` tailing a log while 1,000,000 lines are appended and reports its peak RSS
   (target <= 64 MB) beside the RSS of an idle python interpreter.
 """
@@ -59,6 +61,19 @@ def build(path, count):
         out.append(line)
     with open(path, "wb") as handle:
         handle.write(b"\n".join(out) + b"\n")
+
+
+def build_mixed(path, source, every=50):
+    """``source`` with one of auditd's other records after every ``every`` lines."""
+    misc = os.path.join(SHARED, "auditd-misc.audit.log")
+    with open(misc if os.path.exists(misc) else FIXTURE, "rb") as handle:
+        others = [line for line in handle.read().split(b"\n") if line and b"type=SECCOMP" not in line
+                  and b"type=1326" not in line]
+    with open(source, "rb") as src, open(path, "wb") as out:
+        for index, line in enumerate(src):
+            out.write(line)
+            if index % every == every - 1:
+                out.write(others[index // every % len(others)] + b"\n")
 
 
 def cpu_seconds():
@@ -181,6 +196,14 @@ def main():
         print("same parse in pure Python (a managed node without the speed-up): %.3f s (median %.3f s, CPU %.3f s)"
               " = %.0f lines/s, %.2fx grep, %.2fx the C speed-up's time; same results"
               % (py, py_median, py_cpu, scanner.read / py, py / grep, py / parse))
+        mixed = os.path.join(workdir, "mixed.log")
+        build_mixed(mixed, path)
+        mix, mix_median, mix_cpu, mix_scanner, dummy = time_parse(mixed, native or audit._count_keys_python)  # pylint: disable=protected-access
+        mix_py = time_parse(mixed, audit._count_keys_python)[0]  # pylint: disable=protected-access
+        print("with other record types interleaved (%d of %d lines): %.3f s (median %.3f s) = %.0f lines/s;"
+              " pure Python %.3f s = %.0f lines/s"
+              % (mix_scanner.other, mix_scanner.read, mix, mix_median, mix_scanner.read / mix, mix_py,
+                 mix_scanner.read / mix_py))
         peak, idle = enricher_rss(workdir, path)
         print("spo-enricher peak RSS while tailing %d lines: %.1f MB (idle python %.1f MB, ratio %.2fx; target <= 64 MB: %s)"
               % (LINES, peak / 1024.0, idle / 1024.0, peak / max(idle, 1), "ok" if peak <= 64 * 1024 else "MISSED"))

@@ -23,26 +23,23 @@ spo_linecut = pytest.importorskip("spo_linecut", reason="the optional C speed-up
 
 def reference(buf, start, middle, stop, counts):
     lines = cut = 0
-    heads, tails = {}, {}
-    for line in buf.split(b"\n")[:-1] if buf.endswith(b"\n") else buf.split(b"\n"):
-        if not buf:
-            break
+    heads, tails, rest = {}, {}, []
+    parts = buf.split(b"\n")
+    for line in [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else []):
         lines += 1
-        at = line.find(start)
-        if at < 0:
-            continue
+        text = line[:-1] if line.endswith(b"\n") else line
+        at = text.find(start)
         key_start = at + len(start)
-        key_end = line.find(stop, key_start)
-        if key_end < 0:
-            continue
-        head, sep, tail = line[key_start:key_end].rpartition(middle)
+        key_end = text.find(stop, key_start) if at >= 0 else -1
+        head, sep, tail = text[key_start:key_end].rpartition(middle) if key_end >= 0 else (b"", b"", b"")
         if not sep:
+            rest.append(line)
             continue
         inner = counts.setdefault(head, {})
         inner[tail] = inner.get(tail, 0) + 1
         heads[head] = tails[tail] = None
         cut += 1
-    return lines, cut, list(heads), list(tails)
+    return lines, cut, list(heads), list(tails), b"".join(rest)
 
 
 FRAGMENTS = st.sampled_from([b" ses=", b" sig=", b" compat=", b"\n", b" ", b"ses", b"sig", b"=", b"1", b"a",
@@ -69,10 +66,11 @@ def test_cut_count_on_buffer_objects_and_many_keys():
     """memoryview slices and bytearrays are read in place; tables grow past their first size."""
     lines = b"".join(b"t ses=%d sig=%d compat=x\n" % (i % 5000, i % 3) for i in range(30000))
     counts = {}
-    lines_cut, cut, heads, tails = spo_linecut.cut_count(memoryview(lines)[:-1], *MARKERS, counts)
-    assert (lines_cut, cut, len(heads), tails) == (30000, 30000, 5000, [b"0", b"1", b"2"])
+    lines_cut, cut, heads, tails, rest = spo_linecut.cut_count(memoryview(lines)[:-1], *MARKERS, counts)
+    assert (lines_cut, cut, len(heads), tails, rest) == (30000, 30000, 5000, [b"0", b"1", b"2"], b"")
     assert len(counts) == 5000 and {n for inner in counts.values() for n in inner.values()} == {2}
-    assert spo_linecut.cut_count(bytearray(b"a ses=1 sig=0 compat=\n"), *MARKERS, counts) == (1, 1, [b"1"], [b"0"])
+    more = spo_linecut.cut_count(bytearray(b"a ses=1 sig=0 compat=\nb\n"), *MARKERS, counts)
+    assert more == (2, 1, [b"1"], [b"0"], b"b\n")
     assert counts[b"1"] == {b"0": 3, b"1": 2, b"2": 2}
 
 
