@@ -244,7 +244,7 @@ static PyObject *cut_count(PyObject *self, PyObject *args) {
                 is_cut = 1;
             }
         }
-        if (is_cut == 0 && text_add(&uncut, p, (size_t)((nl ? nl + 1 : end) - p)) < 0)
+        if (!is_cut && text_add(&uncut, p, (size_t)((nl ? nl + 1 : end) - p)) < 0)
             goto done;
         p = nl ? nl + 1 : end;
     }

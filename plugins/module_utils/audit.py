@@ -38,7 +38,7 @@ import re
 from collections import Counter
 from itertools import islice, repeat
 from operator import itemgetter
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
 
@@ -269,7 +269,7 @@ def _tail(tail: bytes) -> Optional[Tuple[str, str]]:
     return value
 
 
-def _valid(cache: Dict[bytes, Any], decode: Any, halves: Iterable[bytes]) -> bool:
+def _valid(cache: Dict[bytes, Any], decode: Any, halves: Sequence[bytes]) -> bool:
     """Whether every half is valid (in the exact grammar; a syscall half names a syscall libseccomp
     knows), each decoded once and cached.  Halves already cached as valid cost one C-level map."""
     if None not in map(cache.get, halves):
@@ -292,6 +292,14 @@ except ImportError:  # a host without the speed-up (modules run on managed nodes
 Counts = Dict[bytes, Dict[bytes, int]]  # process half -> syscall half -> records
 # (lines counted, their distinct heads, their distinct tails, the other lines); heads None: declined
 Counted = Tuple[int, Optional[List[bytes]], Optional[List[bytes]], bytes]
+
+
+def _add(raw: Counts, head: bytes, tail: bytes, count: int) -> None:
+    inner = raw.get(head)
+    if inner is None:
+        raw[head] = {tail: count}
+    else:
+        inner[tail] = inner.get(tail, 0) + count
 
 
 def _line_count(buf: bytes, size: int) -> int:
@@ -320,11 +328,7 @@ def _count_keys_python(raw: Counts, buf: bytes, size: int) -> Counted:
     if not all(map(_SECOND, split)):
         return 0, None, None, b""
     for (head, dummy, tail), count in zip(split, found.values()):
-        inner = raw.get(head)
-        if inner is None:
-            raw[head] = {tail: count}
-        else:
-            inner[tail] = inner.get(tail, 0) + count
+        _add(raw, head, tail, count)
     return lines, list(dict.fromkeys(map(_FIRST, split))), list(dict.fromkeys(map(_THIRD, split))), b""
 
 
@@ -470,11 +474,7 @@ class Scanner(object):
             if not (_valid(_HEADS, _head, (head,)) and _valid(_TAILS, _tail, (tail,))):
                 dropped += count  # damaged, or a syscall libseccomp cannot name
                 continue
-            inner = raw.get(head)
-            if inner is None:
-                raw[head] = {tail: count}
-            else:
-                inner[tail] = inner.get(tail, 0) + count
+            _add(raw, head, tail, count)
         self.read += lines
         self.used += seccomp - dropped + avcs
         self.other += other
