@@ -16,7 +16,6 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
-SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data")
 
 
 AUDIT_SAMPLES_IN = os.path.join(ROOT, "tests", "unit", "fixtures", "audit-samples.log.in")

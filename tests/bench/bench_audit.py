@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 """Benchmark of the audit parser (make bench).
 
-Builds a 1,000,000-line audit log by replicating the shared SECCOMP samples (../shared/data/audit,
-or the unit-test fixtures when absent) with varied pids and syscall numbers, then in the same run:
+Builds a 1,000,000-line audit log by replicating real captured SECCOMP records
+(tests/unit/fixtures/audit) with varied pids and syscall numbers, then in the same run:
 
 * parses it into per-process syscall sets (audit.Scanner.feed_file + processes), and times
   ``grep -c type=SECCOMP`` on the same file: lines/s (target >= 2,000,000) and the ratio (<= 8x);
@@ -25,8 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data", "audit")
-FIXTURE = os.path.join(ROOT, "tests", "unit", "fixtures", "audit-samples.log.in")
+CAPTURED = os.path.join(ROOT, "tests", "unit", "fixtures", "audit")  # real captured audit records
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 LINES = 1000000
 RUNS = 5
@@ -35,15 +34,10 @@ from ansible_collections.spo.security_profiles.plugins.module_utils import audit
 
 
 def sample_lines():
-    paths = [os.path.join(SHARED, n) for n in ("runc-web.audit.log", "kmsg-seccomp.log")]
-    paths = [p for p in paths if os.path.exists(p)] or [FIXTURE]
     lines = []
-    for path in paths:
-        with open(path, "rb") as handle:
+    for name in ("runc-web.audit.log", "kmsg-seccomp.log"):
+        with open(os.path.join(CAPTURED, name), "rb") as handle:
             lines += [line for line in handle.read().split(b"\n") if b"type=SECCOMP" in line]
-    if not lines:  # kernel-log only: turn into auditd form
-        with open(FIXTURE, "rb") as handle:
-            lines = [line for line in handle.read().split(b"\n") if b"type=SECCOMP" in line and b"syscall=" in line]
     return lines
 
 
@@ -65,8 +59,7 @@ def build(path, count):
 
 def build_mixed(path, source, every=50):
     """``source`` with one of auditd's other records after every ``every`` lines."""
-    misc = os.path.join(SHARED, "auditd-misc.audit.log")
-    with open(misc if os.path.exists(misc) else FIXTURE, "rb") as handle:
+    with open(os.path.join(CAPTURED, "auditd-misc.audit.log"), "rb") as handle:
         others = [line for line in handle.read().split(b"\n") if line and b"type=SECCOMP" not in line
                   and b"type=1326" not in line]
     with open(source, "rb") as src, open(path, "wb") as out:

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Audit parser: exact per-line parse and bulk Scanner over own fixtures and the shared samples."""
+"""Audit parser: exact per-line parse and bulk Scanner over own fixtures and real captured logs."""
 from __future__ import annotations
 
 import os
@@ -8,11 +8,13 @@ import sys
 import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit
-from conftest import ROOT, SHARED_DATA, audit_samples_path
+from conftest import ROOT, audit_samples_path
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 SAMPLES = audit_samples_path()
-SHARED_AUDIT = os.path.join(SHARED_DATA, "audit")
+# real audit records captured with auditd, runc and dmesg on a host like the CI machine (copied from
+# ../shared/data/audit so that the tests never depend on it)
+CAPTURED = os.path.join(FIXTURES, "audit")
 
 
 def _fixture_lines():
@@ -91,9 +93,7 @@ def test_unknown_syscall_number_is_skipped_not_fatal():
 
 @pytest.mark.parametrize("name", ["runc-web.audit.log", "kmsg-seccomp.log", "auditd-misc.audit.log"])
 def test_shared_samples_bulk_equals_exact(name):
-    path = os.path.join(SHARED_AUDIT, name)
-    if not os.path.exists(path):
-        pytest.skip(reason="shared audit samples not present (%s); own fixtures cover the formats" % path)
+    path = os.path.join(CAPTURED, name)
     with open(path, "rb") as handle:
         lines = handle.read().splitlines()
     events, damaged = audit.parse_lines(lines)
@@ -110,9 +110,7 @@ def test_shared_samples_bulk_equals_exact(name):
 
 
 def test_shared_web_sample_has_network_syscalls():
-    path = os.path.join(SHARED_AUDIT, "runc-web.audit.log")
-    if not os.path.exists(path):
-        pytest.skip(reason="shared audit samples not present")
+    path = os.path.join(CAPTURED, "runc-web.audit.log")
     scanner = audit.Scanner()
     scanner.feed_file(path)
     names = {r["syscall"] for r in scanner.records() if r["comm"] in ("httpd", "wget")}
