@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-unit test-integration sanity lint molecule bench clean
+.PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean
 
 setup:
 	@hack/setup.sh
@@ -13,7 +13,7 @@ setup:
 demo: setup
 	$(VENV)/bin/ansible-playbook playbooks/demo.yml $(if $(KUBELET_DIR),-e kubelet_dir=$(KUBELET_DIR))
 
-test: setup test-unit test-integration sanity lint molecule
+test: setup test-unit test-integration test-cluster sanity lint molecule
 	@echo "make test: all suites passed"
 
 test-unit: setup
@@ -21,6 +21,9 @@ test-unit: setup
 
 test-integration: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/integration
+
+test-cluster: setup
+	@hack/cluster-tests.sh
 
 sanity: setup
 	@hack/sanity.sh
