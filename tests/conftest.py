@@ -56,19 +56,65 @@ def require_tools(*tools: str) -> None:
 AUDIT_LOG = "/var/log/audit/audit.log"
 
 
-@pytest.fixture(scope="session")
-def auditd():
-    """A running auditd with a backlog large enough that no record is lost; its pid.
+def _auditd_pids() -> list:
+    proc = subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, text=True, check=False)
+    return [int(pid) for pid in proc.stdout.split()]
 
-    Started here when it is not running (CI machines start with none).
+
+def _audit_setting(name: str) -> int:
+    out = subprocess.run(["auditctl", "-s"], capture_output=True, text=True, check=True).stdout
+    return int(dict(line.split(None, 1) for line in out.splitlines() if " " in line)[name].split()[0])
+
+
+def _stop_auditd() -> None:
+    for pid in _auditd_pids():
+        os.kill(pid, 15)
+    deadline = time.monotonic() + 10
+    while _auditd_pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _auditd_pids(), "auditd did not stop"
+
+
+@pytest.fixture(scope="session")
+def audit_host_state():
+    """Notes the host's audit state (auditd running?, enabled, backlog limit) and puts it back at the end.
+
+    No test leaves auditd running or auditing switched on for the next run or for the tests
+    that follow: whichever order the tests run in, each one states what it needs.
     """
     require_root()
     require_tools("auditd", "auditctl")
-    if subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, check=False).returncode != 0:
+    was_running = bool(_auditd_pids())
+    enabled, backlog = _audit_setting("enabled"), _audit_setting("backlog_limit")
+    yield
+    if not was_running:
+        _stop_auditd()
+    elif not _auditd_pids():
         subprocess.run(["auditd"], check=True)
-        time.sleep(0.5)
+    subprocess.run(["auditctl", "-e", str(enabled), "-b", str(backlog)], check=True, capture_output=True)
+
+
+@pytest.fixture
+def auditd(audit_host_state):
+    """A running auditd with a backlog large enough that no record is lost; its pid.
+
+    Started here when it is not running (a freshly booted machine runs none).
+    """
+    if not _auditd_pids():
+        subprocess.run(["auditd"], check=True)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(AUDIT_LOG) and time.monotonic() < deadline:
+            time.sleep(0.05)
     subprocess.run(["auditctl", "-b", "65536", "-r", "0"], check=True, capture_output=True)
-    return int(subprocess.run(["pgrep", "-x", "auditd"], capture_output=True, text=True, check=True).stdout.split()[0])
+    return _auditd_pids()[0]
+
+
+@pytest.fixture
+def fresh_boot(audit_host_state):
+    """The state of a freshly booted host: no auditd, kernel auditing off, the kernel's small backlog."""
+    _stop_auditd()
+    subprocess.run(["auditctl", "-e", "0", "-b", "64"], check=True, capture_output=True)
+    assert _audit_setting("enabled") == 0
 
 
 @pytest.fixture(scope="session")

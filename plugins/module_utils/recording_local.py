@@ -17,6 +17,13 @@ Sources of the records (``source``):
 * ``kernel_log``: ``/dev/kmsg`` when auditd is not running (the kernel then prints the records);
   ``kernel.printk_ratelimit`` is set to 0 for the run and restored, otherwise records are dropped;
 * ``auto``: ``audit_log`` when an auditd process runs, else ``kernel_log``.
+
+Kernel auditing must be on for any record (and the end marker) to be queued: a machine booted
+with auditing off (``audit: initializing netlink subsys (disabled)``, ``auditctl -s`` shows
+``enabled 0``) drops them silently.  The recorder therefore turns auditing on (``auditctl -e 1``)
+when it is off, raises a small backlog limit to :data:`MIN_BACKLOG`, and leaves both so (another
+recording may be running); it fails at once, saying what to do, when it may not (auditing
+locked off, no CAP_AUDIT_CONTROL), or when ``audit_log`` is asked for and auditd is not running.
 """
 from __future__ import annotations
 
@@ -38,7 +45,14 @@ DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log"
 DEFAULT_ENRICHER_DIR = "/var/lib/spo-enricher"
 SOURCES = ("auto", "audit_log", "enricher", "kernel_log")
 NETLINK_AUDIT = 9
+AUDIT_GET = 1000
+AUDIT_SET = 1001
 AUDIT_USER = 1005
+AUDIT_STATUS_ENABLED = 0x1
+AUDIT_STATUS_BACKLOG_LIMIT = 0x10
+MIN_BACKLOG = 8192
+NLMSG_ERROR = 2
+_STATUS_FIELDS = ("mask", "enabled", "failure", "pid", "rate_limit", "backlog_limit", "lost", "backlog")
 PRINTK_RATELIMIT = "/proc/sys/kernel/printk_ratelimit"
 
 
@@ -84,6 +98,82 @@ def auditd_running() -> bool:
             except OSError:
                 continue
     return False
+
+
+def _audit_request(msg_type: int, payload: bytes, reply_type: Optional[int] = None) -> List[bytes]:
+    """Send one audit netlink request asking for an ACK; the payloads of ``reply_type`` replies.
+
+    Reads until the ACK arrived and, when ``reply_type`` is given, one such reply (the kernel may
+    send the reply after the ACK).
+    """
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
+    replies: List[bytes] = []
+    acked = False
+    try:
+        sock.bind((0, 0))
+        header = struct.pack("=IHHII", 16 + len(payload), msg_type, 0x1 | 0x4, 1, 0)  # NLM_F_REQUEST|NLM_F_ACK
+        sock.sendto(header + payload, (0, 0))
+        sock.settimeout(5)
+        while not acked or (reply_type is not None and not replies):
+            data = sock.recv(65536)
+            offset = 0
+            while offset + 16 <= len(data):
+                length, kind = struct.unpack_from("=IH", data, offset)
+                body = data[offset + 16:offset + max(length, 16)]
+                if kind == NLMSG_ERROR:
+                    (code,) = struct.unpack_from("=i", body, 0)
+                    if code != 0:
+                        raise OSError(-code, os.strerror(-code))
+                    acked = True
+                elif kind == reply_type:
+                    replies.append(body)
+                offset += (max(length, 16) + 3) & ~3
+        return replies
+    finally:
+        sock.close()
+
+
+def audit_status() -> Dict[str, int]:
+    """The kernel's audit status (``auditctl -s``): enabled (0 off, 1 on, 2 locked), pid, backlog_limit, ..."""
+    try:
+        replies = _audit_request(AUDIT_GET, b"", AUDIT_GET)
+    except OSError as exc:
+        raise SpoError("cannot read the kernel's audit status (root / CAP_AUDIT_CONTROL needed): %s" % exc)
+    for body in replies:
+        if len(body) >= 4 * len(_STATUS_FIELDS):
+            return dict(zip(_STATUS_FIELDS, struct.unpack_from("=%dI" % len(_STATUS_FIELDS), body, 0)))
+    raise SpoError("the kernel sent no audit status")
+
+
+def _audit_set(mask: int, enabled: int = 0, backlog_limit: int = 0) -> None:
+    values = dict.fromkeys(_STATUS_FIELDS, 0)
+    values.update(mask=mask, enabled=enabled, backlog_limit=backlog_limit)
+    _audit_request(AUDIT_SET, struct.pack("=%dI" % len(_STATUS_FIELDS), *[values[f] for f in _STATUS_FIELDS])
+                   + b"\0" * 12)
+
+
+def ensure_auditing() -> List[str]:
+    """Make kernel auditing usable for a recording; the changes made, as ``auditctl`` would say them.
+
+    Turns auditing on when it is off and raises a backlog limit below :data:`MIN_BACKLOG` (a busy
+    workload otherwise loses records); raises a clear error when that is not possible.
+    """
+    status = audit_status()
+    changes: List[str] = []
+    try:
+        if status["enabled"] == 0:
+            _audit_set(AUDIT_STATUS_ENABLED, enabled=1)
+            changes.append("auditctl -e 1")
+        if status["backlog_limit"] < MIN_BACKLOG:
+            _audit_set(AUDIT_STATUS_BACKLOG_LIMIT, backlog_limit=MIN_BACKLOG)
+            changes.append("auditctl -b %d" % MIN_BACKLOG)
+    except OSError as exc:
+        raise SpoError("kernel auditing is off (auditctl -s: enabled %d) and could not be turned on: %s; "
+                       "run `auditctl -e 1` as root (or start auditd), then record again" % (status["enabled"], exc))
+    if audit_status()["enabled"] == 0:
+        raise SpoError("kernel auditing stays off after `auditctl -e 1`; the kernel drops every record: "
+                       "boot without audit=0, then record again")
+    return changes
 
 
 def send_marker(session: int) -> None:
@@ -152,8 +242,13 @@ def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None
     recording.profile_name(name, "x")  # validates the name early
     if source not in SOURCES:
         raise SpoError("must be one of %s" % ", ".join(SOURCES), ref, "source")
+    running = auditd_running()
     if source == "auto":
-        source = "audit_log" if auditd_running() else "kernel_log"
+        source = "audit_log" if running else "kernel_log"
+    elif source == "audit_log" and not running:
+        raise SpoError("auditd is not running, so nothing is written to %s: start it (`auditd`, or "
+                       "`systemctl start auditd`), or use source=auto / kernel_log" % audit_log, ref, "source")
+    audit_changes = ensure_auditing()
     workdir = tempfile.mkdtemp(prefix="spo-record-")
     tailer = kmsg = None
     ratelimit = None
@@ -188,7 +283,7 @@ def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None
             base_profile_name = oci.runtime_base_profile_name()
         profile = recording.seccomp_profile(name, namespace, syscalls, base_profile_name=base_profile_name or None)
         return {"profile": profile, "syscalls": profile["spec"]["syscalls"][0]["names"], "session": session,
-                "source": source, "records": records, "rc": result.rc, "stdout": result.stdout,
+                "source": source, "records": records, "audit_changes": audit_changes, "rc": result.rc, "stdout": result.stdout,
                 "stderr": result.stderr}
     finally:
         if ratelimit is not None:
@@ -228,6 +323,7 @@ def record_to_file(output: str, name: str, namespace: str, command: str, rootfs:
             rec["profile"] = recording.merge_seccomp(name, [rec["profile"], previous])
             rec["syscalls"] = rec["profile"]["spec"]["syscalls"][0]["names"]
     result.update(rec)
+    result["changed"] = bool(rec["audit_changes"])
     text = recording.to_yaml(rec["profile"]).encode("utf-8")
     if before != text:
         result["changed"] = True

@@ -108,7 +108,12 @@ options:
     default: 120
 notes:
   - Needs root, C(runc) and the kernel's audit subsystem on the target; C(busybox-static) unless O(rootfs) is given.
-  - Run C(auditctl -b 65536 -r 0) once with auditd, or the kernel may drop records of a busy workload.
+  - Kernel auditing must be on, or the kernel drops every record. A host booted with auditing off (C(auditctl -s)
+    shows C(enabled 0)) gets it turned on (C(auditctl -e 1)), and a backlog limit below 8192 raised, by this module,
+    also in check mode (the workload runs then too); both are left so and reported in RV(audit_changes).
+    Where that is not allowed the module fails at once saying what to do.
+  - O(source=audit_log) needs a running auditd; without one the module fails at once (V(auto) reads the kernel log then).
+  - For a busy workload under auditd run C(auditctl -b 65536 -r 0) once, or the kernel may drop records.
 seealso:
   - module: spo.security_profiles.seccomp_profile
 """
@@ -156,6 +161,12 @@ source:
   returned: when run
   type: str
   sample: audit_log
+audit_changes:
+  description: The kernel audit settings the recording had to change, as C(auditctl) commands (empty when none).
+  returned: when run
+  type: list
+  elements: str
+  sample: [auditctl -e 1, auditctl -b 8192]
 rc:
   description: Exit status of the command.
   returned: when run

@@ -96,7 +96,8 @@ def test_install_profiles_from_another_directory(tmp_path):
     assert installed(kubelet) == {"operator/team-a/mine.json"}
 
 
-def test_demo_shows_the_denial_and_reruns_cleanly(tmp_path):
+def test_demo_shows_the_denial_and_reruns_cleanly(fresh_boot, tmp_path):
+    """`make demo` on a freshly booted host (auditing off, no auditd), as a new user runs it first."""
     require_root()
     require_tools("runc", "busybox")
     args = ("playbooks/demo.yml", "-e", "kubelet_dir=%s" % (tmp_path / "kubelet"), "-e", "demo_dir=%s" % tmp_path)

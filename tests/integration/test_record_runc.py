@@ -130,3 +130,35 @@ def test_record_playbook_idempotent(auditd, tmp_path):
             break
     else:
         raise AssertionError("recording did not converge in 4 runs")
+
+
+def test_record_from_fresh_boot(fresh_boot, busybox_rootfs, tmp_path):
+    """A freshly booted host: kernel auditing off, no auditd. The recorder turns auditing on (the
+    kernel otherwise drops every record and the end marker) and reads the kernel log."""
+    started = time.monotonic()
+    rec = recording_local.record("fresh", "default", "cat /etc/passwd > /dev/null && ls /", source="auto",
+                                 collect_timeout=20)
+    assert time.monotonic() - started < 15
+    assert rec["source"] == "kernel_log" and rec["rc"] == 0
+    assert "auditctl -e 1" in rec["audit_changes"]
+    assert {"execve", "openat", "getdents64"} <= set(rec["syscalls"])
+    assert subprocess.run(["auditctl", "-s"], capture_output=True, text=True, check=True).stdout.startswith("enabled 1")
+
+
+def test_record_audit_log_without_auditd_fails_at_once(fresh_boot):
+    started = time.monotonic()
+    try:
+        recording_local.record("fresh", "default", "true", source="audit_log")
+    except recording_local.SpoError as exc:
+        assert "auditd is not running" in str(exc) and "source=auto" in str(exc)
+    else:
+        raise AssertionError("recorded from audit_log without auditd")
+    assert time.monotonic() - started < 2
+
+
+def test_record_playbook_from_fresh_boot(fresh_boot, tmp_path):
+    output = str(tmp_path / "rec.yaml")
+    proc = ansible_playbook("playbooks/record.yml", "-e", "name=pb-fresh", "-e", "command='ls /'",
+                            "-e", "output=%s" % output)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "execve" in yaml.safe_load(open(output).read())["spec"]["syscalls"][0]["names"]
