@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The SecurityProfilesOperatorDaemon (SPOD) as a node DaemonSet, and the SPOD's state.
+
+``daemonset()`` turns a SPOD object into the DaemonSet ``spod`` (node agent, and selinuxd / the log
+enricher when the SPOD enables them); ``state()`` reads the DaemonSet's status back as the SPOD's
+``status.state``. Both are pure: the role applies and reports what they return.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+
+GROUP = "security-profiles-operator.x-k8s.io"
+SPOD_NAME = "spod"
+SPOD_API_VERSION = GROUP + "/v1alpha1"
+SPOD_KIND = "SecurityProfilesOperatorDaemon"
+SERVICE_ACCOUNT = "spod"
+DEFAULT_IMAGE = "localhost/spo/security-profiles-operator:dev"
+DEFAULT_KUBELET_DIR = "/var/lib/kubelet"
+SELINUX_DROPIN_DIR = "/etc/selinux.d"
+SELINUXD_SOCKET_DIR = "/var/run/selinuxd"
+HEALTH_PORT = 8085
+METRICS_PORT = 9443
+CONFIG_HASH_ANNOTATION = "spo.x-k8s.io/config-hash"
+
+PENDING = "Pending"
+CREATING = "Creating"
+UPDATING = "Updating"
+RUNNING = "Running"
+ERROR = "Error"
+
+_VERBOSITY = (0, 1)
+
+
+def default_spod(namespace: str) -> Dict[str, Any]:
+    """The SPOD the operator creates when none exists: seccomp only, as upstream's default."""
+    return {"apiVersion": SPOD_API_VERSION, "kind": SPOD_KIND,
+            "metadata": {"name": SPOD_NAME, "namespace": namespace},
+            "spec": {"enableSelinux": False, "enableLogEnricher": False, "verbosity": 0}}
+
+
+def _ref(spod: Mapping[str, Any]) -> str:
+    meta = spod.get("metadata") or {}
+    return "%s %s/%s" % (SPOD_KIND, meta.get("namespace", ""), meta.get("name", ""))
+
+
+def _bool(spec: Mapping[str, Any], key: str, ref: str, default: bool = False) -> bool:
+    value = spec.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise SpoError("must be true or false, got %r" % (value,), ref, "spec." + key)
+    return value
+
+
+def _list(spec: Mapping[str, Any], key: str, ref: str) -> List[Any]:
+    value = spec.get(key) or []
+    if not isinstance(value, list):
+        raise SpoError("must be a list", ref, "spec." + key)
+    return copy.deepcopy(value)
+
+
+def _dict(spec: Mapping[str, Any], key: str, ref: str) -> Dict[str, Any]:
+    value = spec.get(key) or {}
+    if not isinstance(value, dict):
+        raise SpoError("must be an object", ref, "spec." + key)
+    return copy.deepcopy(value)
+
+
+def verbosity(spec: Mapping[str, Any], ref: str = SPOD_KIND) -> int:
+    value = spec.get("verbosity", 0)
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _VERBOSITY:
+        raise SpoError("must be 0 (normal) or 1 (debug), got %r" % (value,), ref, "spec.verbosity")
+    return value
+
+
+def _host_path(name: str, path: str, kind: str = "DirectoryOrCreate") -> Dict[str, Any]:
+    return {"name": name, "hostPath": {"path": path, "type": kind}}
+
+
+def _common_env(level: int) -> List[Dict[str, Any]]:
+    return [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "OPERATOR_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "SPO_VERBOSITY", "value": str(level)}]
+
+
+def _node_agent(image: str, level: int, kubelet_dir: str, selinux: bool,
+                resources: Dict[str, Any]) -> Dict[str, Any]:
+    args = ["--kubelet-dir", kubelet_dir, "--health-port", str(HEALTH_PORT), "--metrics-port", str(METRICS_PORT),
+            "--verbosity", str(level)]
+    mounts = [{"name": "seccomp-operator", "mountPath": kubelet_dir + "/seccomp/operator"}]
+    if selinux:
+        args += ["--selinux-dir", SELINUX_DROPIN_DIR, "--selinuxd-socket", SELINUXD_SOCKET_DIR + "/selinuxd.sock"]
+        mounts += [{"name": "selinux-drop-in", "mountPath": SELINUX_DROPIN_DIR},
+                   {"name": "selinuxd-socket", "mountPath": SELINUXD_SOCKET_DIR}]
+    probe = {"httpGet": {"path": "/readyz", "port": HEALTH_PORT}, "periodSeconds": 5, "failureThreshold": 3}
+    return {
+        "name": "node-agent", "image": image, "imagePullPolicy": "IfNotPresent",
+        "command": ["spo-node-agent"], "args": args, "env": _common_env(level),
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}, {"name": "health", "containerPort": HEALTH_PORT}],
+        "readinessProbe": probe,
+        "livenessProbe": {"httpGet": {"path": "/healthz", "port": HEALTH_PORT}, "periodSeconds": 10,
+                          "failureThreshold": 6, "initialDelaySeconds": 10},
+        "resources": resources or {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "securityContext": {"runAsUser": 0, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "FOWNER", "DAC_OVERRIDE"]}},
+        "volumeMounts": mounts + [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def _selinuxd(image: str, level: int) -> Dict[str, Any]:
+    return {
+        "name": "selinuxd", "image": image, "imagePullPolicy": "IfNotPresent",
+        "command": ["spo-selinuxd"],
+        "args": ["--dir", SELINUX_DROPIN_DIR, "--socket", SELINUXD_SOCKET_DIR + "/selinuxd.sock",
+                 "--state", "/var/lib/spo-selinuxd/state.json"],
+        "env": _common_env(level),
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+        "securityContext": {"privileged": True, "runAsUser": 0},
+        "volumeMounts": [{"name": "selinux-drop-in", "mountPath": SELINUX_DROPIN_DIR},
+                         {"name": "selinuxd-socket", "mountPath": SELINUXD_SOCKET_DIR},
+                         {"name": "selinux-etc", "mountPath": "/etc/selinux"},
+                         {"name": "selinux-var", "mountPath": "/var/lib/selinux"},
+                         {"name": "selinuxd-state", "mountPath": "/var/lib/spo-selinuxd"},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def _enricher(image: str, level: int, proc_path: str) -> Dict[str, Any]:
+    return {
+        "name": "log-enricher", "image": image, "imagePullPolicy": "IfNotPresent",
+        "command": ["spo-enricher"], "args": ["--audit-log", "/var/log/audit/audit.log"],
+        "env": _common_env(level),
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        "securityContext": {"privileged": True, "runAsUser": 0, "readOnlyRootFilesystem": True},
+        "volumeMounts": [{"name": "audit-log", "mountPath": "/var/log/audit", "readOnly": True},
+                         {"name": "host-proc", "mountPath": "/proc-host" if proc_path != "/proc" else "/host/proc",
+                          "readOnly": True},
+                         {"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: str = DEFAULT_KUBELET_DIR) -> Dict[str, Any]:
+    """The DaemonSet the SPOD ``spod`` asks for (validated; errors name the SPOD's field)."""
+    if not isinstance(spod, Mapping):
+        raise SpoError("must be an object", SPOD_KIND)
+    ref = _ref(spod)
+    meta = spod.get("metadata") or {}
+    namespace = meta.get("namespace")
+    if not namespace:
+        raise SpoError("is required", ref, "metadata.namespace")
+    spec = spod.get("spec") or {}
+    if not isinstance(spec, Mapping):
+        raise SpoError("must be an object", ref, "spec")
+    if not isinstance(image, str) or not image:
+        raise SpoError("the daemon image must be a non-empty string", ref)
+    level = verbosity(spec, ref)
+    selinux = _bool(spec, "enableSelinux", ref)
+    enricher = _bool(spec, "enableLogEnricher", ref)
+    proc_path = spec.get("hostProcVolumePath") or "/proc"
+    if not isinstance(proc_path, str) or not proc_path.startswith("/"):
+        raise SpoError("must be an absolute path", ref, "spec.hostProcVolumePath")
+    priority = spec.get("priorityClassName") or "system-node-critical"
+    if not isinstance(priority, str):
+        raise SpoError("must be a string", ref, "spec.priorityClassName")
+
+    containers = [_node_agent(image, level, kubelet_dir, selinux, _dict(spec, "daemonResourceRequirements", ref))]
+    volumes = [_host_path("seccomp-operator", kubelet_dir + "/seccomp/operator"), {"name": "tmp", "emptyDir": {}}]
+    if selinux:
+        containers.append(_selinuxd(image, level))
+        volumes += [_host_path("selinux-drop-in", SELINUX_DROPIN_DIR), {"name": "selinuxd-socket", "emptyDir": {}},
+                    _host_path("selinux-etc", "/etc/selinux", "Directory"),
+                    _host_path("selinux-var", "/var/lib/selinux", "Directory"),
+                    _host_path("selinuxd-state", "/var/lib/spo-selinuxd")]
+    if enricher:
+        containers.append(_enricher(image, level, proc_path))
+        volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory")]
+
+    labels = {"app": "security-profiles-operator", "name": SPOD_NAME}
+    pod_spec: Dict[str, Any] = {
+        "serviceAccountName": SERVICE_ACCOUNT,
+        "priorityClassName": priority,
+        "containers": containers,
+        "volumes": volumes,
+        "tolerations": _list(spec, "tolerations", ref) or [{"operator": "Exists"}],
+        "terminationGracePeriodSeconds": 30,
+    }
+    if enricher:
+        pod_spec["hostPID"] = True
+    for key in ("affinity", "nodeSelector"):
+        value = _dict(spec, key, ref)
+        if value:
+            pod_spec[key] = value
+    pulls = _list(spec, "imagePullSecrets", ref)
+    if pulls:
+        pod_spec["imagePullSecrets"] = pulls
+    template_meta = {"labels": dict(labels), "annotations": {
+        "openshift.io/required-scc": "privileged",
+        CONFIG_HASH_ANNOTATION: config_hash(spec, image, kubelet_dir)}}
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "metadata": {"name": SPOD_NAME, "namespace": namespace, "labels": dict(labels),
+                     "ownerReferences": _owner(spod)},
+        "spec": {"selector": {"matchLabels": dict(labels)},
+                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+                 "template": {"metadata": template_meta, "spec": pod_spec}},
+    }
+
+
+def _owner(spod: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    meta = spod.get("metadata") or {}
+    if not meta.get("uid"):
+        return []
+    return [{"apiVersion": spod.get("apiVersion", SPOD_API_VERSION), "kind": SPOD_KIND, "name": meta.get("name"),
+             "uid": meta["uid"], "controller": True, "blockOwnerDeletion": False}]
+
+
+def config_hash(spec: Mapping[str, Any], image: str, kubelet_dir: str) -> str:
+    """A short hash of what the pods depend on: a change rolls the DaemonSet."""
+    blob = json.dumps({"spec": spec, "image": image, "kubelet": kubelet_dir}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def _template_hash(daemonset_obj: Optional[Mapping[str, Any]]) -> Optional[str]:
+    template = ((daemonset_obj or {}).get("spec") or {}).get("template") or {}
+    return ((template.get("metadata") or {}).get("annotations") or {}).get(CONFIG_HASH_ANNOTATION)
+
+
+def state_before_apply(current: Optional[Mapping[str, Any]], desired: Mapping[str, Any],
+                       previous: Optional[str] = None) -> str:
+    """The state to report while ``desired`` is applied over ``current`` (the DaemonSet, or None)."""
+    if not current:
+        return CREATING
+    if _template_hash(current) != _template_hash(desired):
+        return UPDATING if previous in (RUNNING, UPDATING, ERROR) else CREATING
+    return state(current, previous)
+
+
+def state(daemonset_obj: Optional[Mapping[str, Any]], previous: Optional[str] = None) -> str:
+    """SPOD ``status.state`` from the DaemonSet as the API server reports it.
+
+    No DaemonSet yet: Pending. All scheduled pods updated, available and ready: Running. Otherwise
+    Updating when the SPOD was Running or Updating before (a change rolls), else Creating.
+    """
+    if not daemonset_obj:
+        return PENDING
+    status = daemonset_obj.get("status") or {}
+    meta = daemonset_obj.get("metadata") or {}
+    desired = int(status.get("desiredNumberScheduled") or 0)
+    ready = int(status.get("numberReady") or 0)
+    updated = int(status.get("updatedNumberScheduled") or 0)
+    available = int(status.get("numberAvailable") or 0)
+    observed = int(status.get("observedGeneration") or 0)
+    generation = int(meta.get("generation") or 0)
+    if observed >= generation and desired > 0 and ready == desired and updated == desired and available == desired:
+        return RUNNING
+    if previous in (RUNNING, UPDATING):
+        return UPDATING
+    return CREATING
+
+
+def ensure_default(api: Any, namespace: str) -> bool:
+    """Create the default SPOD in ``namespace`` when none exists; True when it was created."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    custom = client.CustomObjectsApi(api)
+    try:
+        custom.get_namespaced_custom_object(GROUP, "v1alpha1", namespace, "securityprofilesoperatordaemons", SPOD_NAME)
+        return False
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    try:
+        custom.create_namespaced_custom_object(GROUP, "v1alpha1", namespace, "securityprofilesoperatordaemons",
+                                               default_spod(namespace))
+    except ApiException as exc:
+        if exc.status == 409:  # created meanwhile by someone else
+            return False
+        raise
+    return True
