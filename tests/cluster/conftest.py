@@ -1,41 +1,20 @@
 # -*- coding: utf-8 -*-
-"""Fixtures of the cluster suite: a real API server, never a stand-in.
-
-The suite runs inside the test cluster's network namespace (``hack/cluster-tests.sh`` starts the
-cluster when none is given and runs pytest through ``cluster exec``), or against the cluster that
-``SPO_TEST_KUBECONFIG`` names. Without either it skips with that reason; in CI (``CI=true``) an
-unreachable cluster is a failure.
-"""
+"""Fixtures of the cluster suite (shared code in clusterlib.py): ``kubeconfig``, ``kube``, ``namespace``."""
 from __future__ import annotations
 
 import os
-import time
-import uuid
 from typing import Iterator
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.join(ROOT, ".venv", "bin")
-OPERATOR_NAMESPACE = "security-profiles-operator"
-GROUP = "security-profiles-operator.x-k8s.io"
-
-
-def _kubeconfig() -> str:
-    return os.environ.get("SPO_TEST_KUBECONFIG") or os.environ.get("KUBECONFIG") or ""
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail("the cluster suite must run in CI: %s" % reason, pytrace=False)
-    pytest.skip(reason=reason)
+from clusterlib import delete_namespace, make_namespace, kubeconfig_path, unavailable  # pylint: disable=import-error
 
 
 @pytest.fixture(scope="session")
 def kubeconfig() -> str:
-    path = _kubeconfig()
+    path = kubeconfig_path()
     if not path or not os.path.exists(path):
-        _unavailable("no cluster: run through hack/cluster-tests.sh (make test-cluster) or set SPO_TEST_KUBECONFIG")
+        unavailable("no cluster: run through hack/cluster-tests.sh (make test-cluster) or set SPO_TEST_KUBECONFIG")
     return path
 
 
@@ -47,66 +26,8 @@ def kube(kubeconfig: str):
     try:
         client.VersionApi(api).get_code(_request_timeout=10)
     except Exception as exc:  # pylint: disable=broad-except
-        _unavailable("the cluster at %s does not answer: %s" % (kubeconfig, exc))
+        unavailable("the cluster at %s does not answer: %s" % (kubeconfig, exc))
     return api
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0fs waiting for %s (last: %r)" % (timeout, what, last))
-
-
-def make_namespace(kube, prefix: str = "spo-t", privileged: bool = True) -> str:
-    """Create a fresh namespace; privileged ones opt out of OpenShift's label syncer."""
-    from kubernetes import client
-    name = "%s-%s" % (prefix, uuid.uuid4().hex[:8])
-    labels = {"spo.x-k8s.io/test": "true"}
-    if privileged:
-        labels.update({"security.openshift.io/scc.podSecurityLabelSync": "false",
-                       "pod-security.kubernetes.io/enforce": "privileged",
-                       "pod-security.kubernetes.io/warn": "privileged",
-                       "pod-security.kubernetes.io/audit": "privileged"})
-    client.CoreV1Api(kube).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
-    # pods need the namespace's default service account
-    wait_for(lambda: _has_default_sa(kube, name), 60, what="service account default in %s" % name)
-    return name
-
-
-def _has_default_sa(kube, namespace: str) -> bool:
-    from kubernetes import client
-    from kubernetes.client.rest import ApiException
-    try:
-        client.CoreV1Api(kube).read_namespaced_service_account("default", namespace)
-        return True
-    except ApiException:
-        return False
-
-
-def delete_namespace(kube, name: str, wait: float = 120.0) -> None:
-    from kubernetes import client
-    from kubernetes.client.rest import ApiException
-    core = client.CoreV1Api(kube)
-    try:
-        core.delete_namespace(name, grace_period_seconds=0)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        return
-
-    def gone() -> bool:
-        try:
-            core.read_namespace(name)
-            return False
-        except ApiException as exc:
-            return exc.status == 404
-    wait_for(gone, wait, 1.0, "namespace %s to be deleted" % name)
 
 
 @pytest.fixture
