@@ -10,6 +10,11 @@ Builds a 1,000,000-line audit log by replicating real captured SECCOMP records
   to it) and again in pure Python, as the parser runs on a managed node without the speed-up;
 * parses the same records with auditd's other record types (SYSCALL, PROCTITLE, CONFIG_CHANGE,
   ...) interleaved, as a real audit.log is while recording (no target: shown for comparison);
+* times the command a user runs, ``spo-enricher --once FILE > out.json`` end to end (interpreter
+  start, imports, parse, JSON), against ``grep -c type=SECCOMP FILE > count`` (targets as above),
+  on the file above and on a user's file: every line of the captured logs repeated to 1,000,000
+  lines, split on newlines only (``str.splitlines`` would also split at the 0x1d separator of
+  auditd's enriched lines);
 * runs ``spo-enricher`` tailing a log while 1,000,000 lines are appended and reports its peak RSS
   (target <= 64 MB) beside the RSS of an idle python interpreter.
 """
@@ -89,6 +94,35 @@ def timed(func, runs=RUNS):
         walls.append((time.perf_counter() - start, cpu_seconds() - cpu))
     best = min(walls)
     return best[0], sorted(w for w, c in walls)[len(walls) // 2], best[1], result
+
+
+def build_user_file(path, count):
+    """Every line of the captured logs, in file order, repeated to ``count`` lines (split on b"\\n" only)."""
+    lines = []
+    for name in sorted(os.listdir(CAPTURED)):
+        with open(os.path.join(CAPTURED, name), "rb") as handle:
+            lines += [line for line in handle.read().split(b"\n") if line]
+    with open(path, "wb") as handle:
+        handle.write(b"\n".join(lines[index % len(lines)] for index in range(count)) + b"\n")
+
+
+def time_commands(path, workdir):
+    """Wall seconds (best, median) of `grep -c` and of `spo-enricher --once`, each writing to a file."""
+    out = os.path.join(workdir, "out")
+    grep = "grep -c type=SECCOMP %s > %s" % (path, out)
+    once = "%s --once %s > %s" % (os.path.join(VENV_BIN, "spo-enricher"), path, out)
+    grep_best, grep_median = timed(lambda: subprocess.run(grep, shell=True, check=False))[:2]
+    once_best, once_median = timed(lambda: subprocess.run(once, shell=True, check=True))[:2]
+    return grep_best, grep_median, once_best, once_median
+
+
+def report_commands(label, path, workdir):
+    grep, grep_median, once, once_median = time_commands(path, workdir)
+    rate = LINES / once
+    print("%s: spo-enricher --once end to end %.3f s (median %.3f s) = %.0f lines/s (target >= 2,000,000: %s);"
+          " grep -c > file %.3f s (median %.3f s); ratio %.2fx (median %.2fx) (target <= 8x: %s)"
+          % (label, once, once_median, rate, "ok" if rate >= 2000000 else "MISSED", grep, grep_median,
+             once / grep, once_median / grep_median, "ok" if once / grep <= 8 else "MISSED"))
 
 
 def time_grep(path):
@@ -197,6 +231,11 @@ def main():
               " pure Python %.3f s = %.0f lines/s"
               % (mix_scanner.other, mix_scanner.read, mix, mix_median, mix_scanner.read / mix, mix_py,
                  mix_scanner.read / mix_py))
+        report_commands("bench log (%d lines)" % LINES, path, workdir)
+        user = os.path.join(workdir, "user.log")
+        build_user_file(user, LINES)
+        report_commands("captured logs repeated (%d lines)" % LINES, user, workdir)
+        os.unlink(user)
         peak, idle = enricher_rss(workdir, path)
         print("spo-enricher peak RSS while tailing %d lines: %.1f MB (idle python %.1f MB, ratio %.2fx; target <= 64 MB: %s)"
               % (LINES, peak / 1024.0, idle / 1024.0, peak / max(idle, 1), "ok" if peak <= 64 * 1024 else "MISSED"))
