@@ -37,7 +37,7 @@ options:
   localhost_profile:
     description:
       - The seccomp profile as a pod names it in C(securityContext.seccompProfile.localhostProfile),
-        relative to C(<kubelet_dir>/seccomp), for example C(operator/my-namespace/profile-complain-block-high-risk.json).
+        relative to C(<kubelet_dir>/seccomp), for example C(operator/security-profiles-operator/profile-complain-block-high-risk.json).
       - C(..) components and absolute paths are refused.
       - Mutually exclusive with O(profile_path). Without either the container runs with no seccomp filter.
     type: str
@@ -103,13 +103,13 @@ EXAMPLES = r"""
 
 - name: An allowed operation works under the profile
   spo.security_profiles.oci_run:
-    localhost_profile: operator/my-namespace/profile-complain-block-high-risk.json
+    localhost_profile: operator/security-profiles-operator/profile-complain-block-high-risk.json
     command: echo hello && ls / && echo data > /tmp/file && cat /tmp/file
     expect_rc: 0
 
 - name: A high-risk syscall is denied by seccomp (not by a missing capability)
   spo.security_profiles.oci_run:
-    localhost_profile: operator/my-namespace/profile-complain-block-high-risk.json
+    localhost_profile: operator/security-profiles-operator/profile-complain-block-high-risk.json
     command: [unshare, --mount, "true"]
     extra_caps: [CAP_SYS_ADMIN]
   register: denied
@@ -165,7 +165,7 @@ profile:
   description: Path of the seccomp JSON the container ran under, or null for none.
   returned: always
   type: str
-  sample: /var/lib/kubelet/seccomp/operator/my-namespace/profile-complain-block-high-risk.json
+  sample: /var/lib/kubelet/seccomp/operator/security-profiles-operator/profile-complain-block-high-risk.json
 rootfs:
   description: The root filesystem used (absent when a temporary one was used and removed).
   returned: when O(rootfs) or O(workdir) is set

@@ -132,3 +132,28 @@ def test_oci_run_end_to_end(tmp_path):
     # the marker written by the container is in the prepared root, the bundles are gone
     assert (tmp_path / "oci" / "rootfs" / "root" / "marker").read_text() == "run\n"
     assert [e for e in os.listdir(tmp_path / "oci") if e.startswith("bundle-")] == []
+
+
+def test_module_examples_run_as_written(tmp_path):
+    """The oci_run EXAMPLES (all but the last, which needs a file of the user's) run as a user pastes them,
+    from the repository root; only the kubelet directory is redirected, by module_defaults."""
+    require_root()
+    require_tools("runc", "busybox")
+    import yaml
+
+    from ansible_collections.spo.security_profiles.plugins.modules import oci_run
+
+    tasks = [task for task in yaml.safe_load(oci_run.EXAMPLES) if "profile_path" not in task.get(
+        "spo.security_profiles.oci_run", {})]
+    kubelet = str(tmp_path / "kubelet")
+    play = [{"name": "oci_run EXAMPLES", "hosts": "localhost", "gather_facts": False, "tasks": tasks,
+             "module_defaults": {"spo.security_profiles.seccomp_profile": {"kubelet_dir": kubelet},
+                                 "spo.security_profiles.oci_run": {"kubelet_dir": kubelet,
+                                                                   "workdir": str(tmp_path / "oci")}}}]
+    playbook = tmp_path / "examples.yml"
+    playbook.write_text(yaml.safe_dump(play))
+    # `src: profiles/seccomp` is found beside the playbook, as the user's copy of the shipped profiles
+    os.symlink(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                            "profiles"), str(tmp_path / "profiles"))
+    proc = ansible_playbook(str(playbook))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
