@@ -37,5 +37,9 @@ molecule: setup
 bench: setup
 	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
+# The one image (OCI archive, no registry); `make images IMPORT=1` (or CLUSTER=path) loads it into the cluster.
+images: setup
+	@hack/build-image.sh $(if $(filter-out 0,$(IMPORT))$(CLUSTER),--import) $(if $(CLUSTER),--cluster $(CLUSTER))
+
 clean:
 	rm -rf $(VENV) .collections tests/output
