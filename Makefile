@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean
+.PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean images
 
 setup:
 	@hack/setup.sh
