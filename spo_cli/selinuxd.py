@@ -26,16 +26,17 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.semanage imp
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spo-selinuxd", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--dir", default=selinuxd.DEFAULT_DIR, help="drop-in directory of <policy>.cil files")
-    parser.add_argument("--socket", default=selinuxd.DEFAULT_SOCKET, help="unix socket of the status API")
-    parser.add_argument("--socket-mode", default="0660", help="permissions of the socket (octal)")
-    parser.add_argument("--state", default=selinuxd.DEFAULT_STATE, help="JSON state file (status across restarts)")
-    parser.add_argument("--interval", type=float, default=0.5, help="polling interval, seconds")
+    parser.add_argument("--dir", default=selinuxd.DEFAULT_DIR, help="drop-in directory of <policy>.cil files (default: %(default)s)")
+    parser.add_argument("--socket", default=selinuxd.DEFAULT_SOCKET, help="unix socket of the status API (default: %(default)s)")
+    parser.add_argument("--socket-mode", default="0660", help="permissions of the socket, octal (default: %(default)s)")
+    parser.add_argument("--state", default=selinuxd.DEFAULT_STATE, help="JSON state file, status across restarts (default: %(default)s)")
+    parser.add_argument("--interval", type=float, default=0.5, help="polling interval, seconds (default: %(default)s)")
     parser.add_argument("--quiet-period", type=float, default=1.0,
-                        help="changes are applied once the directory was quiet this long (one batch)")
+                        help="changes are applied once the directory was quiet this many seconds, as one batch "
+                             "(default: %(default)s)")
     parser.add_argument("--reload", choices=["auto", "yes", "no"], default="auto",
-                        help="load the new policy into the kernel (auto: when SELinux is enabled)")
-    parser.add_argument("--semodule", default=None, help="path of semodule")
+                        help="load the new policy into the kernel (default: %(default)s: when SELinux is enabled)")
+    parser.add_argument("--semodule", default=None, help="path of semodule (default: the one on PATH)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="reconcile once, print the status, exit")
     mode.add_argument("--status", nargs="?", const="", metavar="NAME", help="query a running daemon and exit")

@@ -127,3 +127,14 @@ def test_batches_isolates_failures_serves_status_and_survives_restart(daemon):
     sd.wait(lambda: set(sd.get("/policies/")[1]) == {"spo_system_templates", "spo_container_compat"})
     assert not {"one_sd", "two_sd", "three_sd"} & modules()
     assert sd.get("/ready")[1]["transactions"] == 1
+
+
+def test_help_shows_the_defaults():
+    """`spo-selinuxd --help` names the directory, socket and state file it uses when none is given."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
+
+    out = subprocess.run([os.path.join(VENV_BIN, "spo-selinuxd"), "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    flat = " ".join(out.split())
+    for default in (selinuxd.DEFAULT_DIR, selinuxd.DEFAULT_SOCKET, selinuxd.DEFAULT_STATE, "0660"):
+        assert "(default: %s)" % default in flat, out
