@@ -66,7 +66,11 @@ def _text(data: Optional[bytes]) -> str:
 
 def install(docs: List[Any], kubelet_dir: str, state: str = "present", shipped: Iterable[Any] = (),
             check_mode: bool = False, diff: bool = False) -> Dict[str, Any]:
-    """Make the node match ``docs``; returns ``changed``, ``profiles``, ``warnings`` and (if asked) ``diff``."""
+    """Make the node match ``docs``; returns ``changed``, ``profiles``, ``warnings`` and (if asked) ``diff``.
+
+    ``warnings`` holds the warnings of the profiles written (or removed) this run, so a profile's
+    warning is said once, when it lands; each entry of ``profiles`` keeps its own always.
+    """
     targets = _targets(docs, state, shipped)
     root = profiles_root(kubelet_dir)
     writes: List[Tuple[str, bytes]] = []
@@ -89,7 +93,8 @@ def install(docs: List[Any], kubelet_dir: str, state: str = "present", shipped: 
                 writes.append((path, wanted))
             if diff:
                 diffs.append({"before_header": path, "after_header": path, "before": _text(current), "after": _text(wanted)})
-        warnings.extend(profile_warnings)
+        if changed:  # said when the file is written; an unchanged file keeps them in profiles[].warnings only
+            warnings.extend(profile_warnings)
         profiles.append({"name": name, "namespace": namespace, "path": path,
                          "localhost_profile": localhost_profile(namespace, name), "changed": changed,
                          "state": target_state, "warnings": profile_warnings})

@@ -22,7 +22,8 @@ description:
     when none is listed). A name libseccomp knows on no architecture (a typo such as C(opne)) is an error.
     A name that exists only on other architectures (C(vm86old), C(stime) or C(umount) on x86_64) is kept in
     the JSON, because runc and crun skip names unknown to the architecture when they load the filter, and
-    is reported in the profile's RV(profiles[].warnings).
+    is reported in the profile's RV(profiles[].warnings); it is shown as a task warning only in the run that
+    writes the file, not on every later run.
   - C(spec.baseProfileName) unions the syscalls of another profile, given in the same call in the same
     namespace, or shipped with the collection (C(profiles/seccomp/), matched by name from any namespace, for
     example the runc base profile C(runc-v1.1.5)). The profile's own rules win for the names it lists.
