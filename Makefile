@@ -13,8 +13,14 @@ setup:
 demo: setup
 	$(VENV)/bin/ansible-playbook playbooks/demo.yml $(if $(KUBELET_DIR),-e kubelet_dir=$(KUBELET_DIR))
 
-test: setup test-unit test-integration test-cluster sanity lint molecule
-	@echo "make test: all suites passed"
+# Every suite runs, even after one failed; the failed ones are named at the end. Add a suite here.
+SUITES := test-unit test-integration test-cluster sanity lint molecule
+
+test: setup
+	@failed=""; for suite in $(SUITES); do echo "== make $$suite"; \
+	  $(MAKE) --no-print-directory $(addprefix -f ,$(MAKEFILE_LIST)) $$suite || failed="$$failed $$suite"; done; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (passed: the other suites of: $(SUITES))"; exit 1; fi; \
+	echo "make test: all suites passed ($(SUITES))"
 
 test-unit: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit
