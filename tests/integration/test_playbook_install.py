@@ -140,3 +140,12 @@ def test_demo_shows_the_denial_and_reruns_cleanly(fresh_boot, tmp_path):
             base = yaml.safe_load(handle)
         assert after - before <= {name for rule in base["spec"]["syscalls"] for name in rule["names"]}
     assert {p: p.read_bytes() for p in (tmp_path / "kubelet").rglob("*.json")} == kubelet_files
+
+
+def test_install_profiles_relative_dir_is_taken_from_the_working_directory(tmp_path):
+    """`-e profiles_dir=profiles/seccomp` run from the repository root, as the README's users do."""
+    kubelet = tmp_path / "kubelet"
+    proc = ansible_playbook("playbooks/install_profiles.yml", "-e", "kubelet_dir=%s" % kubelet,
+                            "-e", "profiles_dir=profiles/seccomp")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert installed(kubelet) == shipped_localhost_profiles()
