@@ -28,6 +28,7 @@ import json
 import os
 import stat
 import tarfile
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -422,9 +423,12 @@ def read_archive(path: str, verify_layers: bool = True) -> Archive:
                 f = tar.extractfile(member)
                 assert f is not None
                 reader = _TeeReader(f, blob_hash)
-                with gzip.GzipFile(fileobj=reader, mode="rb") as gz:  # type: ignore[arg-type]
-                    for chunk in iter(lambda: gz.read(1 << 20), b""):
-                        raw_hash.update(chunk)
+                try:
+                    with gzip.GzipFile(fileobj=reader, mode="rb") as gz:  # type: ignore[arg-type]
+                        for chunk in iter(lambda: gz.read(1 << 20), b""):
+                            raw_hash.update(chunk)
+                except (EOFError, OSError, zlib.error) as exc:
+                    raise ArchiveError(f"{path}: layer {i} ({layer['digest']}) is not valid gzip: {exc}") from None
                 if "sha256:" + blob_hash.hexdigest() != layer["digest"]:
                     raise ArchiveError(f"{path}: layer {i} blob does not match digest {layer['digest']}")
                 if "sha256:" + raw_hash.hexdigest() != diff_ids[i]:
