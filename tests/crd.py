@@ -9,20 +9,25 @@
   left to the server).
 * :func:`object_schema` returns a version's schema as the server applies it
   with strict field validation (kubectl's default): unknown fields are
-  errors, so every object node with ``properties`` gets
-  ``additionalProperties: false`` for jsonschema.
+  errors, so every object node with ``properties`` (or with no field list at
+  all, whose fields the server would prune) gets ``additionalProperties:
+  false`` for jsonschema.
+* :func:`schema_for` finds the CRD serving a manifest's apiVersion and kind;
+  :func:`validation_errors` lists what strict validation reports for it.
 """
 from __future__ import annotations
 
 import copy
+import glob
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CRD_DIR = os.path.join(ROOT, "config", "crd", "bases")
+GROUP = "security-profiles-operator.x-k8s.io"
 
 
 def load_crd(name: str) -> Dict[str, Any]:
@@ -44,6 +49,16 @@ def _structural_errors(node: Any, path: str, errors: List[str], root: bool = Fal
         errors.append("%s: every schema node needs a type" % path)
     if node.get("type") == "array" and "items" not in node:
         errors.append("%s: an array needs items" % path)
+    if node.get("x-kubernetes-int-or-string") and "type" in node:
+        errors.append("%s: x-kubernetes-int-or-string excludes type" % path)
+    if node.get("x-kubernetes-list-type") == "map":
+        keys = node.get("x-kubernetes-list-map-keys") or []
+        item = node.get("items") or {}
+        if not keys:
+            errors.append("%s: x-kubernetes-list-type map needs x-kubernetes-list-map-keys" % path)
+        missing = [k for k in keys if k not in (item.get("required") or []) and "default" not in (item.get("properties") or {}).get(k, {})]
+        if missing:
+            errors.append("%s: list map keys must be required or defaulted: %s" % (path, ", ".join(missing)))
     for key, child in (node.get("properties") or {}).items():
         if root and key == "metadata" and set(child) - {"type"}:
             errors.append("%s.metadata: only type: object is allowed at the root" % path)
@@ -82,7 +97,8 @@ def check_crd(crd: Dict[str, Any]) -> List[str]:
 
 def _strict(node: Any) -> None:
     if isinstance(node, dict):
-        if node.get("type") == "object" and "properties" in node and not node.get("x-kubernetes-preserve-unknown-fields"):
+        if (node.get("type") == "object" and "additionalProperties" not in node
+                and not node.get("x-kubernetes-preserve-unknown-fields")):
             node["additionalProperties"] = False
         for child in (node.get("properties") or {}).values():
             _strict(child)
@@ -102,3 +118,43 @@ def object_schema(crd: Dict[str, Any], version: str) -> Dict[str, Any]:
             schema.setdefault("properties", {})["metadata"] = {"type": "object"}
             return schema
     raise KeyError(version)
+
+
+def served_crds() -> Dict[Tuple[str, str], Tuple[Dict[str, Any], str]]:
+    """(apiVersion, kind) -> (CRD, version name) for every served version of config/crd/bases."""
+    served: Dict[Tuple[str, str], Tuple[Dict[str, Any], str]] = {}
+    for name in crd_files():
+        crd = load_crd(name)
+        for version in crd["spec"]["versions"]:
+            if version.get("served"):
+                served[("%s/%s" % (crd["spec"]["group"], version["name"]), crd["spec"]["names"]["kind"])] = (crd, version["name"])
+    return served
+
+
+def schema_for(doc: Dict[str, Any]) -> Dict[str, Any]:
+    """The strict schema the server applies to ``doc`` (KeyError when no CRD serves its apiVersion/kind)."""
+    crd, version = served_crds()[(doc.get("apiVersion"), doc.get("kind"))]
+    return object_schema(crd, version)
+
+
+def validation_errors(doc: Dict[str, Any]) -> List[str]:
+    """What strict validation against the serving CRD's schema reports for ``doc`` (empty: accepted)."""
+    import jsonschema
+
+    try:
+        schema = schema_for(doc)
+    except KeyError:
+        return ["no CRD serves %s %s" % (doc.get("apiVersion"), doc.get("kind"))]
+    validator = jsonschema.Draft202012Validator(schema)
+    return sorted("%s: %s" % (".".join(str(p) for p in error.absolute_path) or "<root>", error.message)
+                  for error in validator.iter_errors(doc))
+
+
+def manifests(*patterns: str) -> List[Tuple[str, Dict[str, Any]]]:
+    """(path relative to the project, document) of every YAML document matching ``patterns`` (under ROOT)."""
+    found: List[Tuple[str, Dict[str, Any]]] = []
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.join(ROOT, pattern))):
+            with open(path) as handle:
+                found.extend((os.path.relpath(path, ROOT), doc) for doc in yaml.safe_load_all(handle) if doc)
+    return found
