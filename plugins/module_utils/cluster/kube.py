@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Small, generic helpers over the kubernetes client for long-running daemons.
+
+* :class:`Kube` sends raw REST calls through a ``kubernetes.client.ApiClient`` (its auth, TLS and
+  connection pool) and decodes JSON itself: objects stay plain dicts, nothing is turned into the
+  client's model classes, and every request is counted (``Kube.requests``).
+* :class:`Reflector` is a list+watch loop for one resource: list, then watch from the list's
+  ``resourceVersion`` (bookmarks keep it fresh), resume after a dropped connection from the last
+  version seen, relist on ``410 Gone``.  Each object goes through a ``slim`` function before it is
+  stored, so a cache keeps only what its owner reads.  A relist reports objects that vanished
+  meanwhile as deletions.
+* Patch helpers (merge patch, JSON patch, server-side apply, the status subresource), Warning
+  events, and :func:`retry_on_conflict`.
+
+Used by the node agent; nothing here knows about profiles.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+import uuid
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from urllib.parse import quote, urlencode
+
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
+
+
+class KubeError(Exception):
+    """A non-2xx answer of the API server (``status`` 0: no answer at all)."""
+
+    def __init__(self, status: int, message: str, reason: str = "", method: str = "", path: str = "") -> None:
+        super().__init__("%s %s: %d %s%s" % (method, path, status, reason or "", (": " + message) if message else ""))
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class Gone(KubeError):
+    """410: the resourceVersion is too old; relist."""
+
+
+def is_not_found(exc: Exception) -> bool:
+    return isinstance(exc, KubeError) and exc.status == 404
+
+
+def is_conflict(exc: Exception) -> bool:
+    """409 Conflict, or 422 from a failed JSON patch ``test`` operation."""
+    return isinstance(exc, KubeError) and (exc.status == 409 or (exc.status == 422 and "test" in exc.message.lower()))
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def custom_path(group: str, version: str, plural: str, namespace: Optional[str] = None, name: Optional[str] = None,
+                subresource: Optional[str] = None) -> str:
+    """Path of custom objects: a collection (all namespaces or one), an object, a subresource."""
+    path = "/apis/%s/%s" % (group, version)
+    if namespace:
+        path += "/namespaces/" + quote(namespace, safe="")
+    path += "/" + plural
+    if name:
+        path += "/" + quote(name, safe="")
+        if subresource:
+            path += "/" + subresource
+    return path
+
+
+def core_path(plural: str, namespace: Optional[str] = None, name: Optional[str] = None) -> str:
+    path = "/api/v1"
+    if namespace:
+        path += "/namespaces/" + quote(namespace, safe="")
+    path += "/" + plural
+    if name:
+        path += "/" + quote(name, safe="")
+    return path
+
+
+class Kube(object):
+    """Raw JSON REST calls over an ``ApiClient``; thread-safe (urllib3 pool); counts requests."""
+
+    def __init__(self, api_client: Any, user_agent: str = "spo") -> None:
+        self.api = api_client
+        self.user_agent = user_agent
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.by_verb: Dict[str, int] = {}
+
+    def _count(self, verb: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_verb[verb] = self.by_verb.get(verb, 0) + 1
+
+    def _send(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None,
+              content_type: str = JSON, timeout: Any = 30, verb: Optional[str] = None, stream: bool = False) -> Any:
+        headers = {"Accept": JSON, "User-Agent": self.user_agent}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        method_, url, headers, _body, _post = self.api.param_serialize(
+            method, path, header_params=headers, auth_settings=["BearerToken"])
+        if query:
+            url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
+        self._count(verb or method)
+        pool = self.api.rest_client.pool_manager
+        if isinstance(timeout, tuple):
+            import urllib3
+            timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        try:
+            resp = pool.request(method_, url, body=data, headers=headers, preload_content=False,
+                                timeout=timeout, retries=False)
+        except Exception as exc:  # urllib3 errors: connection refused, reset, timeout
+            raise KubeError(0, str(exc), "no answer", method, path)
+        if resp.status >= 300:
+            raw = resp.data
+            resp.release_conn()
+            message, reason = "", ""
+            try:
+                decoded = json.loads(raw.decode("utf-8"))
+                message, reason = decoded.get("message", ""), decoded.get("reason", "")
+            except (ValueError, UnicodeDecodeError, AttributeError):
+                message = raw[:500].decode("utf-8", "replace")
+            cls = Gone if resp.status == 410 else KubeError
+            raise cls(resp.status, message, reason, method, path)
+        if stream:
+            return resp
+        raw = resp.data
+        resp.release_conn()
+        return json.loads(raw.decode("utf-8")) if raw else None
+
+    # ----------------------------------------------------------------- verbs
+    def get(self, path: str, query: Optional[Dict[str, Any]] = None) -> Any:
+        return self._send("GET", path, query, verb="get")
+
+    def list(self, path: str, query: Optional[Dict[str, Any]] = None) -> Any:
+        return self._send("GET", path, query, verb="list", timeout=120)
+
+    def create(self, path: str, body: Dict[str, Any]) -> Any:
+        return self._send("POST", path, body=body, verb="create")
+
+    def delete(self, path: str, body: Optional[Dict[str, Any]] = None, missing_ok: bool = True) -> Any:
+        try:
+            return self._send("DELETE", path, body=body, verb="delete")
+        except KubeError as exc:
+            if missing_ok and exc.status == 404:
+                return None
+            raise
+
+    def merge_patch(self, path: str, body: Dict[str, Any]) -> Any:
+        return self._send("PATCH", path, body=body, content_type=MERGE_PATCH, verb="patch")
+
+    def json_patch(self, path: str, operations: List[Dict[str, Any]]) -> Any:
+        return self._send("PATCH", path, body=operations, content_type=JSON_PATCH, verb="patch")
+
+    def apply(self, path: str, body: Dict[str, Any], field_manager: str, force: bool = True) -> Any:
+        """Server-side apply (JSON is YAML) with ``field_manager``."""
+        query = {"fieldManager": field_manager, "force": "true" if force else None}
+        return self._send("PATCH", path, query, body=body, content_type=APPLY_PATCH, verb="apply")
+
+    def watch(self, path: str, resource_version: str, query: Optional[Dict[str, Any]] = None,
+              timeout_seconds: int = 300) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        """Events (type, object) of one watch request; raises :class:`Gone` on 410 (also as an ERROR event)."""
+        params = dict(query or {})
+        params.update({"watch": "1", "resourceVersion": resource_version, "allowWatchBookmarks": "true",
+                       "timeoutSeconds": str(timeout_seconds)})
+        resp = self._send("GET", path, params, verb="watch", timeout=(10, timeout_seconds + 30), stream=True)
+        try:
+            buf = b""
+            for chunk in resp.stream(65536, decode_content=True):
+                buf += chunk
+                while True:
+                    cut = buf.find(b"\n")
+                    if cut < 0:
+                        break
+                    line, buf = buf[:cut], buf[cut + 1:]
+                    if not line.strip():
+                        continue
+                    event = json.loads(line.decode("utf-8"))
+                    kind, obj = event.get("type"), event.get("object") or {}
+                    if kind == "ERROR":
+                        code = obj.get("code", 500)
+                        cls = Gone if code == 410 else KubeError
+                        raise cls(code, obj.get("message", ""), obj.get("reason", ""), "WATCH", path)
+                    yield kind, obj
+        finally:
+            resp.release_conn()
+
+    # ---------------------------------------------------------------- events
+    def warning_event(self, obj: Dict[str, Any], reason: str, message: str, component: str,
+                      host: Optional[str] = None, event_type: str = "Warning") -> None:
+        """Record a core/v1 Event about ``obj`` (apiVersion, kind, metadata.name/namespace/uid)."""
+        meta = obj.get("metadata", {})
+        namespace = meta.get("namespace") or "default"
+        stamp = now_rfc3339()
+        event = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "%s.%s" % (meta.get("name", "object")[:200], uuid.uuid4().hex[:16]),
+                         "namespace": namespace},
+            "involvedObject": {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+                               "name": meta.get("name"), "namespace": namespace, "uid": meta.get("uid"),
+                               "resourceVersion": meta.get("resourceVersion")},
+            "reason": reason, "message": message[:1024], "type": event_type,
+            "source": {"component": component, **({"host": host} if host else {})},
+            "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+            "reportingComponent": component, "reportingInstance": host or component,
+        }
+        self.create(core_path("events", namespace), event)
+
+
+def retry_on_conflict(func: Callable[[], Any], attempts: int = 5, delay: float = 0.05) -> Any:
+    """Call ``func`` again (it re-reads what it needs) while it fails with a conflict."""
+    for attempt in range(attempts):
+        try:
+            return func()
+        except KubeError as exc:
+            if not is_conflict(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(delay * (attempt + 1))
+    return None
+
+
+def object_key(obj: Dict[str, Any]) -> Tuple[str, str]:
+    meta = obj.get("metadata", {})
+    return meta.get("namespace") or "", meta.get("name") or ""
+
+
+Handler = Callable[[str, Tuple[str, str], Optional[Dict[str, Any]], Optional[Dict[str, Any]]], None]
+
+
+class Reflector(object):
+    """list+watch of one collection into ``store``; ``handler(type, key, old, new)`` after each change.
+
+    ``slim(obj)`` returns what is stored (``None``: do not store the object, as if it did not exist).
+    ``synced`` is set after the first list.  ``missing_ok``: a 404 on list (CRD not installed yet)
+    counts as an empty collection and the list is retried every ``retry_missing`` seconds.
+    """
+
+    def __init__(self, kube: Kube, name: str, path: str, handler: Handler, query: Optional[Dict[str, Any]] = None,
+                 slim: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]] = lambda obj: obj,
+                 missing_ok: bool = False, retry_missing: float = 10.0, log: Callable[[str], None] = lambda m: None,
+                 watch_timeout: int = 300) -> None:
+        self.kube = kube
+        self.name = name
+        self.path = path
+        self.query = query or {}
+        self.handler = handler
+        self.slim = slim
+        self.missing_ok = missing_ok
+        self.retry_missing = retry_missing
+        self.log = log
+        self.watch_timeout = watch_timeout
+        self.store: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self.lock = threading.RLock()
+        self.synced = threading.Event()
+        self.missing = False
+        self.resource_version = ""
+        self.relists = 0
+        self.stop = threading.Event()
+        self.thread: Optional[threading.Thread] = None
+
+    def start(self) -> "Reflector":
+        self.thread = threading.Thread(target=self.run, name="reflector-" + self.name, daemon=True)
+        self.thread.start()
+        return self
+
+    def items(self) -> List[Dict[str, Any]]:
+        with self.lock:
+            return list(self.store.values())
+
+    def get(self, key: Tuple[str, str]) -> Optional[Dict[str, Any]]:
+        with self.lock:
+            return self.store.get(key)
+
+    def _apply(self, kind: str, obj: Dict[str, Any]) -> None:
+        key = object_key(obj)
+        new = self.slim(obj) if kind != DELETED else None
+        with self.lock:
+            old = self.store.get(key)
+            if new is None:
+                if old is None:
+                    return
+                del self.store[key]
+                kind = DELETED
+            else:
+                self.store[key] = new
+        self.handler(kind if old is not None or kind == DELETED else ADDED, key, old, new)
+
+    def relist(self) -> None:
+        try:
+            listing = self.kube.list(self.path, self.query)
+            self.missing = False
+        except KubeError as exc:
+            if exc.status == 404 and self.missing_ok:
+                if not self.missing:
+                    self.log("%s: the API has no %s (CRD not installed?); retrying every %.0fs"
+                             % (self.name, self.path, self.retry_missing))
+                self.missing = True
+                listing = {"items": [], "metadata": {"resourceVersion": ""}}
+            else:
+                raise
+        self.relists += 1
+        items = listing.get("items") or []
+        seen = set()
+        for obj in items:
+            seen.add(object_key(obj))
+            self._apply(MODIFIED, obj)
+        with self.lock:
+            vanished = [key for key in self.store if key not in seen]
+        for key in vanished:
+            with self.lock:
+                old = self.store.pop(key, None)
+            if old is not None:
+                self.handler(DELETED, key, old, None)
+        self.resource_version = (listing.get("metadata") or {}).get("resourceVersion", "")
+        self.synced.set()
+
+    def run(self) -> None:
+        backoff = 0.5
+        need_list = True
+        while not self.stop.is_set():
+            try:
+                if need_list:
+                    self.relist()
+                    need_list = False
+                if self.missing:
+                    self.stop.wait(self.retry_missing)
+                    need_list = True
+                    continue
+                for kind, obj in self.kube.watch(self.path, self.resource_version, self.query, self.watch_timeout):
+                    if self.stop.is_set():
+                        return
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        self.resource_version = rv
+                    if kind == "BOOKMARK":
+                        continue
+                    self._apply(kind, obj)
+                backoff = 0.5
+            except Gone:
+                need_list = True
+            except Exception as exc:  # pylint: disable=broad-except
+                self.log("%s: %s; retrying in %.1fs" % (self.name, exc, backoff))
+                if not self.resource_version:
+                    need_list = True
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+
+def slim_metadata(meta: Dict[str, Any], keep: Iterable[str] = ("name", "namespace", "uid", "resourceVersion",
+                                                                "generation", "deletionTimestamp", "finalizers",
+                                                                "labels", "annotations", "ownerReferences")) -> Dict[str, Any]:
+    """``metadata`` without managedFields and other bulk a cache never reads."""
+    return {k: meta[k] for k in keep if k in meta}

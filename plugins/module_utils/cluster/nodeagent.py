@@ -1,0 +1,1050 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The node agent: installs the cluster's profiles on one node, in batches (docs/cluster-design.md).
+
+Caches (list+watch, :class:`kube.Reflector`): SeccompProfile, SelinuxProfile, RawSelinuxProfile and
+SecurityProfileNodeStatus of all namespaces, the SPOD ``spod`` of the operator namespace, the
+pods of this node (only the profiles they use are kept) and the Node objects (metadata only).
+Every change marks profiles dirty; dirty profiles are reconciled together once events have been
+quiet for a moment (:class:`coalesce.Coalescer`), in phases, so a thousand new profiles cost one
+engine call and one write pass:
+
+1. finalizers of nodes that no longer exist are removed, with their SPNS (any agent does this);
+2. this node's finalizer is added to every profile about to be written to the node;
+3. seccomp: each profile is validated on its own (a refused one never blocks the others), the
+   accepted ones are installed by ONE ``seccomp_install.install`` call; SELinux: ``<policy>.cil``
+   files are written into the selinuxd drop-in directory and selinuxd's status is read back;
+4. this node's SPNS of each profile is created or patched (only when it differs);
+5. deleted profiles: the file stays (state Terminating) while a pod of this node uses it, then the
+   file, the SPNS and this node's finalizer go;
+6. the profile's status is aggregated over the SPNS and patched only when it differs.
+
+Decisions: a refused profile is Error with the engine's message (and one Warning event per
+generation); a refused UPDATE keeps the node's previous file, which was validated when written
+(as upstream keeps the last good file), while a profile refused by the SPOD's
+``allowedSyscalls``, a disabled one (``spec.disabled``) and a partial recording result are removed
+from the node.  With SELinux off in the SPOD, SelinuxProfiles are Pending (saying why).
+"""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs, selinuxd
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux as selinux_model
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.metrics import AgentMetrics
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podrefs import SECCOMP, SELINUX, slim_pod
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import (
+    Settings, check_allowed_syscalls, settings as spod_settings)
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine, localhost_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install, profiles_root
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import parse_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_cil import profile_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.semanage import cil_checksum
+
+GROUP = ns.GROUP
+SECCOMP_KIND, SELINUX_KIND, RAW_KIND = "SeccompProfile", "SelinuxProfile", "RawSelinuxProfile"
+KINDS = {
+    SECCOMP_KIND: ("v1beta1", "seccompprofiles"),
+    SELINUX_KIND: ("v1alpha2", "selinuxprofiles"),
+    RAW_KIND: ("v1alpha2", "rawselinuxprofiles"),
+}
+SPOD_VERSION, SPOD_PLURAL, SPOD_NAME = "v1alpha1", "securityprofilesoperatordaemons", "spod"
+COMPONENT = "spo-node-agent"
+SELINUX_POLL = 1.0
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+Key = Tuple[str, str, str]  # (kind, namespace, name)
+
+
+def load_shipped(directory: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The SeccompProfiles shipped in the collection's profiles/seccomp/ (bases by name)."""
+    import yaml
+    directory = directory or os.path.join(COLLECTION_ROOT, "profiles", "seccomp")
+    docs: List[Dict[str, Any]] = []
+    for path in sorted(glob.glob(os.path.join(directory, "*.yaml"))):
+        with open(path, "r", encoding="utf-8") as handle:
+            docs.extend(d for d in yaml.safe_load_all(handle) if isinstance(d, dict) and d.get("kind") == SECCOMP_KIND)
+    return docs
+
+
+def slim_profile(obj: Dict[str, Any]) -> Dict[str, Any]:
+    meta = k.slim_metadata(obj.get("metadata") or {}, ("name", "namespace", "uid", "resourceVersion", "generation",
+                                                       "deletionTimestamp", "finalizers", "labels"))
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta,
+            "spec": obj.get("spec"), "status": obj.get("status") or {}}
+
+
+def slim_spns(obj: Dict[str, Any]) -> Dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    slim = k.slim_metadata(meta, ("name", "namespace", "resourceVersion", "labels", "ownerReferences"))
+    workloads = (meta.get("annotations") or {}).get(ns.ANNOTATION_WORKLOADS)
+    if workloads:
+        slim["annotations"] = {ns.ANNOTATION_WORKLOADS: workloads}
+    return {"metadata": slim, "nodeName": obj.get("nodeName"), "status": obj.get("status"),
+            "message": obj.get("message")}
+
+
+def _rv(obj: Optional[Mapping[str, Any]]) -> int:
+    try:
+        return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class Outcome(object):
+    """What this node ends up with for one profile in a batch."""
+
+    __slots__ = ("state", "message", "write", "remove_file", "need_finalizer", "delete", "refused", "reason")
+
+    def __init__(self, state: str = ns.PENDING, message: str = "") -> None:
+        self.state = state
+        self.message = message
+        self.write = False          # the profile is to be written to the node
+        self.remove_file = False    # the node's file is to be removed
+        self.need_finalizer = False
+        self.delete = False         # the profile is being deleted and unused here: clean up all of this node's
+        self.refused = False
+        self.reason = ""
+
+
+class NodeAgent(object):
+    def __init__(self, kube: k.Kube, node: str, kubelet_dir: str = "/var/lib/kubelet",
+                 selinux_dir: str = selinuxd.DEFAULT_DIR, selinuxd_socket: str = selinuxd.DEFAULT_SOCKET,
+                 operator_namespace: str = "security-profiles-operator", window: float = 0.15, workers: int = 4,
+                 log: Callable[[str], None] = lambda m: sys.stderr.write(m + "\n"), verbosity: int = 0,
+                 shipped: Optional[List[Dict[str, Any]]] = None) -> None:
+        self.kube = kube
+        self.node = node
+        self.kubelet_dir = kubelet_dir
+        self.root = profiles_root(kubelet_dir)
+        self.selinux_dir = selinux_dir
+        self.selinuxd_socket = selinuxd_socket
+        self.operator_namespace = operator_namespace
+        self.finalizer = ns.node_finalizer(node)
+        self._log = log
+        self.verbosity = verbosity
+        self.shipped = load_shipped() if shipped is None else shipped
+        self.metrics = AgentMetrics(lambda: float(kube.requests))
+        self.queue = Coalescer(window)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-api")
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.lock = threading.RLock()
+        self.settings = Settings()
+        self.pod_index: Dict[Tuple[str, str, str], Set[str]] = {}
+        self.spns_index: Dict[Tuple[str, str, str], Dict[str, Tuple[str, str]]] = {}
+        self.reported: Dict[Key, Tuple[str, Any, str]] = {}
+        self.full: Set[Key] = set()
+        self.done: Dict[Key, Tuple[Any, Outcome]] = {}
+        self.batches = 0
+        self.errors = 0
+        self.reflectors: Dict[str, k.Reflector] = {}
+        for kind, (version, plural) in KINDS.items():
+            self.reflectors[kind] = k.Reflector(kube, kind, k.custom_path(GROUP, version, plural),
+                                                self._profile_handler(kind), slim=slim_profile, missing_ok=True,
+                                                log=self.log)
+        self.reflectors["spns"] = k.Reflector(kube, "spns", k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL),
+                                              self._on_spns, slim=slim_spns, missing_ok=True, log=self.log)
+        self.reflectors["spod"] = k.Reflector(kube, "spod", k.custom_path(GROUP, SPOD_VERSION, SPOD_PLURAL,
+                                                                          operator_namespace),
+                                              self._on_spod, query={"fieldSelector": "metadata.name=" + SPOD_NAME},
+                                              slim=lambda o: {"metadata": k.slim_metadata(o.get("metadata") or {}),
+                                                              "spec": o.get("spec") or {}},
+                                              missing_ok=True, log=self.log)
+        self.reflectors["pods"] = k.Reflector(kube, "pods", k.core_path("pods"), self._on_pod, slim=slim_pod,
+                                              query={"fieldSelector": "spec.nodeName=" + node}, log=self.log)
+        self.reflectors["nodes"] = k.Reflector(kube, "nodes", k.core_path("nodes"), self._on_node,
+                                               slim=lambda o: {"metadata": {"name": (o.get("metadata") or {}).get("name")}},
+                                               log=self.log)
+
+    # ------------------------------------------------------------------ logging
+    def log(self, message: str) -> None:
+        self._log("%s %s: %s" % (time.strftime("%H:%M:%S"), COMPONENT, message))
+
+    def debug(self, message: str) -> None:
+        if self.verbosity > 0 or self.settings.verbosity > 0:
+            self.log(message)
+
+    # ------------------------------------------------------------------ event handlers
+    def mark(self, keys: Iterable[Key], full: bool = True) -> None:
+        """Queue profiles: ``full`` ones are reconciled on the node, the others only get their status
+        re-aggregated."""
+        keys = list(keys)
+        if full and keys:
+            with self.lock:
+                self.full.update(keys)
+        self.queue.add(keys)
+
+    def _profile_handler(self, kind: str) -> k.Handler:
+        def handler(event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+            pkey = (kind, key[0], key[1])
+            level = self.change_level(old, new)
+            if level is None:
+                return
+            if level and kind == SECCOMP_KIND and new is not None and old is not None \
+                    and old.get("spec") != new.get("spec"):
+                # profiles naming this one as their base compile differently now
+                self.mark(self.dependants(key[0], key[1]))
+            self.mark([pkey], full=level)
+        return handler
+
+    def change_level(self, old: Optional[Mapping[str, Any]], new: Optional[Mapping[str, Any]]) -> Optional[bool]:
+        """True: reconcile on the node; False: only the status; None: nothing this agent cares about."""
+        if old is None or new is None:
+            return True
+        om, nm = old["metadata"], new["metadata"]
+        if (old.get("spec") != new.get("spec") or om.get("uid") != nm.get("uid")
+                or om.get("deletionTimestamp") != nm.get("deletionTimestamp")
+                or om.get("labels") != nm.get("labels")):
+            return True
+        ofin, nfin = om.get("finalizers") or [], nm.get("finalizers") or []
+        if ofin != nfin:
+            if (self.finalizer in ofin) != (self.finalizer in nfin):
+                return True
+            live = self.live_nodes()
+            if live and ns.stale_finalizers(nfin, live):
+                return True
+        if old.get("status") != new.get("status"):
+            return False
+        return None
+
+    def dependants(self, namespace: str, name: str) -> List[Key]:
+        """SeccompProfiles of ``namespace`` whose base chain reaches ``name``."""
+        store = self.reflectors[SECCOMP_KIND]
+        with store.lock:
+            by_base: Dict[str, List[str]] = {}
+            for (pns, pname), obj in store.store.items():
+                base = (obj.get("spec") or {}).get("baseProfileName")
+                if pns == namespace and base:
+                    by_base.setdefault(base, []).append(pname)
+        found: List[Key] = []
+        pending, seen = [name], {name}
+        while pending:
+            for child in by_base.get(pending.pop(), []):
+                if child not in seen:
+                    seen.add(child)
+                    pending.append(child)
+                    found.append((SECCOMP_KIND, namespace, child))
+        return found
+
+    def _on_spns(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+        dirty = []
+        with self.lock:
+            for obj, present in ((old, False), (new, True)):
+                if obj is None:
+                    continue
+                ident = self._spns_identity(obj)
+                if ident is None:
+                    continue
+                index_key, node = ident
+                nodes = self.spns_index.setdefault(index_key, {})
+                if present:
+                    nodes[node] = key
+                elif nodes.get(node) == key:
+                    del nodes[node]
+                    if not nodes:
+                        del self.spns_index[index_key]
+                owner = self._spns_owner(obj)
+                if owner:
+                    dirty.append(owner)
+        self.mark(dirty, full=False)
+
+    @staticmethod
+    def _spns_identity(obj: Mapping[str, Any]) -> Optional[Tuple[Tuple[str, str, str], str]]:
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        kind, pid, node = labels.get(ns.LABEL_KIND), labels.get(ns.LABEL_PROFILE_ID), obj.get("nodeName")
+        if not kind or not pid or not node:
+            return None
+        return (meta.get("namespace") or "", kind, pid), node
+
+    @staticmethod
+    def _spns_owner(obj: Mapping[str, Any]) -> Optional[Key]:
+        meta = obj.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("kind") in KINDS:
+                return (ref["kind"], meta.get("namespace") or "", ref.get("name") or "")
+        return None
+
+    def _on_spod(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+        fresh = spod_settings(new)
+        with self.lock:
+            changed = fresh != self.settings
+            self.settings = fresh
+        if changed:
+            self.log("SPOD settings: enableSelinux=%s allowedSyscalls=%s verbosity=%d"
+                     % (fresh.enable_selinux, "any" if fresh.allowed_syscalls is None else len(fresh.allowed_syscalls),
+                        fresh.verbosity))
+            self.mark(self.all_profile_keys())
+
+    def _on_pod(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+        pod_id = "%s/%s" % key
+        old_refs = set(tuple(r) for r in (old or {}).get("refs") or [])
+        new_refs = set(tuple(r) for r in (new or {}).get("refs") or [])
+        dirty: List[Key] = []
+        with self.lock:
+            for ref in old_refs - new_refs:
+                users = self.pod_index.get(ref)
+                if users is not None:
+                    users.discard(pod_id)
+                    if not users:
+                        del self.pod_index[ref]
+            for ref in new_refs - old_refs:
+                self.pod_index.setdefault(ref, set()).add(pod_id)
+        for ref in old_refs ^ new_refs:
+            if ref[0] == SECCOMP:
+                dirty.append((SECCOMP_KIND, ref[1], ref[2]))
+            else:
+                dirty.extend([(SELINUX_KIND, ref[1], ref[2]), (RAW_KIND, ref[1], ref[2])])
+        self.mark(dirty)
+
+    def _on_node(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+        if event == k.DELETED and self.ready.is_set():
+            self.log("node %s is gone: removing its finalizers and node statuses" % key[1])
+            self.mark(self.all_profile_keys())
+
+    def requeue(self, key: Key, delay: float) -> None:
+        with self.lock:
+            self.full.add(key)
+        self.queue.requeue(key, delay)
+
+    def all_profile_keys(self) -> List[Key]:
+        keys: List[Key] = []
+        for kind in KINDS:
+            keys.extend((kind, key[0], key[1]) for key in list(self.reflectors[kind].store))
+        return keys
+
+    # ------------------------------------------------------------------ lookups
+    def profile(self, key: Key) -> Optional[Dict[str, Any]]:
+        return self.reflectors[key[0]].get((key[1], key[2]))
+
+    def users(self, key: Key) -> List[str]:
+        kind, namespace, name = key
+        ref = (SECCOMP if kind == SECCOMP_KIND else SELINUX, namespace, name)
+        with self.lock:
+            return sorted(self.pod_index.get(ref, ()))
+
+    def node_spns(self, key: Key) -> Dict[str, Dict[str, Any]]:
+        """node -> SPNS (cached) of the profile ``key``."""
+        kind, namespace, name = key
+        with self.lock:
+            refs = dict(self.spns_index.get((namespace, kind, ns.profile_id(kind, name)), {}))
+        store = self.reflectors["spns"]
+        result = {}
+        for node, ref in refs.items():
+            obj = store.get(ref)
+            if obj is not None and self._spns_owner(obj) in (None, key):
+                result[node] = obj
+        return result
+
+    def live_nodes(self) -> Optional[Set[str]]:
+        nodes = self.reflectors["nodes"]
+        if not nodes.synced.is_set():
+            return None
+        return {key[1] for key in list(nodes.store)}
+
+    def path(self, key: Key, subresource: Optional[str] = None) -> str:
+        kind, namespace, name = key
+        version, plural = KINDS[kind]
+        return k.custom_path(GROUP, version, plural, namespace, name, subresource)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        for reflector in self.reflectors.values():
+            reflector.start()
+        self.worker = threading.Thread(target=self.run, name="agent-reconcile", daemon=True)
+        self.worker.start()
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        self.stop.set()
+        self.queue.close()
+        for reflector in self.reflectors.values():
+            reflector.stop.set()
+        if getattr(self, "worker", None) is not None:
+            self.worker.join(timeout)
+        self.pool.shutdown(wait=True)
+
+    def run(self) -> None:
+        for name, reflector in self.reflectors.items():
+            while not reflector.synced.wait(0.5):
+                if self.stop.is_set():
+                    return
+        self.log("caches synced: %d seccomp, %d selinux, %d raw selinux profiles, %d node statuses, %d pods using "
+                 "profiles, %d nodes" % tuple(len(self.reflectors[n].store) for n in
+                                              (SECCOMP_KIND, SELINUX_KIND, RAW_KIND, "spns", "pods", "nodes")))
+        with self.lock:
+            self.settings = spod_settings(self.reflectors["spod"].get((self.operator_namespace, SPOD_NAME)))
+        try:
+            self.remove_orphans()
+        except (OSError, SpoError) as exc:
+            self.log("cannot clean up the node's files: %s" % exc)
+        first = True
+        keys: List[Any] = self.all_profile_keys()
+        while not self.stop.is_set():
+            if not first:
+                keys = self.queue.wait(1.0)
+            if keys or first:
+                try:
+                    self.reconcile(keys, everything=first)
+                except Exception as exc:  # pylint: disable=broad-except
+                    self.errors += 1
+                    self.log("batch failed: %s; retrying its profiles" % exc)
+                    for key in keys:
+                        self.requeue(key, 2.0)
+            if first:
+                first = False
+                self.ready.set()
+                self.log("first sync done (%d profiles)" % len(keys))
+
+    # ------------------------------------------------------------------ restart safety
+    def remove_orphans(self) -> None:
+        """Remove files under ``<kubelet>/seccomp/operator/`` (and our CIL files) that match no profile."""
+        known = set(self.reflectors[SECCOMP_KIND].store)
+        for path in glob.glob(os.path.join(self.root, "*", "*.json")):
+            namespace = os.path.basename(os.path.dirname(path))
+            name = os.path.basename(path)[:-len(".json")]
+            if (namespace, name) in known or self.users((SECCOMP_KIND, namespace, name)):
+                continue
+            self.log("removing %s: no SeccompProfile %s/%s" % (path, namespace, name))
+            nodefs.remove(path)
+            self.metrics.seccomp.inc(operation="delete")
+        for directory in glob.glob(os.path.join(self.root, "*")):
+            try:
+                os.rmdir(directory)  # only when empty
+            except OSError:
+                pass
+        if os.path.isdir(self.selinux_dir):
+            known_policies = {selinux_model.policy_name(key[1], key[0]) for kind in (SELINUX_KIND, RAW_KIND)
+                              for key in self.reflectors[kind].store}
+            for path in glob.glob(os.path.join(self.selinux_dir, "*.cil")):
+                policy = os.path.basename(path)[:-4]
+                if policy in known_policies or not self._ours(path):
+                    continue
+                self.log("removing %s: no SelinuxProfile or RawSelinuxProfile for it" % path)
+                nodefs.remove(path)
+                self.metrics.selinux.inc(operation="delete")
+
+    @staticmethod
+    def _ours(path: str) -> bool:
+        """A CIL file this project wrote for a profile (first line ``; <Kind> ns/name (spo.security_profiles)``)."""
+        data = nodefs.read_bytes(path) or b""
+        first = data.split(b"\n", 1)[0]
+        return first.endswith(b"(spo.security_profiles)") and (first.startswith(b"; SelinuxProfile ")
+                                                               or first.startswith(b"; RawSelinuxProfile "))
+
+    # ------------------------------------------------------------------ the batch
+    def reconcile(self, keys: Iterable[Key], everything: bool = False) -> None:
+        keys = sorted(set(keys))
+        if not keys:
+            return
+        self.batches += 1
+        started = time.monotonic()
+        live = self.live_nodes()
+        with self.lock:
+            if everything:
+                full = keys
+                self.full.difference_update(keys)
+            else:
+                full = [key for key in keys if key in self.full]
+                self.full.difference_update(full)
+        full_set = set(full)
+        status_only = [key for key in keys if key not in full_set]
+        if status_only:
+            self._parallel(self.refresh_status, status_only)
+        keys = full
+        outcomes: Dict[Key, Outcome] = {}
+        present: Dict[Key, Dict[str, Any]] = {}
+        for key in keys:
+            obj = self.profile(key)
+            if obj is None:
+                outcomes[key] = self.plan_gone(key)
+            else:
+                present[key] = obj
+        # 1. stale node finalizers / statuses
+        if live:
+            self._parallel(lambda key: self.cleanup_stale_nodes(key, present[key], live), list(present))
+        # plan
+        seccomp_keys = [key for key in present if key[0] == SECCOMP_KIND]
+        outcomes.update(self.plan_seccomp(seccomp_keys, present))
+        for key in present:
+            if key[0] != SECCOMP_KIND:
+                outcomes[key] = self.plan_selinux(key, present[key])
+        # 2. finalizers before anything is written
+        need = [key for key, out in outcomes.items() if out.need_finalizer and key in present
+                and self.finalizer not in (present[key]["metadata"].get("finalizers") or [])]
+        failed = set()
+        for key, ok in zip(need, self._parallel(lambda key: self.add_finalizer(key, present[key]), need)):
+            if not ok:
+                failed.add(key)
+        for key in failed:
+            outcomes[key].write = False
+            outcomes[key].state = ns.PENDING
+        # 3. the node
+        self.apply_seccomp({key: out for key, out in outcomes.items() if key[0] == SECCOMP_KIND}, present)
+        for key, out in outcomes.items():
+            if key[0] == SECCOMP_KIND and key in present and key not in failed and (
+                    (out.write and out.state == ns.INSTALLED) or (out.refused and out.reason == "InvalidProfile")):
+                memo = Outcome(out.state, out.message)
+                memo.refused, memo.reason, memo.need_finalizer = out.refused, out.reason, out.need_finalizer
+                self.done[key] = (self.signature(key, present[key]), memo)
+        self.apply_selinux({key: out for key, out in outcomes.items() if key[0] != SECCOMP_KIND}, present)
+        for key in failed:
+            self.requeue(key, 2.0)
+        # 4.-6. node status, deletion, profile status
+        results = self._parallel(lambda key: self.finish(key, present.get(key), outcomes[key], live), list(outcomes))
+        for key, ok in zip(list(outcomes), results):
+            if not ok:
+                self.requeue(key, 2.0)
+        self.debug("batch %d: %d profiles in %.3fs (%d API requests so far)"
+                   % (self.batches, len(keys), time.monotonic() - started, self.kube.requests))
+
+    def _parallel(self, func: Callable[[Key], Any], keys: List[Key]) -> List[Any]:
+        def guarded(key: Key) -> Any:
+            try:
+                result = func(key)
+                return True if result is None else result
+            except Exception as exc:  # pylint: disable=broad-except
+                self.errors += 1
+                self.log("%s %s/%s: %s" % (key[0], key[1], key[2], exc))
+                return False
+        if len(keys) <= 1:
+            return [guarded(key) for key in keys]
+        return list(self.pool.map(guarded, keys))
+
+    # ------------------------------------------------------------------ planning
+    def plan_gone(self, key: Key) -> Outcome:
+        """The profile no longer exists (its finalizers were removed by force, or we missed it)."""
+        out = Outcome(ns.TERMINATING)
+        out.delete = True
+        if not self.users(key):
+            out.remove_file = True
+        return out
+
+    def _deleting(self, key: Key, obj: Mapping[str, Any]) -> Optional[Outcome]:
+        if not obj["metadata"].get("deletionTimestamp"):
+            return None
+        users = self.users(key)
+        out = Outcome(ns.TERMINATING, "in use by %s" % ", ".join(users) if users else "")
+        if not users:
+            out.delete = True
+            out.remove_file = True
+        return out
+
+    def plan_seccomp(self, keys: List[Key], present: Mapping[Key, Dict[str, Any]]) -> Dict[Key, Outcome]:
+        outcomes: Dict[Key, Outcome] = {}
+        candidates: List[Key] = []
+        for key in keys:
+            obj = present[key]
+            out = self._deleting(key, obj)
+            if out is None:
+                spec = obj.get("spec") or {}
+                labels = obj["metadata"].get("labels") or {}
+                if spec.get("disabled") is True:
+                    out = Outcome(ns.DISABLED)
+                    out.remove_file = True
+                elif labels.get(ns.LABEL_PARTIAL) == "true":
+                    out = Outcome(ns.PARTIAL)
+                    out.remove_file = True
+                else:
+                    memo = self.done.get(key)
+                    if memo is not None and memo[0] == self.signature(key, obj) and (
+                            memo[1].state != ns.INSTALLED or os.path.exists(self.seccomp_path(key))):
+                        out = Outcome(memo[1].state, memo[1].message)
+                        out.refused, out.reason = memo[1].refused, memo[1].reason
+                        out.need_finalizer = memo[1].need_finalizer
+                    else:
+                        candidates.append(key)
+                        continue
+            outcomes[key] = out
+        if candidates:
+            outcomes.update(self.validate_seccomp(candidates, present))
+        return outcomes
+
+    def signature(self, key: Key, obj: Mapping[str, Any]) -> Tuple[Any, ...]:
+        """What a seccomp profile's result on this node depends on: the object's generation, its base
+        chain's generations and the SPOD's allowedSyscalls."""
+        meta = obj["metadata"]
+        chain = []
+        current = obj
+        for _depth in range(12):
+            base = (current.get("spec") or {}).get("baseProfileName")
+            if not base:
+                break
+            current = self.reflectors[SECCOMP_KIND].get((key[1], base))
+            if current is None:
+                chain.append((base, None))
+                break
+            cmeta = current["metadata"]
+            chain.append((base, cmeta.get("uid"), cmeta.get("generation"), bool(cmeta.get("deletionTimestamp"))))
+        return (meta.get("uid"), meta.get("generation"), tuple(chain), self.settings.key())
+
+    def _seccomp_doc(self, obj: Mapping[str, Any]) -> Dict[str, Any]:
+        meta = obj["metadata"]
+        return {"apiVersion": obj.get("apiVersion"), "kind": SECCOMP_KIND,
+                "metadata": {"name": meta["name"], "namespace": meta["namespace"]}, "spec": obj.get("spec")}
+
+    def validate_seccomp(self, keys: List[Key], present: Mapping[Key, Dict[str, Any]]) -> Dict[Key, Outcome]:
+        """Each profile on its own: parse, resolve bases (same namespace, from the cache), compile, check the
+        SPOD's allowedSyscalls.  Returns the outcome of each."""
+        outcomes: Dict[Key, Outcome] = {}
+        parsed: Dict[Tuple[str, str], Any] = {}
+        docs: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        refused_bases: Dict[Tuple[str, str], str] = {}
+
+        def parse(ident: Tuple[str, str], obj: Mapping[str, Any]) -> Any:
+            if ident in parsed:
+                return parsed[ident]
+            doc = self._seccomp_doc(obj)
+            try:
+                profile = parse_profile(doc)
+            except SpoError as exc:
+                parsed[ident] = exc
+                return exc
+            parsed[ident] = profile
+            docs[ident] = doc
+            return profile
+
+        for key in keys:
+            ident = (key[1], key[2])
+            parse(ident, present[key])
+            # bases of the same namespace, from the cache
+            current = parsed[ident]
+            depth = 0
+            while not isinstance(current, SpoError) and current.base_profile_name and depth < 12:
+                depth += 1
+                base_ident = (current.namespace, current.base_profile_name)
+                base_obj = self.reflectors[SECCOMP_KIND].get(base_ident)
+                if base_obj is None or base_obj["metadata"].get("deletionTimestamp") \
+                        or (base_obj.get("spec") or {}).get("disabled") is True:
+                    break
+                if base_ident in parsed:
+                    break
+                current = parse(base_ident, base_obj)
+                if isinstance(current, SpoError):
+                    refused_bases[base_ident] = str(current)
+        engine = Engine(list(docs.values()), self.shipped)
+        allowed = self.settings.allowed_syscalls
+        for key in keys:
+            ident = (key[1], key[2])
+            result = parsed[ident]
+            out = Outcome(ns.INSTALLED)
+            try:
+                if isinstance(result, SpoError):
+                    raise result
+                base = result.base_profile_name
+                if base and (result.namespace, base) in refused_bases:
+                    raise SpoError("base profile %r is refused: %s" % (base, refused_bases[(result.namespace, base)]),
+                                   result.ref, "spec.baseProfileName")
+                compiled = engine.compile(result)
+                try:
+                    check_allowed_syscalls(compiled.oci, allowed, result.ref)
+                except SpoError:
+                    out.remove_file = True
+                    out.reason = "NotAllowedSyscall"
+                    raise
+                out.write = True
+                out.need_finalizer = True
+                out.message = "; ".join(compiled.warnings)
+            except SpoError as exc:
+                out.state = ns.ERROR
+                out.message = str(exc)
+                out.refused = True
+                out.reason = out.reason or "InvalidProfile"
+                out.write = False
+            outcomes[key] = out
+        return outcomes
+
+    def plan_selinux(self, key: Key, obj: Dict[str, Any]) -> Outcome:
+        out = self._deleting(key, obj)
+        if out is not None:
+            return out
+        spec = obj.get("spec") or {}
+        if spec.get("disabled") is True:
+            out = Outcome(ns.DISABLED)
+            out.remove_file = True
+            return out
+        if not self.settings.enable_selinux:
+            return Outcome(ns.PENDING, "SELinux is not enabled in the SPOD %s/%s (spec.enableSelinux or "
+                                       "spec.selinux.enable); the profile is not installed"
+                           % (self.operator_namespace, SPOD_NAME))
+        out = Outcome(ns.IN_PROGRESS)
+        try:
+            profiles = self._selinux_chain(key, obj)
+            target = profiles[-1]
+            out.message = profile_cil(target)
+            out.write = True
+            out.need_finalizer = True
+        except SpoError as exc:
+            out.state, out.message, out.refused, out.reason = ns.ERROR, str(exc), True, "InvalidProfile"
+        return out
+
+    def _selinux_chain(self, key: Key, obj: Mapping[str, Any]) -> List[Any]:
+        """The profile with the SelinuxProfiles it inherits (same namespace), validated; the profile last."""
+        def doc_of(o: Mapping[str, Any]) -> Dict[str, Any]:
+            return {"apiVersion": o.get("apiVersion"), "kind": o.get("kind"),
+                    "metadata": {"name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"]},
+                    "spec": o.get("spec")}
+        docs = [doc_of(obj)]
+        profile = selinux_model.parse_profile(docs[0])
+        pending = [profile]
+        seen = {profile.policy_name}
+        while pending:
+            current = pending.pop()
+            for index, entry in enumerate(getattr(current, "inherit", []) or []):
+                if entry.kind != SELINUX_KIND:
+                    continue
+                parent = self.reflectors[SELINUX_KIND].get((current.namespace, entry.name))
+                if parent is None:
+                    raise SpoError("inherits SelinuxProfile %s/%s, which does not exist" % (current.namespace, entry.name),
+                                   current.ref, "spec.inherit[%d].name" % index)
+                parsed = selinux_model.parse_profile(doc_of(parent))
+                if parsed.policy_name not in seen:
+                    seen.add(parsed.policy_name)
+                    docs.append(doc_of(parent))
+                    pending.append(parsed)
+        ordered = selinux_model.parse_profiles(docs)
+        return [p for p in ordered if p.policy_name != profile.policy_name] + [
+            next(p for p in ordered if p.policy_name == profile.policy_name)]
+
+    # ------------------------------------------------------------------ node writes
+    def seccomp_path(self, key: Key) -> str:
+        return nodefs.safe_join(self.root, key[1], key[2] + ".json")
+
+    def apply_seccomp(self, outcomes: Dict[Key, Outcome], present: Mapping[Key, Dict[str, Any]]) -> None:
+        accepted = [key for key, out in outcomes.items() if out.write]
+        if accepted:
+            docs: Dict[Tuple[str, str], Dict[str, Any]] = {}
+            for key in accepted:
+                docs[(key[1], key[2])] = self._seccomp_doc(present[key])
+                # the bases must be in the same call (same namespace); they are installed too
+                obj = present[key]
+                seen = 0
+                while (obj.get("spec") or {}).get("baseProfileName") and seen < 12:
+                    seen += 1
+                    ident = (key[1], obj["spec"]["baseProfileName"])
+                    base = self.reflectors[SECCOMP_KIND].get(ident)
+                    if base is None or ident in docs:
+                        break
+                    if self.finalizer not in (base["metadata"].get("finalizers") or []):
+                        break  # not (yet) this node's to write; the engine resolved it all the same
+                    docs[ident] = self._seccomp_doc(base)
+                    obj = base
+            try:
+                result = install(list(docs.values()), self.kubelet_dir, shipped=self.shipped)
+                for item in result["profiles"]:
+                    if item["changed"]:
+                        self.metrics.seccomp.inc(operation="update")
+            except Exception as exc:  # pylint: disable=broad-except
+                # should not happen (everything was validated): fall back to one call per profile
+                self.log("installing %d profiles in one call failed (%s); installing them one by one"
+                         % (len(docs), exc))
+                for key in accepted:
+                    try:
+                        install([docs[(key[1], key[2])]], self.kubelet_dir, shipped=self.shipped)
+                        self.metrics.seccomp.inc(operation="update")
+                    except Exception as one:  # pylint: disable=broad-except
+                        out = outcomes[key]
+                        out.state, out.message, out.write, out.refused, out.reason = (
+                            ns.ERROR, str(one), False, True, "CannotSaveProfile")
+        for key, out in outcomes.items():
+            if out.remove_file:
+                try:
+                    if nodefs.remove(self.seccomp_path(key)):
+                        self.metrics.seccomp.inc(operation="delete")
+                        self.debug("removed %s" % self.seccomp_path(key))
+                except (OSError, SpoError) as exc:
+                    out.state, out.message, out.delete = ns.ERROR, "cannot remove the profile file: %s" % exc, False
+                    out.reason = "CannotRemoveProfile"
+            if out.refused:
+                self.metrics.seccomp_errors.inc(reason=out.reason)
+
+    def selinux_path(self, key: Key) -> str:
+        return nodefs.safe_join(self.selinux_dir, selinux_model.policy_name(key[2], key[1]) + ".cil")
+
+    def apply_selinux(self, outcomes: Dict[Key, Outcome], present: Mapping[Key, Dict[str, Any]]) -> None:
+        writes = []
+        written = []
+        for key, out in outcomes.items():
+            if out.write:
+                path = self.selinux_path(key)
+                data = out.message.encode("utf-8")
+                out.message = ""
+                if nodefs.read_bytes(path) != data:
+                    writes.append((path, data))
+                    written.append(out)
+                    continue
+                out.state, out.message = self._selinuxd_state(selinux_model.policy_name(key[2], key[1]),
+                                                              cil_checksum(data.decode("utf-8")))
+        if writes:
+            nodefs.makedirs(self.selinux_dir)
+            nodefs.atomic_write_many(writes)
+            for out in written:
+                self.metrics.selinux.inc(operation="update")
+                out.state, out.message = ns.IN_PROGRESS, "selinuxd is installing the policy"
+        for key, out in outcomes.items():
+            if out.write and out.state == ns.IN_PROGRESS:
+                self.requeue(key, SELINUX_POLL)
+            if out.remove_file:
+                try:
+                    if nodefs.remove(self.selinux_path(key)):
+                        self.metrics.selinux.inc(operation="delete")
+                except (OSError, SpoError) as exc:
+                    out.state, out.message, out.delete = ns.ERROR, "cannot remove the policy file: %s" % exc, False
+            if out.delete and self.settings.enable_selinux and os.path.exists(self.selinuxd_socket):
+                policy = selinux_model.policy_name(key[2], key[1])
+                try:
+                    code, _body = selinuxd.query(self.selinuxd_socket, "/policies/" + policy, timeout=5)
+                except OSError:
+                    code = 404
+                if code == 200:  # selinuxd has not removed it yet: keep the finalizer a little longer
+                    out.delete = False
+                    self.requeue(key, SELINUX_POLL)
+            if out.refused:
+                self.metrics.selinux_errors.inc(reason=out.reason)
+
+    def _selinuxd_state(self, policy: str, checksum: str) -> Tuple[str, str]:
+        try:
+            code, body = selinuxd.query(self.selinuxd_socket, "/policies/" + policy, timeout=5)
+        except (OSError, ValueError) as exc:
+            return ns.IN_PROGRESS, "selinuxd is not reachable at %s: %s" % (self.selinuxd_socket, exc)
+        if code != 200 or not isinstance(body, dict) or body.get("checksum") != checksum:
+            return ns.IN_PROGRESS, "selinuxd is installing the policy"
+        if body.get("status") == selinuxd.INSTALLED:
+            return ns.INSTALLED, ""
+        if body.get("status") == selinuxd.FAILED:
+            self.metrics.selinux_errors.inc(reason="CannotInstallPolicy")
+            return ns.ERROR, "selinuxd could not install policy %s: %s" % (policy, body.get("message", ""))
+        return ns.IN_PROGRESS, "selinuxd is installing the policy"
+
+    # ------------------------------------------------------------------ API writes
+    def add_finalizer(self, key: Key, obj: Dict[str, Any]) -> bool:
+        path = self.path(key)
+        for _attempt in range(6):
+            meta = obj["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if self.finalizer in finalizers:
+                return True
+            if meta.get("deletionTimestamp"):
+                return False
+            if finalizers:
+                ops = [{"op": "add", "path": "/metadata/finalizers/-", "value": self.finalizer}]
+            else:
+                ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
+                       {"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]}]
+            try:
+                fresh = self.kube.json_patch(path, ops)
+                self._remember(key, fresh)
+                return True
+            except k.KubeError as exc:
+                if exc.status == 404:
+                    return False
+                if exc.status not in (409, 422, 500):
+                    raise
+            try:
+                obj = slim_profile(self.kube.get(path))
+            except k.KubeError as exc:
+                if exc.status == 404:
+                    return False
+                raise
+        return False
+
+    def remove_finalizer(self, key: Key, obj: Dict[str, Any], finalizer: str) -> None:
+        path = self.path(key)
+        for _attempt in range(6):
+            finalizers = obj["metadata"].get("finalizers") or []
+            if finalizer not in finalizers:
+                return
+            index = finalizers.index(finalizer)
+            ops = [{"op": "test", "path": "/metadata/finalizers/%d" % index, "value": finalizer},
+                   {"op": "remove", "path": "/metadata/finalizers/%d" % index}]
+            try:
+                fresh = self.kube.json_patch(path, ops)
+                self._remember(key, fresh)
+                return
+            except k.KubeError as exc:
+                if exc.status == 404:
+                    return
+                if exc.status not in (409, 422, 500):
+                    raise
+            try:
+                obj = slim_profile(self.kube.get(path))
+            except k.KubeError as exc:
+                if exc.status == 404:
+                    return
+                raise
+
+    def _remember(self, key: Key, fresh: Optional[Dict[str, Any]]) -> None:
+        """Put an object the API returned into the cache (unless the watch already brought a newer one)."""
+        if not fresh:
+            return
+        reflector = self.reflectors[key[0]]
+        with reflector.lock:
+            current = reflector.store.get((key[1], key[2]))
+            if current is None or _rv(current) <= _rv(fresh):
+                reflector.store[(key[1], key[2])] = slim_profile(fresh)
+
+    def cleanup_stale_nodes(self, key: Key, obj: Dict[str, Any], live: Set[str]) -> None:
+        for finalizer in ns.stale_finalizers(obj["metadata"].get("finalizers") or [], live):
+            self.log("%s %s/%s: removing finalizer %s (its node does not exist)" % (key + (finalizer,)))
+            self.remove_finalizer(key, self.profile(key) or obj, finalizer)
+        for node, spns in self.node_spns(key).items():
+            if node not in live:
+                self.debug("%s %s/%s: deleting the node status of node %s (gone)" % (key + (node,)))
+                meta = spns["metadata"]
+                self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, meta["namespace"], meta["name"]))
+
+    def write_spns(self, key: Key, obj: Dict[str, Any], out: Outcome, workloads: List[str]) -> None:
+        kind, namespace, name = key
+        mine = self.node_spns(key).get(self.node)
+        message = out.message
+        if mine is not None:
+            patch = ns.spns_patch(mine, kind, name, self.node, out.state, message, workloads)
+            if patch:
+                meta = mine["metadata"]
+                fresh = self.kube.merge_patch(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace,
+                                                            meta["name"]), patch)
+                self._remember_spns(fresh)
+            return
+        body = ns.spns_object(kind, obj, self.node, out.state, message, workloads)
+        collection = k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace)
+        try:
+            fresh = self.kube.create(collection, body)
+        except k.KubeError as exc:
+            if exc.status != 409:
+                raise
+            existing = self.kube.get(collection + "/" + body["metadata"]["name"])
+            if self._spns_identity(existing) == ((namespace, kind, ns.profile_id(kind, name)), self.node):
+                patch = ns.spns_patch(existing, kind, name, self.node, out.state, message, workloads)
+                fresh = self.kube.merge_patch(collection + "/" + body["metadata"]["name"], patch) if patch else existing
+            else:  # the name belongs to another profile's status
+                body["metadata"]["name"] = ns.spns_alt_name(kind, name, self.node)
+                fresh = self.kube.create(collection, body)
+        self._remember_spns(fresh)
+
+    def _remember_spns(self, fresh: Optional[Dict[str, Any]]) -> None:
+        if not fresh:
+            return
+        slim = slim_spns(fresh)
+        store = self.reflectors["spns"]
+        key = k.object_key(fresh)
+        with store.lock:
+            current = store.store.get(key)
+            if current is not None and _rv(current) > _rv(fresh):
+                return
+            store.store[key] = slim
+        ident = self._spns_identity(slim)
+        if ident:
+            with self.lock:
+                self.spns_index.setdefault(ident[0], {})[ident[1]] = key
+
+    def delete_spns(self, key: Key) -> None:
+        mine = self.node_spns(key).get(self.node)
+        if mine is None:
+            return
+        meta = mine["metadata"]
+        self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, meta["namespace"], meta["name"]))
+        store = self.reflectors["spns"]
+        ident = self._spns_identity(mine)
+        with store.lock:
+            store.store.pop((meta["namespace"], meta["name"]), None)
+        if ident:
+            with self.lock:
+                nodes = self.spns_index.get(ident[0], {})
+                nodes.pop(ident[1], None)
+
+    def report(self, key: Key, obj: Dict[str, Any], out: Outcome) -> None:
+        """One Warning event per refused generation (and message)."""
+        if not out.refused:
+            self.reported.pop(key, None)
+            return
+        meta = obj["metadata"]
+        mark = (meta.get("uid"), meta.get("generation"), out.message)
+        if self.reported.get(key) == mark:
+            return
+        self.reported[key] = mark
+        self.log("%s %s/%s refused: %s" % (key + (out.message,)))
+        try:
+            self.kube.warning_event(obj, out.reason or "InvalidProfile", "node %s: %s" % (self.node, out.message),
+                                    COMPONENT, self.node)
+        except k.KubeError as exc:
+            self.log("cannot record an event for %s %s/%s: %s" % (key + (exc,)))
+
+    def finish(self, key: Key, obj: Optional[Dict[str, Any]], out: Outcome, live: Optional[Set[str]]) -> None:
+        """SPNS, deletion and the aggregated status of one profile."""
+        if obj is None or out.delete:
+            self.done.pop(key, None)
+        if obj is None:  # gone
+            if out.remove_file:
+                self._remove_any_file(key)
+            self.reported.pop(key, None)
+            return
+        workloads = self.users(key)
+        if out.delete:
+            self.delete_spns(key)
+            current = self.profile(key) or obj
+            self.remove_finalizer(key, current, self.finalizer)
+            self.reported.pop(key, None)
+            return
+        self.report(key, obj, out)
+        self.write_spns(key, obj, out, workloads)
+        self.update_status(key, out, workloads, live)
+
+    def refresh_status(self, key: Key) -> None:
+        """Re-aggregate the status from the node statuses (this node's as its SPNS says)."""
+        obj = self.profile(key)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return
+        mine = self.node_spns(key).get(self.node)
+        if mine is None:
+            return
+        out = Outcome(mine.get("status") or ns.PENDING, mine.get("message") or "")
+        self.update_status(key, out, ns.spns_workloads(mine), self.live_nodes())
+
+    def _remove_any_file(self, key: Key) -> None:
+        try:
+            if key[0] == SECCOMP_KIND:
+                if nodefs.remove(self.seccomp_path(key)):
+                    self.metrics.seccomp.inc(operation="delete")
+            elif not self.profile((SELINUX_KIND if key[0] == RAW_KIND else RAW_KIND, key[1], key[2])):
+                if nodefs.remove(self.selinux_path(key)):
+                    self.metrics.selinux.inc(operation="delete")
+        except SpoError:
+            pass
+
+    def update_status(self, key: Key, out: Outcome, workloads: List[str], live: Optional[Set[str]]) -> None:
+        states = []
+        for node, spns in self.node_spns(key).items():
+            if node == self.node or (live is not None and node not in live):
+                continue
+            states.append(ns.NodeState(node, spns.get("status"), spns.get("message") or "", ns.spns_workloads(spns)))
+        states.append(ns.NodeState(self.node, out.state, out.message if out.state != ns.INSTALLED else "", workloads))
+        state, message, all_workloads = ns.aggregate(states)
+        if state is None:
+            return
+        kind, namespace, name = key
+        extra = ({"localhostProfile": localhost_profile(namespace, name)} if kind == SECCOMP_KIND
+                 else {"usage": selinux_model.policy_name(name, namespace) + ".process"})
+        current = self.profile(key)
+        if current is None:
+            return
+        status = ns.profile_status(current.get("status"), state, message, all_workloads, extra, k.now_rfc3339())
+        if status is None:
+            return
+        try:
+            fresh = self.kube.merge_patch(self.path(key, "status"), {"status": status})
+        except k.KubeError as exc:
+            if exc.status == 404:
+                return
+            raise
+        self._remember(key, fresh)

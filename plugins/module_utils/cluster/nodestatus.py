@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Per-node profile states and their aggregation into a profile's status (pure functions).
+
+States, worst first: Error < Terminating < Partial < Disabled < Pending < InProgress < Installed
+(upstream's order).  A profile's state is the worst over the SecurityProfileNodeStatus objects
+(SPNS) of the nodes that exist; a node without an SPNS yet does not count (its agent creates the
+SPNS with its result in one request), an unset state counts as Pending.
+
+Names and labels follow docs/cluster-design.md: SPNS ``<profile>-<node>`` (shortened with a hash
+when longer than an object name may be), labels ``spo.x-k8s.io/profile-id`` (``<Kind>-<name>``),
+``node-name``, ``profile-state``, ``profile-kind`` (values longer than a label value may be are
+shortened with a hash), an owner reference to the profile, and the node's finalizer
+``<node>.node.spo.x-k8s.io/profile``.  The pods of a node that use a profile are listed in the
+SPNS annotation ``spo.x-k8s.io/active-workloads`` (``ns/pod`` joined by ``,``); the profile's
+``status.activeWorkloads`` is their union.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+GROUP = "security-profiles-operator.x-k8s.io"
+SPNS_VERSION = "v1alpha1"
+SPNS_API_VERSION = GROUP + "/" + SPNS_VERSION
+SPNS_KIND = "SecurityProfileNodeStatus"
+SPNS_PLURAL = "securityprofilenodestatuses"
+
+ERROR, TERMINATING, PARTIAL, DISABLED, PENDING, IN_PROGRESS, INSTALLED = (
+    "Error", "Terminating", "Partial", "Disabled", "Pending", "InProgress", "Installed")
+STATES = (ERROR, TERMINATING, PARTIAL, DISABLED, PENDING, IN_PROGRESS, INSTALLED)
+_RANK = {state: rank for rank, state in enumerate(STATES)}
+
+LABEL_PROFILE_ID = "spo.x-k8s.io/profile-id"
+LABEL_NODE = "spo.x-k8s.io/node-name"
+LABEL_STATE = "spo.x-k8s.io/profile-state"
+LABEL_KIND = "spo.x-k8s.io/profile-kind"
+ANNOTATION_WORKLOADS = "spo.x-k8s.io/active-workloads"
+# upstream's mark of a partial recording result: never installed, state Partial
+LABEL_PARTIAL = "spo.x-k8s.io/partial"
+FINALIZER_SUFFIX = ".node.spo.x-k8s.io/profile"
+
+MAX_LABEL_VALUE = 63
+MAX_NAME = 253
+MAX_MESSAGE = 32768
+
+# Ready condition per aggregated state: (status, reason)
+READY = {
+    INSTALLED: ("True", "Available"),
+    IN_PROGRESS: ("False", "Creating"),
+    PENDING: ("False", "Creating"),
+    DISABLED: ("False", "Unavailable"),
+    PARTIAL: ("False", "Unavailable"),
+    TERMINATING: ("False", "Deleting"),
+    ERROR: ("False", "Unavailable"),
+}
+MAX_NODES_IN_MESSAGE = 5
+
+
+def rank(state: Optional[str]) -> int:
+    """Position of ``state`` (unset or unknown counts as Pending)."""
+    return _RANK.get(state or PENDING, _RANK[PENDING])
+
+
+def worse(a: Optional[str], b: Optional[str]) -> str:
+    """The worse of two states (unset is Pending)."""
+    a, b = a or PENDING, b or PENDING
+    return a if rank(a) <= rank(b) else b
+
+
+def worst(states: Iterable[Optional[str]]) -> Optional[str]:
+    """Worst of ``states``; None when there are none."""
+    result: Optional[str] = None
+    for state in states:
+        result = (state or PENDING) if result is None else worse(result, state)
+    return result
+
+
+def _hash(text: str, length: int = 10) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def shorten(value: str, limit: int) -> str:
+    """``value`` if short enough, else a prefix, ``-`` and a hash of the whole (still <= ``limit``)."""
+    if len(value) <= limit:
+        return value
+    head = value[:limit - 11].rstrip("-.")
+    return "%s-%s" % (head, _hash(value))
+
+
+def profile_id(kind: str, name: str) -> str:
+    """Label value naming a profile within its namespace: ``<Kind>-<name>``."""
+    return shorten("%s-%s" % (kind, name), MAX_LABEL_VALUE)
+
+
+def node_label(node: str) -> str:
+    return shorten(node, MAX_LABEL_VALUE)
+
+
+def spns_name(profile: str, node: str) -> str:
+    """``<profile>-<node>`` (an object name: at most 253 characters)."""
+    return shorten("%s-%s" % (profile, node), MAX_NAME)
+
+
+def spns_alt_name(kind: str, profile: str, node: str) -> str:
+    """The name used when ``<profile>-<node>`` is taken by another profile's SPNS (another kind, or a
+    profile/node pair that joins to the same text)."""
+    suffix = _hash("%s/%s/%s" % (kind, profile, node), 8)
+    return "%s-%s" % (spns_name(profile, node)[:MAX_NAME - 9].rstrip("-."), suffix)
+
+
+def node_finalizer(node: str) -> str:
+    """The node's finalizer on a profile; the prefix must be a DNS subdomain of at most 253 characters."""
+    prefix = node + FINALIZER_SUFFIX.split("/", 1)[0]
+    if len(prefix) > MAX_NAME or any(len(part) > 63 for part in prefix.split(".")):
+        prefix = "h" + _hash(node, 32) + FINALIZER_SUFFIX.split("/", 1)[0]
+    return prefix + "/" + FINALIZER_SUFFIX.split("/", 1)[1]
+
+
+def is_node_finalizer(finalizer: str) -> bool:
+    return finalizer.endswith(FINALIZER_SUFFIX)
+
+
+def stale_finalizers(finalizers: Sequence[str], nodes: Iterable[str]) -> List[str]:
+    """Node finalizers on a profile that belong to none of ``nodes`` (nodes that no longer exist)."""
+    live = {node_finalizer(node) for node in nodes}
+    return [f for f in finalizers if is_node_finalizer(f) and f not in live]
+
+
+def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, message: str = "",
+                workloads: Sequence[str] = (), name: Optional[str] = None) -> Dict[str, Any]:
+    """The SPNS of ``profile`` (a profile object with apiVersion and metadata.uid) on ``node``."""
+    meta = profile["metadata"]
+    body: Dict[str, Any] = {
+        "apiVersion": SPNS_API_VERSION, "kind": SPNS_KIND,
+        "metadata": {
+            "name": name or spns_name(meta["name"], node),
+            "namespace": meta["namespace"],
+            "labels": spns_labels(kind, meta["name"], node, state),
+            "ownerReferences": [{"apiVersion": profile.get("apiVersion"), "kind": kind, "name": meta["name"],
+                                 "uid": meta["uid"], "controller": True, "blockOwnerDeletion": False}],
+        },
+        "nodeName": node,
+        "status": state,
+    }
+    if message:
+        body["message"] = message[:MAX_MESSAGE]
+    if workloads:
+        body["metadata"]["annotations"] = {ANNOTATION_WORKLOADS: ",".join(sorted(workloads))}
+    return body
+
+
+def spns_labels(kind: str, name: str, node: str, state: str) -> Dict[str, str]:
+    return {LABEL_PROFILE_ID: profile_id(kind, name), LABEL_NODE: node_label(node),
+            LABEL_STATE: state, LABEL_KIND: kind}
+
+
+def spns_patch(current: Mapping[str, Any], kind: str, name: str, node: str, state: str, message: str,
+               workloads: Sequence[str]) -> Optional[Dict[str, Any]]:
+    """Merge patch bringing ``current`` (an SPNS) to the wanted content; None when nothing differs."""
+    patch: Dict[str, Any] = {}
+    meta = current.get("metadata", {})
+    labels = meta.get("labels") or {}
+    want_labels = spns_labels(kind, name, node, state)
+    label_patch = {k: v for k, v in want_labels.items() if labels.get(k) != v}
+    want_workloads = ",".join(sorted(workloads))
+    have_workloads = (meta.get("annotations") or {}).get(ANNOTATION_WORKLOADS, "")
+    if label_patch:
+        patch.setdefault("metadata", {})["labels"] = label_patch
+    if want_workloads != have_workloads:
+        patch.setdefault("metadata", {})["annotations"] = {ANNOTATION_WORKLOADS: want_workloads or None}
+    if current.get("status") != state:
+        patch["status"] = state
+    message = message[:MAX_MESSAGE]
+    if (current.get("message") or "") != message:
+        patch["message"] = message or None
+    if current.get("nodeName") != node:
+        patch["nodeName"] = node
+    return patch or None
+
+
+def spns_workloads(spns: Mapping[str, Any]) -> List[str]:
+    text = ((spns.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_WORKLOADS, "")
+    return [item for item in text.split(",") if item]
+
+
+class NodeState(object):
+    """One node's view of a profile, as its SPNS records it."""
+
+    __slots__ = ("node", "state", "message", "workloads")
+
+    def __init__(self, node: str, state: Optional[str], message: str = "", workloads: Sequence[str] = ()) -> None:
+        self.node = node
+        self.state = state or PENDING
+        self.message = message or ""
+        self.workloads = list(workloads)
+
+    def __repr__(self) -> str:
+        return "NodeState(%r, %r, %r, %r)" % (self.node, self.state, self.message, self.workloads)
+
+
+def _node_list(nodes: List[str]) -> str:
+    shown = nodes[:MAX_NODES_IN_MESSAGE]
+    more = len(nodes) - len(shown)
+    return ", ".join(shown) + (" and %d more" % more if more > 0 else "")
+
+
+def aggregate(states: Sequence[NodeState]) -> Tuple[Optional[str], str, List[str]]:
+    """(state, Ready message, activeWorkloads) over the nodes' states; state None without any."""
+    state = worst(s.state for s in states)
+    workloads = sorted({w for s in states for w in s.workloads})
+    if state is None:
+        return None, "", workloads
+    at = sorted((s for s in states if s.state == state), key=lambda s: s.node)
+    if state == ERROR:
+        first = next((s for s in at if s.message), None)
+        message = "failed on node%s %s" % ("s" if len(at) > 1 else "", _node_list([s.node for s in at]))
+        if first is not None:
+            message += ": %s" % first.message
+    elif state == TERMINATING:
+        message = "deleted; still in use on node%s %s" % ("s" if len(at) > 1 else "", _node_list([s.node for s in at]))
+    elif state in (PENDING, IN_PROGRESS):
+        first = next((s for s in at if s.message), None)
+        message = "%s on node%s %s" % ("installing" if state == IN_PROGRESS else "waiting",
+                                       "s" if len(at) > 1 else "", _node_list([s.node for s in at]))
+        if first is not None:
+            message += ": %s" % first.message
+    elif state == DISABLED:
+        message = "disabled (spec.disabled is true); not installed on the nodes"
+    elif state == PARTIAL:
+        message = "a partial profile of a recording (label %s), not merged yet; not installed" % LABEL_PARTIAL
+    else:
+        # the same text whatever the number of nodes, so agents that see a different number of
+        # node statuses at a moment never rewrite each other's status
+        message = "installed on the nodes"
+    return state, message, workloads
+
+
+def ready_condition(state: str, message: str, previous: Optional[Mapping[str, Any]], now: str) -> Dict[str, Any]:
+    """The Ready condition for ``state``; keeps ``previous``'s lastTransitionTime when the status holds."""
+    status, reason = READY.get(state, ("Unknown", "Unknown"))
+    stamp = now
+    if previous and previous.get("status") == status and previous.get("lastTransitionTime"):
+        stamp = previous["lastTransitionTime"]
+    return {"type": "Ready", "status": status, "reason": reason, "message": message, "lastTransitionTime": stamp}
+
+
+def profile_status(current: Optional[Mapping[str, Any]], state: str, message: str, workloads: Sequence[str],
+                   extra: Mapping[str, Any], now: str) -> Optional[Dict[str, Any]]:
+    """The profile ``status`` to write, or None when ``current`` already says the same.
+
+    ``extra`` holds kind-specific fields (``localhostProfile`` or ``usage``).  Conditions other
+    than Ready are kept as they are.
+    """
+    current = current or {}
+    conditions = [c for c in current.get("conditions") or [] if isinstance(c, dict)]
+    previous = next((c for c in conditions if c.get("type") == "Ready"), None)
+    ready = ready_condition(state, message, previous, now)
+    same = (current.get("status") == state and previous is not None
+            and all(previous.get(k) == ready[k] for k in ("status", "reason", "message"))
+            and sorted(current.get("activeWorkloads") or []) == sorted(workloads)
+            and all(current.get(k) == v for k, v in extra.items()))
+    if same:
+        return None
+    status: Dict[str, Any] = {"status": state,
+                              "conditions": [c for c in conditions if c.get("type") != "Ready"] + [ready],
+                              "activeWorkloads": list(workloads) or None}
+    status.update(extra)
+    return status

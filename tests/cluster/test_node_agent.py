@@ -1,0 +1,276 @@
+# -*- coding: utf-8 -*-
+"""The node agent against the real API server and kubelet.
+
+The agent runs out of cluster (a subprocess of the venv's ``spo-node-agent``) as node ``vm`` (the
+cluster's node), with a temporary kubelet directory — or the real one for the pod test, where the
+kubelet must read the profile the agent wrote.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+import yaml
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+AGENT = os.path.join(ROOT, ".venv", "bin", "spo-node-agent")
+SPEC_PROFILE = os.path.join(ROOT, "tests", "unit", "fixtures", "spec-seccompprofile.yaml")
+GROUP, VERSION, PLURAL = "security-profiles-operator.x-k8s.io", "v1beta1", "seccompprofiles"
+SPNS = ("v1alpha1", "securityprofilenodestatuses")
+NODE = "vm"
+REAL_KUBELET = os.environ.get("CLUSTER_KUBELET_DIR") or "/var/lib/kubelet"
+FINALIZER = "vm.node.spo.x-k8s.io/profile"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition", interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.0fs waiting for %s (last: %r)" % (timeout, what, last))
+
+
+class Agent(object):
+    def __init__(self, kubelet_dir: str) -> None:
+        self.kubelet_dir = kubelet_dir
+        self.log_path = tempfile.mktemp(prefix="h-agent-", suffix=".log")
+        self.log_file = open(self.log_path, "w")
+        self.proc = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", kubelet_dir, "--verbosity", "1"],
+                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+        wait_for(lambda: "first sync done" in self.log() or self.proc.poll() is not None, 60, "the agent's first sync")
+        assert self.proc.poll() is None, self.log()
+
+    def log(self) -> str:
+        with open(self.log_path) as handle:
+            return handle.read()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+
+    def path(self, namespace: str, name: str) -> str:
+        return os.path.join(self.kubelet_dir, "seccomp", "operator", namespace, name + ".json")
+
+
+@pytest.fixture
+def custom(kube):
+    from kubernetes import client
+    return client.CustomObjectsApi(kube)
+
+
+def _strip_finalizers(custom, namespace: str) -> None:
+    from kubernetes.client.rest import ApiException
+    for plural, version in ((PLURAL, VERSION), ("selinuxprofiles", "v1alpha2"), ("rawselinuxprofiles", "v1alpha2")):
+        for item in custom.list_namespaced_custom_object(GROUP, version, namespace, plural).get("items", []):
+            if item["metadata"].get("finalizers"):
+                try:
+                    custom.patch_namespaced_custom_object(GROUP, version, namespace, plural, item["metadata"]["name"],
+                                                          {"metadata": {"finalizers": None}})
+                except ApiException:
+                    pass
+
+
+@pytest.fixture
+def start_agent(custom, namespace) -> Iterator[Callable[[str], Agent]]:
+    agents: List[Agent] = []
+
+    def start(kubelet_dir: str) -> Agent:
+        agent = Agent(kubelet_dir)
+        agents.append(agent)
+        return agent
+    try:
+        yield start
+    finally:
+        for agent in agents:
+            agent.stop()
+        _strip_finalizers(custom, namespace)  # nothing may block the namespace's deletion
+
+
+@pytest.fixture
+def agent(start_agent, tmp_path) -> Agent:
+    return start_agent(str(tmp_path / "kubelet"))
+
+
+def spec_profile(namespace: str, name: Optional[str] = None) -> Dict[str, Any]:
+    with open(SPEC_PROFILE) as handle:
+        doc = yaml.safe_load(handle)
+    doc["metadata"]["namespace"] = namespace
+    if name:
+        doc["metadata"]["name"] = name
+    return doc
+
+
+def get(custom, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+    from kubernetes.client.rest import ApiException
+    try:
+        return custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def state(custom, namespace: str, name: str) -> Optional[str]:
+    obj = get(custom, namespace, name)
+    return ((obj or {}).get("status") or {}).get("status")
+
+
+def node_statuses(custom, namespace: str) -> List[Dict[str, Any]]:
+    return custom.list_namespaced_custom_object(GROUP, SPNS[0], namespace, SPNS[1]).get("items", [])
+
+
+def engine_bytes(doc: Dict[str, Any]) -> bytes:
+    """What the engine (seccomp_install.install, as the collection's modules use it) writes for ``doc``."""
+    with tempfile.TemporaryDirectory() as directory:
+        install([copy.deepcopy(doc)], directory)
+        meta = doc["metadata"]
+        with open(os.path.join(directory, "seccomp", "operator", meta["namespace"], meta["name"] + ".json"), "rb") as f:
+            return f.read()
+
+
+def test_spec_profile_installed_with_node_status(custom, namespace, agent):
+    doc = spec_profile(namespace)
+    name = doc["metadata"]["name"]
+    started = time.monotonic()
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
+    wait_for(lambda: state(custom, namespace, name) == "Installed", 10, "status Installed")
+    assert time.monotonic() - started < 10
+    obj = get(custom, namespace, name)
+    assert obj["status"]["localhostProfile"] == "operator/%s/%s.json" % (namespace, name)
+    ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
+    assert ready and ready[0]["status"] == "True"
+    assert FINALIZER in obj["metadata"]["finalizers"]
+    spns = node_statuses(custom, namespace)
+    assert len(spns) == 1
+    assert spns[0]["metadata"]["name"] == "%s-%s" % (name, NODE)
+    assert spns[0]["nodeName"] == NODE and spns[0]["status"] == "Installed"
+    assert spns[0]["metadata"]["labels"] == {
+        "spo.x-k8s.io/profile-id": "SeccompProfile-" + name, "spo.x-k8s.io/node-name": NODE,
+        "spo.x-k8s.io/profile-state": "Installed", "spo.x-k8s.io/profile-kind": "SeccompProfile"}
+    owner = spns[0]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"]) == ("SeccompProfile", name, obj["metadata"]["uid"])
+    with open(agent.path(namespace, name), "rb") as handle:
+        assert handle.read() == engine_bytes(doc)
+
+
+def test_refused_profile_is_error_and_not_written(custom, namespace, agent):
+    good = spec_profile(namespace, "good")
+    bad = spec_profile(namespace, "bad")
+    bad["spec"]["syscalls"][0]["names"] = ["exit", "opne"]
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, bad)
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, good)
+    wait_for(lambda: state(custom, namespace, "bad") == "Error", 10, "status Error")
+    wait_for(lambda: state(custom, namespace, "good") == "Installed", 10, "the good profile Installed")
+    obj = get(custom, namespace, "bad")
+    ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert ready["status"] == "False"
+    assert "spec.syscalls[0].names[1]" in ready["message"] and "opne" in ready["message"], ready
+    assert not os.path.exists(agent.path(namespace, "bad"))
+    assert os.path.exists(agent.path(namespace, "good"))
+    spns = {s["metadata"]["name"]: s for s in node_statuses(custom, namespace)}
+    assert spns["bad-vm"]["status"] == "Error" and "spec.syscalls[0].names[1]" in spns["bad-vm"]["message"]
+    assert spns["bad-vm"]["metadata"]["labels"]["spo.x-k8s.io/profile-state"] == "Error"
+
+    from kubernetes import client
+    events = client.CoreV1Api(custom.api_client).list_namespaced_event(
+        namespace, field_selector="involvedObject.name=bad").items
+    assert any(e.type == "Warning" and "opne" in e.message for e in events)
+
+
+def test_delete_removes_file_node_status_and_finalizer(custom, namespace, agent):
+    doc = spec_profile(namespace, "short-lived")
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
+    wait_for(lambda: state(custom, namespace, "short-lived") == "Installed", 10, "status Installed")
+    assert os.path.exists(agent.path(namespace, "short-lived"))
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "short-lived")
+    wait_for(lambda: get(custom, namespace, "short-lived") is None, 10, "the profile to be gone")
+    assert not os.path.exists(agent.path(namespace, "short-lived"))
+    wait_for(lambda: not node_statuses(custom, namespace), 10, "the node status to be gone")
+
+
+def test_finalizer_and_status_of_a_missing_node_are_removed(custom, namespace, agent):
+    doc = spec_profile(namespace, "ghosted")
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
+    wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, "status Installed")
+    obj = get(custom, namespace, "ghosted")
+    ghost = "h-agent-ghost-%s" % uuid.uuid4().hex[:6]
+    custom.create_namespaced_custom_object(GROUP, SPNS[0], namespace, SPNS[1], {
+        "apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfileNodeStatus",
+        "metadata": {"name": "ghosted-" + ghost, "labels": {
+            "spo.x-k8s.io/profile-id": "SeccompProfile-ghosted", "spo.x-k8s.io/node-name": ghost,
+            "spo.x-k8s.io/profile-state": "Error", "spo.x-k8s.io/profile-kind": "SeccompProfile"},
+            "ownerReferences": [{"apiVersion": GROUP + "/v1beta1", "kind": "SeccompProfile", "name": "ghosted",
+                                 "uid": obj["metadata"]["uid"]}]},
+        "nodeName": ghost, "status": "Error", "message": "a node that is gone"})
+    custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "ghosted", {
+        "metadata": {"finalizers": obj["metadata"]["finalizers"] + [ghost + ".node.spo.x-k8s.io/profile"]}})
+    wait_for(lambda: [s["nodeName"] for s in node_statuses(custom, namespace)] == [NODE], 10,
+             "the missing node's status to be deleted")
+    wait_for(lambda: get(custom, namespace, "ghosted")["metadata"].get("finalizers") == [FINALIZER], 10,
+             "the missing node's finalizer to be removed")
+    wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, "status Installed again")
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "ghosted")
+    wait_for(lambda: get(custom, namespace, "ghosted") is None, 10, "the profile to be gone")
+
+
+def _pod(namespace: str, name: str, profile: str) -> Dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": profile}},
+            "containers": [{"name": "sleeper", "image": "docker.io/library/busybox:local", "imagePullPolicy": "Never",
+                            "command": ["sleep", "3600"]}],
+        },
+    }
+
+
+@pytest.mark.skipif(not os.path.isdir(REAL_KUBELET), reason="needs the cluster's kubelet directory on this machine")
+def test_profile_in_use_stays_terminating_until_the_pod_is_gone(custom, kube, namespace, start_agent):
+    from kubernetes import client
+    core = client.CoreV1Api(kube)
+    agent = start_agent(REAL_KUBELET)
+    name = "in-use"
+    doc = {"apiVersion": GROUP + "/" + VERSION, "kind": "SeccompProfile",
+           "metadata": {"name": name, "namespace": namespace},
+           "spec": {"defaultAction": "SCMP_ACT_ALLOW",
+                    "syscalls": [{"action": "SCMP_ACT_ERRNO", "names": ["unshare"]}]}}
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
+    wait_for(lambda: state(custom, namespace, name) == "Installed", 10, "status Installed")
+    path = agent.path(namespace, name)
+    assert os.path.exists(path)
+    core.create_namespaced_pod(namespace, _pod(namespace, "user", "operator/%s/%s.json" % (namespace, name)))
+    wait_for(lambda: core.read_namespaced_pod("user", namespace).status.phase == "Running", 90, "the pod to run")
+    wait_for(lambda: (get(custom, namespace, name)["status"].get("activeWorkloads") or []) == [namespace + "/user"],
+             10, "activeWorkloads to list the pod")
+
+    custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    wait_for(lambda: state(custom, namespace, name) == "Terminating", 10, "status Terminating")
+    time.sleep(2)
+    assert get(custom, namespace, name) is not None, "a profile in use must not be deleted"
+    assert os.path.exists(path), "the file of a profile in use must stay"
+    spns = node_statuses(custom, namespace)
+    assert [s["status"] for s in spns] == ["Terminating"]
+
+    core.delete_namespaced_pod("user", namespace, grace_period_seconds=0)
+    wait_for(lambda: get(custom, namespace, name) is None, 60, "the profile to be gone once the pod is")
+    assert not os.path.exists(path)
+    assert not node_statuses(custom, namespace)
