@@ -87,8 +87,11 @@ def extract(obj: Obj) -> Optional[Tuple[Obj, Obj, str]]:
         spec = {}
     elif not isinstance(spec, dict):
         raise SpoError("must be a mapping", obj=object_name(obj), field=prefix + "spec")
-    _check_meta(meta, prefix + "metadata")
-    _check_spec(spec, prefix + "spec")
+    try:
+        _check_meta(meta, prefix + "metadata")
+        _check_spec(spec, prefix + "spec")
+    except SpoError as exc:
+        raise exc.within(obj=object_name(obj))
     return meta, spec, prefix + "spec"
 
 
