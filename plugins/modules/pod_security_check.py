@@ -14,10 +14,11 @@ description:
     ReplicationControllers and PodTemplates against a Pod Security Standards level (V(privileged), V(baseline),
     V(restricted)) at a policy version (V(latest) or V(v1.N)), with every check of Kubernetes up to 1.36 and the
     versions at which each changed.
-  - Each verdict carries the texts the Kubernetes API server prints, byte for byte -
-    C(violates PodSecurity "restricted:latest": ...) when it enforces and
-    C(would violate PodSecurity "restricted:latest": ...) when it warns or audits - and the least privileged
-    level that admits the object.
+  - >-
+    Each verdict carries the texts the Kubernetes API server prints, byte for byte, as
+    RV(verdicts[].enforce_message) (what it answers when it enforces the level) and
+    RV(verdicts[].warning) (what it prints when it warns, and records when it audits),
+    and the least privileged level that admits the object.
   - Pods are judged as the API server sees them on create (the deprecated seccomp and AppArmor annotations
     synchronised with the fields). Namespace, user and runtime class exemptions are not applied.
   - Objects of other kinds (Services, ConfigMaps, ...) are listed in RV(skipped).
