@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean images
+.PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean images bundle
 
 setup:
 	@hack/setup.sh
@@ -46,6 +46,10 @@ bench: setup
 # The one image (OCI archive, no registry); `make images IMPORT=1` (or CLUSTER=path) loads it into the cluster.
 images: setup
 	@hack/build-image.sh $(if $(filter-out 0,$(IMPORT))$(CLUSTER),--import) $(if $(CLUSTER),--cluster $(CLUSTER))
+
+# The OLM bundle (bundle/, bundle.Dockerfile) from config/; commit the result (tests/unit/test_bundle.py checks it).
+bundle: setup
+	$(PY) hack/bundle.py
 
 clean:
 	rm -rf $(VENV) .collections tests/output
