@@ -36,6 +36,18 @@ def join_violations(violations: List[Violation]) -> str:
     return ", ".join(v.text() for v in violations)
 
 
+# The API server's warning recorder: once the warnings of one response exceed 4096 characters
+# (runes) in all, each is cut to its first 256 characters (no marker). The audit annotation and the
+# enforce message keep the full text.
+WARNINGS_TOTAL_LIMIT = 4096
+WARNING_TRUNCATED_LENGTH = 256
+
+
+def as_warning_header(text: str) -> str:
+    """``text`` as the API server sends it in a Warning header when it is the response's only warning."""
+    return text[:WARNING_TRUNCATED_LENGTH] if len(text) > WARNINGS_TOTAL_LIMIT else text
+
+
 def check_pod(meta: Obj, spec: Obj, level: str, minor: Minor) -> List[Violation]:
     """Violations of a pod (metadata, spec) at ``level`` and ``minor``; none at privileged."""
     if level == PRIVILEGED:
@@ -151,5 +163,5 @@ def evaluate_many(objects: List[Obj], level: str = RESTRICTED, version: str = LA
     return {"verdicts": verdicts, "skipped": skipped}
 
 
-__all__ = ["Violation", "Verdict", "evaluate", "evaluate_many", "check_pod", "minimum_level", "join_violations",
+__all__ = ["Violation", "Verdict", "evaluate", "as_warning_header", "evaluate_many", "check_pod", "minimum_level", "join_violations",
            "LEVELS", "version_text"]
