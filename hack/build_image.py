@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """``make images``: the project's one container image, built without a registry.
 
     localhost/spo/security-profiles-operator:<content hash>  (and :dev)
@@ -36,7 +35,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -155,7 +154,7 @@ class Cache:
 def k8s_core_source() -> str:
     out = subprocess.run([os.path.join(ROOT, ".venv/bin/python"), "-c",
                           "import ansible_collections.kubernetes.core as m; print(list(m.__path__)[0])"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     path = out.stdout.strip()
     if out.returncode != 0 or not os.path.isfile(os.path.join(path, "MANIFEST.json")):
         die("kubernetes.core not found in .venv (it comes with requirements.txt's `ansible`): run `make setup`")
@@ -193,7 +192,7 @@ def fetch_wheels(cache: Cache, requirements: str) -> str:
     os.makedirs(wheels, exist_ok=True)
     res = subprocess.run([os.path.join(ROOT, ".venv/bin/python"), "-m", "pip", "wheel", "-q",
                           "--disable-pip-version-check", "--no-deps", "-r", requirements, "-w", wheels],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, check=False)
     if res.returncode != 0:
         die("pip wheel -r images/requirements-image.txt failed:\n" + (res.stderr or res.stdout)[-2000:])
     shutil.copy(requirements, os.path.join(wheels, "requirements-image.txt"))
@@ -354,7 +353,7 @@ def build_linecut(cache: Cache) -> Optional[str]:
         log("no C compiler: the image's audit parser runs in pure Python")
         return None
     res = subprocess.run([cc, "-O2", "-Wall", "-shared", "-fPIC", "-I", sysconfig.get_paths()["include"],
-                          src, "-o", out + ".tmp"], capture_output=True, text=True)
+                          src, "-o", out + ".tmp"], capture_output=True, text=True, check=False)
     if res.returncode != 0:
         log("spo_linecut did not build (pure Python parser in the image): " + res.stderr.strip()[-300:])
         return None
@@ -363,7 +362,7 @@ def build_linecut(cache: Cache) -> Optional[str]:
 
 
 def script_text(target: str) -> bytes:
-    module, _, func = target.partition(":")
+    module, func = target.split(":", 1)
     return (f"#!{VENV}/bin/python3\n"
             "import sys\n"
             f"from {module} import {func}\n"
@@ -487,7 +486,7 @@ def build(cache: Cache) -> Dict[str, object]:
 # -- import ---------------------------------------------------------------------
 def cluster_digests(cluster: str, ref: str) -> Optional[str]:
     """The digest containerd (namespace k8s.io) has for ``ref``; None if absent or unknown."""
-    env_out = subprocess.run([cluster, "env"], capture_output=True, text=True)
+    env_out = subprocess.run([cluster, "env"], capture_output=True, text=True, check=False)
     state = None
     for line in env_out.stdout.splitlines():
         if line.startswith("export CLUSTER_STATE="):
@@ -495,7 +494,7 @@ def cluster_digests(cluster: str, ref: str) -> Optional[str]:
     if not state or not shutil.which("ctr"):
         return None
     res = subprocess.run(["ctr", "--address", os.path.join(state, "containerd/containerd.sock"), "-n", "k8s.io",
-                          "images", "ls", f"name=={ref}"], capture_output=True, text=True)
+                          "images", "ls", f"name=={ref}"], capture_output=True, text=True, check=False)
     if res.returncode != 0:
         return None
     for line in res.stdout.splitlines()[1:]:
@@ -520,7 +519,7 @@ def import_image(cluster: str, info: Dict[str, object]) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="build-image.sh", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="build-image.sh", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--import", dest="do_import", action="store_true",
                         help="import the image into the test cluster (both tags)")
     parser.add_argument("--cluster", default=os.environ.get("CLUSTER") or "/work/shared/cluster/cluster",

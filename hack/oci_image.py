@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """OCI image layout archives, written with the standard library only.
 
 Build tooling for ``make images`` (hack/build_image.py), not part of the
