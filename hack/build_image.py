@@ -442,7 +442,7 @@ def build(cache: Cache) -> Dict[str, object]:
     proj, pkey = project_layer(cache)
     layers = [base, proj]
     config = oci_image.image_config(
-        layers, env=ENV, cmd=CMD, workdir="/opt/spo",
+        layers, env=ENV, cmd=CMD, workdir="/opt/spo", user="65532",
         labels={"org.opencontainers.image.title": "security-profiles-operator",
                 "org.opencontainers.image.description": "spo.security_profiles: operator runner and node daemons",
                 "org.opencontainers.image.version": galaxy_version(),

@@ -35,6 +35,6 @@ if ! "$CLUSTER" status >/dev/null 2>&1; then
   started=1
 fi
 if [[ -f hack/build-image.sh ]]; then
-  SPO_CLUSTER="$CLUSTER" hack/build-image.sh --import
+  hack/build-image.sh --import --cluster "$CLUSTER"
 fi
 "$CLUSTER" exec env SPO_CLUSTER="$CLUSTER" "${PYTEST[@]}"
