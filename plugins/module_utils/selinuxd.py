@@ -10,6 +10,11 @@
 * A policy that fails to compile is marked Failed with the compiler's
   message; the others are installed anyway (semanage.apply_batch isolates it).
   A Failed policy is retried only when its file changes.
+* A policy whose file matches a module already in the store (installed by
+  someone else, e.g. the selinux_policy module or an earlier daemon whose
+  state is gone) is adopted: reported Installed, but when its file goes the
+  daemon forgets it instead of removing it (it may not own it, and others may
+  inherit from it).  Only what the daemon installed itself is uninstalled.
 * Status per policy (Pending / Installed / Failed + message) is kept in a
   JSON state file written atomically; on start the directory is reconciled
   against the store (checksums), so a restart neither forgets nor rebuilds.
@@ -130,11 +135,13 @@ class Daemon:
             if installed.get(name) == checksum:
                 if known.get("status") != INSTALLED or known.get("checksum") != checksum:
                     with self.lock:
-                        self.policies[name] = {"status": INSTALLED, "checksum": checksum, "message": ""}
+                        self.policies[name] = {"status": INSTALLED, "checksum": checksum, "message": "",
+                                               "adopted": True}
                 continue
             install[name] = text
-        remove = sorted(name for name in self.policies if name not in files and name in installed)
-        gone = [name for name in self.policies if name not in files and name not in installed]
+        remove = sorted(name for name in self.policies if name not in files and name in installed
+                        and not self.policies[name].get("adopted"))
+        gone = [name for name in self.policies if name not in files and name not in remove]
         with self.lock:
             for name in gone:
                 del self.policies[name]

@@ -138,3 +138,26 @@ def test_help_shows_the_defaults():
     flat = " ".join(out.split())
     for default in (selinuxd.DEFAULT_DIR, selinuxd.DEFAULT_SOCKET, selinuxd.DEFAULT_STATE, "0660"):
         assert "(default: %s)" % default in flat, out
+
+
+def test_a_module_it_did_not_install_is_adopted_not_removed(daemon, tmp_path):
+    """A policy already in the store (installed by the selinux_policy module, an earlier `make demo`, ...)
+    whose file is dropped in is reported Installed; when the file goes, the daemon leaves it in the store."""
+    sd = daemon
+    cil = tmp_path / "adopt_sd.cil"
+    cil.write_text(profile_cil("adopt", "var_log_t"))
+    # the other party's install needs the templates the profile inherits
+    for name, text in selinux_templates.system_modules(compat=True).items():
+        (tmp_path / (name + ".cil")).write_text(text)
+    subprocess.run(["semodule", "-n", "-i", str(tmp_path / "spo_system_templates.cil"),
+                    "-i", str(tmp_path / "spo_container_compat.cil"), "-i", str(cil)], check=True, capture_output=True)
+    once = [os.path.join(VENV_BIN, "spo-selinuxd"), "--dir", str(sd.dir), "--socket", sd.sock, "--state", sd.state,
+            "--once"]
+    sd.write("adopt_sd", cil.read_text())
+    first = subprocess.run(once, capture_output=True, text=True, check=True)
+    assert '"status": "Installed"' in first.stdout and '"adopted": true' in first.stdout, first.stdout
+    (sd.dir / "adopt_sd.cil").unlink()
+    second = subprocess.run(once, capture_output=True, text=True, check=False)
+    assert second.returncode == 0 and "adopt_sd" not in second.stdout, second.stdout
+    assert "adopt_sd" in modules()
+    subprocess.run(["semodule", "-n", "-r", "adopt_sd"], check=True, capture_output=True)
