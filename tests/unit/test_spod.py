@@ -31,6 +31,16 @@ def test_containers_follow_the_spod(spec, containers):
     assert ds["spec"]["template"]["spec"]["serviceAccountName"] == "spod"
 
 
+def test_grouped_spelling_means_the_same_as_the_flat_one():
+    grouped = spod.daemonset(_spod(selinux={"enable": True}, enricher={"enableLogEnricher": True},
+                                   scheduling={"nodeSelector": {"a": "b"}, "priorityClassName": "p"}))
+    flat = spod.daemonset(_spod(enableSelinux=True, enableLogEnricher=True, nodeSelector={"a": "b"},
+                                priorityClassName="p"))
+    assert _containers(grouped) == _containers(flat) == ["node-agent", "selinuxd", "log-enricher"]
+    assert grouped["spec"]["template"]["spec"]["nodeSelector"] == {"a": "b"}
+    assert grouped["spec"]["template"]["spec"]["priorityClassName"] == "p"
+
+
 def test_selinux_wires_the_drop_in_dir_between_agent_and_selinuxd():
     ds = spod.daemonset(_spod(enableSelinux=True))
     agent, selinuxd = ds["spec"]["template"]["spec"]["containers"]

@@ -82,6 +82,27 @@ def verbosity(spec: Mapping[str, Any], ref: str = SPOD_KIND) -> int:
     return value
 
 
+# upstream 1.0's grouped spelling of the fields the DaemonSet depends on -> the flat spelling of 0.x
+_GROUPED = {"enableSelinux": ("selinux", "enable"), "enableLogEnricher": ("enricher", "enableLogEnricher"),
+            "tolerations": ("scheduling", "tolerations"), "affinity": ("scheduling", "affinity"),
+            "nodeSelector": ("scheduling", "nodeSelector"), "priorityClassName": ("scheduling", "priorityClassName")}
+
+
+def flat_spec(spec: Mapping[str, Any], ref: str = SPOD_KIND) -> Dict[str, Any]:
+    """``spec`` with the grouped fields (``selinux.enable``, ``scheduling.tolerations``, ...) read into their
+    flat twins (``enableSelinux``, ``tolerations``, ...); the API server refuses an object that sets both."""
+    flat = dict(spec)
+    for name, (group, key) in _GROUPED.items():
+        grouped = spec.get(group)
+        if grouped is None:
+            continue
+        if not isinstance(grouped, Mapping):
+            raise SpoError("must be an object", ref, "spec." + group)
+        if flat.get(name) is None and grouped.get(key) is not None:
+            flat[name] = grouped[key]
+    return flat
+
+
 def _host_path(name: str, path: str, kind: str = "DirectoryOrCreate") -> Dict[str, Any]:
     return {"name": name, "hostPath": {"path": path, "type": kind}}
 
@@ -160,6 +181,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
     spec = spod.get("spec") or {}
     if not isinstance(spec, Mapping):
         raise SpoError("must be an object", ref, "spec")
+    spec = flat_spec(spec, ref)
     if not isinstance(image, str) or not image:
         raise SpoError("the daemon image must be a non-empty string", ref)
     level = verbosity(spec, ref)
