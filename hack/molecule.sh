@@ -18,7 +18,14 @@ if (($#)); then
 else
   scenarios=()
   for file in molecule/*/molecule.yml; do
-    [[ -f "$file" ]] && scenarios+=("$(basename "$(dirname "$file")")")
+    [[ -f "$file" ]] || continue
+    name="$(basename "$(dirname "$file")")"
+    # the cluster scenario runs inside the cluster suite (tests/cluster), where a cluster is up
+    if [[ "$name" == cluster && "${SPO_MOLECULE_CLUSTER:-}" != 1 ]]; then
+      echo "molecule: scenario cluster runs in the cluster suite (make test-cluster)"
+      continue
+    fi
+    scenarios+=("$name")
   done
 fi
 if ((${#scenarios[@]} == 0)); then

@@ -88,3 +88,38 @@ def delete_namespace(kube, name: str, wait: float = 120.0) -> None:
         except ApiException as exc:
             return exc.status == 404
     wait_for(gone, wait, 1.0, "namespace %s to be deleted" % name)
+
+
+CRD_DIR = os.path.join(ROOT, "config", "crd", "bases")
+
+
+def crd_names() -> list:
+    import yaml
+    names = []
+    for entry in sorted(os.listdir(CRD_DIR)):
+        if entry.endswith(".yaml"):
+            with open(os.path.join(CRD_DIR, entry)) as handle:
+                names.append(yaml.safe_load(handle)["metadata"]["name"])
+    return names
+
+
+def missing_crds(kube) -> list:
+    from kubernetes import client
+    have = {c.metadata.name for c in client.ApiextensionsV1Api(kube).list_custom_resource_definition().items}
+    return [n for n in crd_names() if n not in have]
+
+
+def apply_crds(kube) -> None:
+    """Install the project's CRDs (server-side apply) and wait until the API server serves them."""
+    import subprocess
+    proc = subprocess.run(["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=spo-tests",
+                           "-f", CRD_DIR], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+    subprocess.run(["kubectl", "wait", "--for=condition=Established", "--timeout=60s", "-f", CRD_DIR],
+                   stdout=subprocess.DEVNULL, check=True)
+
+
+def delete_crds(kube) -> None:
+    import subprocess
+    subprocess.run(["kubectl", "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", CRD_DIR],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

@@ -7,7 +7,8 @@ from typing import Iterator
 
 import pytest
 
-from clusterlib import delete_namespace, make_namespace, kubeconfig_path, unavailable  # pylint: disable=import-error
+from clusterlib import (apply_crds, delete_crds, delete_namespace, kubeconfig_path, make_namespace,  # pylint: disable=import-error
+                        missing_crds, unavailable)
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +39,20 @@ def namespace(kube) -> Iterator[str]:
         yield name
     finally:
         delete_namespace(kube, name)
+
+
+@pytest.fixture(scope="session")
+def _crds_at_start(kube) -> Iterator[bool]:
+    """Whether the project's CRDs were installed before the suite; if not, the suite removes them at the end."""
+    had = not missing_crds(kube)
+    yield had
+    if not had:
+        delete_crds(kube)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def crds(request, _crds_at_start):
+    """Every test module starts with the project's CRDs served (an undeploy in an earlier module removes them)."""
+    kube = request.getfixturevalue("kube")
+    if missing_crds(kube):
+        apply_crds(kube)
