@@ -26,8 +26,7 @@ _EMPTY: Obj = {}
 
 def containers(spec: Obj) -> Iterator[Obj]:
     for list_name in CONTAINER_LISTS:
-        for container in spec.get(list_name) or ():
-            yield container
+        yield from spec.get(list_name) or ()
 
 
 def _name(container: Obj) -> str:
@@ -141,9 +140,9 @@ def host_ports_1_0(meta: Obj, spec: Obj) -> Result:
             ports.update(used)
             bad.append(_name(container))
     if bad:
-        return ("hostPort", "%s %s %s %s" % (_containers_phrase(bad), pluralize("uses", "use", len(bad)),
-                                            pluralize("hostPort", "hostPorts", len(ports)),
-                                            ", ".join(sorted(ports))))
+        detail = "%s %s %s %s" % (_containers_phrase(bad), pluralize("uses", "use", len(bad)),
+                                  pluralize("hostPort", "hostPorts", len(ports)), ", ".join(sorted(ports)))
+        return "hostPort", detail
     return None
 
 
