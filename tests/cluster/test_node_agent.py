@@ -43,11 +43,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
 
 
 class Agent(object):
-    def __init__(self, kubelet_dir: str) -> None:
+    def __init__(self, kubelet_dir: str, namespace: str) -> None:
         self.kubelet_dir = kubelet_dir
         self.log_path = tempfile.mktemp(prefix="h-agent-", suffix=".log")
         self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", kubelet_dir, "--verbosity", "1"],
+        # --namespace: the agent leaves the other engineers' profiles (and their files) alone
+        self.proc = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", kubelet_dir, "--verbosity", "1",
+                                      "--namespace", namespace],
                                      stdout=self.log_file, stderr=subprocess.STDOUT)
         wait_for(lambda: "first sync done" in self.log() or self.proc.poll() is not None, 60, "the agent's first sync")
         assert self.proc.poll() is None, self.log()
@@ -93,7 +95,7 @@ def start_agent(custom, namespace) -> Iterator[Callable[[str], Agent]]:
     agents: List[Agent] = []
 
     def start(kubelet_dir: str) -> Agent:
-        agent = Agent(kubelet_dir)
+        agent = Agent(kubelet_dir, namespace)
         agents.append(agent)
         return agent
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import threading
 import time
 import uuid
@@ -85,8 +86,115 @@ def core_path(plural: str, namespace: Optional[str] = None, name: Optional[str] 
     return path
 
 
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class Transport(object):
+    """The API server's address, TLS settings and credentials, without the kubernetes client.
+
+    Reads a kubeconfig (server, CA, client certificate or token, insecure-skip-tls-verify) or the
+    pod's service account (its token file is re-read every minute: bound tokens rotate).  Anything
+    else (exec plugins, auth providers) raises ``ValueError``: use the kubernetes client then
+    (:func:`connect` does).  Importing ``kubernetes.client`` costs ~20 MB per process, which matters
+    for a DaemonSet on every node.
+    """
+
+    def __init__(self, server: str, ssl_context: Any, token: Optional[str] = None,
+                 token_file: Optional[str] = None) -> None:
+        import urllib3
+        self.server = server.rstrip("/")
+        self.token = token
+        self.token_file = token_file
+        self._token_read = 0.0
+        self.pool = urllib3.PoolManager(num_pools=2, maxsize=16, ssl_context=ssl_context)
+
+    def headers(self) -> Dict[str, str]:
+        if self.token_file and time.monotonic() - self._token_read > 60:
+            with open(self.token_file, "r", encoding="utf-8") as handle:
+                self.token = handle.read().strip()
+            self._token_read = time.monotonic()
+        return {"Authorization": "Bearer " + self.token} if self.token else {}
+
+    @classmethod
+    def in_cluster(cls) -> "Transport":
+        import ssl
+        host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        if ":" in host:
+            host = "[%s]" % host
+        context = ssl.create_default_context(cafile=os.path.join(SERVICE_ACCOUNT, "ca.crt"))
+        return cls("https://%s:%s" % (host, port), context, token_file=os.path.join(SERVICE_ACCOUNT, "token"))
+
+    @classmethod
+    def from_kubeconfig(cls, path: str) -> "Transport":
+        import base64
+        import ssl
+        import tempfile
+        import yaml
+        with open(path, "r", encoding="utf-8") as handle:
+            config = yaml.safe_load(handle) or {}
+        base = os.path.dirname(os.path.abspath(path))
+
+        def named(section: str, name: Any) -> Dict[str, Any]:
+            for item in config.get(section) or []:
+                if item.get("name") == name:
+                    return item.get(section[:-1]) or {}
+            raise ValueError("kubeconfig %s: no %s named %r" % (path, section[:-1], name))
+
+        context = named("contexts", config.get("current-context"))
+        cluster, user = named("clusters", context.get("cluster")), named("users", context.get("user"))
+        if set(user) - {"client-certificate", "client-certificate-data", "client-key", "client-key-data",
+                        "token", "tokenFile"}:
+            raise ValueError("kubeconfig %s: user %s needs the kubernetes client (%s)"
+                             % (path, context.get("user"), ", ".join(sorted(user))))
+
+        def data(key: str) -> Optional[bytes]:
+            if user.get(key + "-data") or cluster.get(key + "-data"):
+                return base64.b64decode(user.get(key + "-data") or cluster.get(key + "-data"))
+            file_name = user.get(key) or cluster.get(key)
+            if file_name:
+                with open(os.path.join(base, file_name), "rb") as handle:
+                    return handle.read()
+            return None
+
+        ssl_context = ssl.create_default_context()
+        ca = data("certificate-authority")
+        if cluster.get("insecure-skip-tls-verify"):
+            ssl_context.check_hostname = False
+            ssl_context.verify_mode = ssl.CERT_NONE
+        elif ca:
+            ssl_context = ssl.create_default_context(cadata=ca.decode("ascii"))
+        cert, key = data("client-certificate"), data("client-key")
+        if cert and key:
+            with tempfile.TemporaryDirectory() as directory:  # ssl reads key pairs from files only
+                cert_path, key_path = os.path.join(directory, "c"), os.path.join(directory, "k")
+                for file_path, content in ((cert_path, cert), (key_path, key)):
+                    fd = os.open(file_path, os.O_WRONLY | os.O_CREAT, 0o600)
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(content)
+                ssl_context.load_cert_chain(cert_path, key_path)
+        token = user.get("token")
+        token_file = os.path.join(base, user["tokenFile"]) if user.get("tokenFile") else None
+        return cls(cluster["server"], ssl_context, token=token, token_file=token_file)
+
+
+def connect(kubeconfig: Optional[str] = None, user_agent: str = "spo") -> "Kube":
+    """A :class:`Kube`: ``kubeconfig``, else ``$KUBECONFIG``, else in-cluster, else ``~/.kube/config``;
+    through the light :class:`Transport` when it can, else through the kubernetes client."""
+    path = kubeconfig or os.environ.get("KUBECONFIG")
+    try:
+        if path:
+            return Kube(Transport.from_kubeconfig(os.path.expanduser(path)), user_agent)
+        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return Kube(Transport.in_cluster(), user_agent)
+        return Kube(Transport.from_kubeconfig(os.path.expanduser("~/.kube/config")), user_agent)
+    except ValueError:
+        from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
+        return Kube(api_client(path), user_agent)
+
+
 class Kube(object):
-    """Raw JSON REST calls over an ``ApiClient``; thread-safe (urllib3 pool); counts requests."""
+    """Raw JSON REST calls over a :class:`Transport` or a kubernetes ``ApiClient``; thread-safe (urllib3
+    pool); counts requests."""
 
     def __init__(self, api_client: Any, user_agent: str = "spo") -> None:
         self.api = api_client
@@ -105,13 +213,17 @@ class Kube(object):
         headers = {"Accept": JSON, "User-Agent": self.user_agent}
         if body is not None:
             headers["Content-Type"] = content_type
-        method_, url, headers, _body, _post = self.api.param_serialize(
-            method, path, header_params=headers, auth_settings=["BearerToken"])
+        if isinstance(self.api, Transport):
+            method_, url, pool = method, self.api.server + path, self.api.pool
+            headers.update(self.api.headers())
+        else:
+            method_, url, headers, _body, _post = self.api.param_serialize(
+                method, path, header_params=headers, auth_settings=["BearerToken"])
+            pool = self.api.rest_client.pool_manager
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
         self._count(verb or method)
-        pool = self.api.rest_client.pool_manager
         if isinstance(timeout, tuple):
             import urllib3
             timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])

@@ -67,6 +67,15 @@ COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirnam
 Key = Tuple[str, str, str]  # (kind, namespace, name)
 
 
+def rss_mb() -> float:
+    """Resident memory of this process (Linux), MB."""
+    try:
+        with open("/proc/self/statm", "r", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1048576.0
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def load_shipped(directory: Optional[str] = None) -> List[Dict[str, Any]]:
     """The SeccompProfiles shipped in the collection's profiles/seccomp/ (bases by name)."""
     import yaml
@@ -78,7 +87,18 @@ def load_shipped(directory: Optional[str] = None) -> List[Dict[str, Any]]:
     return docs
 
 
+def _intern_names(spec: Any) -> Any:
+    """Share the syscall name strings among the cached profiles (a thousand profiles name the same few
+    hundred syscalls)."""
+    if isinstance(spec, dict):
+        for rule in spec.get("syscalls") or []:
+            if isinstance(rule, dict) and isinstance(rule.get("names"), list):
+                rule["names"] = [sys.intern(n) if isinstance(n, str) else n for n in rule["names"]]
+    return spec
+
+
 def slim_profile(obj: Dict[str, Any]) -> Dict[str, Any]:
+    _intern_names(obj.get("spec"))
     meta = k.slim_metadata(obj.get("metadata") or {}, ("name", "namespace", "uid", "resourceVersion", "generation",
                                                        "deletionTimestamp", "finalizers", "labels"))
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta,
@@ -123,7 +143,7 @@ class NodeAgent(object):
                  selinux_dir: str = selinuxd.DEFAULT_DIR, selinuxd_socket: str = selinuxd.DEFAULT_SOCKET,
                  operator_namespace: str = "security-profiles-operator", window: float = 0.15, workers: int = 4,
                  log: Callable[[str], None] = lambda m: sys.stderr.write(m + "\n"), verbosity: int = 0,
-                 shipped: Optional[List[Dict[str, Any]]] = None) -> None:
+                 shipped: Optional[List[Dict[str, Any]]] = None, namespace: Optional[str] = None) -> None:
         self.kube = kube
         self.node = node
         self.kubelet_dir = kubelet_dir
@@ -132,6 +152,7 @@ class NodeAgent(object):
         self.selinuxd_socket = selinuxd_socket
         self.operator_namespace = operator_namespace
         self.finalizer = ns.node_finalizer(node)
+        self.namespace = namespace  # only this namespace's profiles (tests, benchmarks); None: all
         self._log = log
         self.verbosity = verbosity
         self.shipped = load_shipped() if shipped is None else shipped
@@ -151,10 +172,11 @@ class NodeAgent(object):
         self.errors = 0
         self.reflectors: Dict[str, k.Reflector] = {}
         for kind, (version, plural) in KINDS.items():
-            self.reflectors[kind] = k.Reflector(kube, kind, k.custom_path(GROUP, version, plural),
+            self.reflectors[kind] = k.Reflector(kube, kind, k.custom_path(GROUP, version, plural, namespace),
                                                 self._profile_handler(kind), slim=slim_profile, missing_ok=True,
                                                 log=self.log)
-        self.reflectors["spns"] = k.Reflector(kube, "spns", k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL),
+        self.reflectors["spns"] = k.Reflector(kube, "spns", k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL,
+                                                                          namespace),
                                               self._on_spns, slim=slim_spns, missing_ok=True, log=self.log)
         self.reflectors["spod"] = k.Reflector(kube, "spod", k.custom_path(GROUP, SPOD_VERSION, SPOD_PLURAL,
                                                                           operator_namespace),
@@ -411,7 +433,7 @@ class NodeAgent(object):
     def remove_orphans(self) -> None:
         """Remove files under ``<kubelet>/seccomp/operator/`` (and our CIL files) that match no profile."""
         known = set(self.reflectors[SECCOMP_KIND].store)
-        for path in glob.glob(os.path.join(self.root, "*", "*.json")):
+        for path in glob.glob(os.path.join(self.root, self.namespace or "*", "*.json")):
             namespace = os.path.basename(os.path.dirname(path))
             name = os.path.basename(path)[:-len(".json")]
             if (namespace, name) in known or self.users((SECCOMP_KIND, namespace, name)):
@@ -419,7 +441,7 @@ class NodeAgent(object):
             self.log("removing %s: no SeccompProfile %s/%s" % (path, namespace, name))
             nodefs.remove(path)
             self.metrics.seccomp.inc(operation="delete")
-        for directory in glob.glob(os.path.join(self.root, "*")):
+        for directory in glob.glob(os.path.join(self.root, self.namespace or "*")):
             try:
                 os.rmdir(directory)  # only when empty
             except OSError:
@@ -429,6 +451,8 @@ class NodeAgent(object):
                               for key in self.reflectors[kind].store}
             for path in glob.glob(os.path.join(self.selinux_dir, "*.cil")):
                 policy = os.path.basename(path)[:-4]
+                if self.namespace and not policy.endswith("_" + self.namespace):
+                    continue
                 if policy in known_policies or not self._ours(path):
                     continue
                 self.log("removing %s: no SelinuxProfile or RawSelinuxProfile for it" % path)
@@ -506,8 +530,8 @@ class NodeAgent(object):
         for key, ok in zip(list(outcomes), results):
             if not ok:
                 self.requeue(key, 2.0)
-        self.debug("batch %d: %d profiles in %.3fs (%d API requests so far)"
-                   % (self.batches, len(keys), time.monotonic() - started, self.kube.requests))
+        self.debug("batch %d: %d profiles in %.3fs (%d API requests so far, RSS %.1f MB)"
+                   % (self.batches, len(keys), time.monotonic() - started, self.kube.requests, rss_mb()))
 
     def _parallel(self, func: Callable[[Key], Any], keys: List[Key]) -> List[Any]:
         def guarded(key: Key) -> Any:
