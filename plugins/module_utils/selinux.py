@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import TEMPLATE_NAMES
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import TEMPLATE_NAMES, TEMPLATES
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     check_known_keys, expect_type, object_identity)
 
@@ -48,6 +48,12 @@ DENIED_TYPES = frozenset(["kernel_t", "kmem_t", "security_t", "shadow_t"])
 DENIED_CLASSES = frozenset(["capability", "capability2", "security", "system"])
 DENIED_PERMISSIONS = frozenset(["load_policy", "mac_admin", "mounton", "relabelto", "relabelfrom",
                                 "setbool", "setenforce", "setsecparam"])
+
+# Permissions of class process that act on the target domain's processes: a transition into, or
+# control of, another (global) domain would take the profile's process out of its own confinement or
+# into other containers' processes.  Only @self (the profile's own type) is safe for them.
+SELF_ONLY_PROCESS_PERMISSIONS = frozenset(["transition", "dyntransition", "ptrace", "setcurrent", "setexec"])
+CIL_SELF = "self"
 
 # A CIL name: starts with a letter, then letters, digits, '_' and '-'.
 # Types may be qualified (``block.name``; leading '.' = global namespace).
@@ -226,9 +232,10 @@ def parse_selinux_profile(doc: Any, deny: Optional[Denylist] = None) -> SelinuxP
     expect_type(allow_in, (dict,), "a mapping type -> class -> permissions", ref, "spec.allow")
     allow: Dict[str, Dict[str, List[str]]] = {}
     for tname, classes in allow_in.items():
-        valid = isinstance(tname, str) and (TYPE_RE.match(tname) or tname == SELF)
+        valid = isinstance(tname, str) and (TYPE_RE.match(tname) or tname in (SELF, CIL_SELF))
         tfield = "spec.allow.%s" % tname if valid else "spec.allow[%r]" % (tname,)
-        check_type(tname, deny, ref, tfield)
+        if tname != CIL_SELF:  # CIL's own `self` (the process itself) is accepted, as upstream does
+            check_type(tname, deny, ref, tfield)
         expect_type(classes, (dict,), "a mapping class -> permissions", ref, tfield)
         for cname, perms in classes.items():
             cvalid = isinstance(cname, str) and CLASS_RE.match(cname)
@@ -239,6 +246,11 @@ def parse_selinux_profile(doc: Any, deny: Optional[Denylist] = None) -> SelinuxP
                 raise SpoError("must list at least one permission", ref, cfield)
             for pindex, perm in enumerate(perms):
                 check_permission(perm, deny, ref, "%s[%d]" % (cfield, pindex))
+                if cname in ("process", "process2") and perm in SELF_ONLY_PROCESS_PERMISSIONS \
+                        and tname not in (SELF, CIL_SELF, "process"):
+                    raise SpoError("%s:%s on %s would let the profile's process become or control processes of "
+                                   "another domain (%s); it is allowed on @self only"
+                                   % (cname, perm, tname, tname), ref, "%s[%d]" % (cfield, pindex))
             allow.setdefault(tname, {})[cname] = sorted(set(perms))
     permissive = spec.get("permissive", False)
     expect_type(permissive, (bool,), "a boolean", ref, "spec.permissive")
@@ -331,7 +343,56 @@ def parse_raw_cil(text: Any, deny: Denylist, ref: str, fld: str = "spec.policy")
                                "allow it explicitly in the operator configuration)" % symbol, ref, sfield)
             if symbol.lstrip(".") in ("block", "in", "macro", "call"):
                 raise SpoError("%s may not appear in a raw profile" % symbol, ref, sfield)
+    _check_locality(tree, ref, fld)
     return tree
+
+
+# Where a raw statement would change a type or attribute for the whole node, not only inside the
+# profile's block (e.g. ``(typepermissive container_t)`` makes every container permissive): the
+# positions that must name a LOCAL type/attribute, i.e. one the body declares (``type``,
+# ``typeattribute``, ``typealias``) or a System template it inherits declares (``process``,
+# ``socket``).  Unqualified names only: CIL resolves a name the block does not declare globally.
+_LOCAL_POSITIONS = {
+    "typepermissive": (1,), "typeattributeset": (1, 2), "expandtypeattribute": (1,),
+    "typealiasactual": (1, 2), "roletype": (2,),
+    "allow": (1,), "auditallow": (1,), "dontaudit": (1,), "neverallow": (1,),
+    "allowx": (1,), "auditallowx": (1,), "dontauditx": (1,), "neverallowx": (1,),
+    "typetransition": (1,), "typechange": (1,), "typemember": (1,),
+}
+_DECLARATIONS = ("type", "typeattribute", "typealias")
+_EXPRESSION_OPERATORS = frozenset(["and", "or", "not", "xor"])
+_TEMPLATE_DECLARED = {
+    name: frozenset(re.findall(r"^\s*\((?:type|typeattribute) ([A-Za-z0-9_]+)\)", text, re.M))
+    for name, text in TEMPLATES.items()
+}
+
+
+def _check_locality(tree: List[Any], ref: str, fld: str) -> None:
+    """Refuse raw statements that change a type or attribute outside the profile's own block."""
+    local = set()
+    for index, stmt in enumerate(tree):
+        if stmt[0] in _DECLARATIONS:
+            if len(stmt) != 2 or not isinstance(stmt[1], str) or "." in stmt[1]:
+                raise SpoError("%s declares one unqualified name (no '.'), got %s"
+                               % (stmt[0], " ".join(map(str, stmt[1:]))), ref, "%s statement %d" % (fld, index + 1))
+            local.add(stmt[1])
+        elif stmt[0] == "blockinherit" and len(stmt) == 2:
+            local.update(_TEMPLATE_DECLARED.get(stmt[1], ()))
+    for index, stmt in enumerate(tree):
+        for position in _LOCAL_POSITIONS.get(stmt[0], ()):
+            if position >= len(stmt):
+                continue
+            names = list(_walk_symbols(stmt[position]))
+            if stmt[0] == "expandtypeattribute" or (stmt[0] == "typeattributeset" and position == 2):
+                names = [n for n in names if n not in _EXPRESSION_OPERATORS]
+            for symbol in names:
+                if symbol not in local:
+                    raise SpoError(
+                        "%s names %s, which the profile does not declare: it would change %s for the whole node "
+                        "(e.g. every container), not only inside the profile; only the profile's own types and "
+                        "attributes (declared in it, or process/socket of an inherited System template) may appear "
+                        "there" % (stmt[0], symbol, "everything" if symbol == "all" else "that global type"),
+                        ref, "%s statement %d" % (fld, index + 1))
 
 
 def parse_raw_profile(doc: Any, deny: Optional[Denylist] = None) -> RawSelinuxProfile:

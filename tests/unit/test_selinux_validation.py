@@ -90,6 +90,9 @@ def test_injection_in_every_allow_field_is_refused(payload, where):
     else:
         allow = {"var_log_t": {"file": ["read", payload]}}
     doc["spec"]["allow"] = allow
+    if where == "type" and payload == "self":  # CIL's self as a target type: upstream-valid, the process itself
+        assert "(allow process self (file (read)))" in selinux_cil.profile_cil(selinux.parse_profile(doc))
+        return
     with pytest.raises(SpoError) as err:
         selinux.parse_profile(doc)
     msg = str(err.value)
@@ -204,3 +207,20 @@ def test_templates_cover_the_advertised_set():
     assert selinux_templates.compat_needed("auto", ["base", "container"]) is False
     assert selinux_templates.compat_needed("auto", ["base"]) is True
     assert selinux_templates.compat_needed("never", ["base"]) is False
+
+
+@pytest.mark.parametrize("target,perm", [("container_t", "transition"), ("unconfined_t", "dyntransition"),
+                                         ("container_t", "ptrace"), (".container_t", "transition")])
+def test_process_class_on_a_global_domain_is_refused(target, perm):
+    doc = errorlogger(allow={target: {"process": [perm]}})
+    with pytest.raises(SpoError) as err:
+        selinux.parse_profile(doc)
+    assert "allowed on @self only" in str(err.value) and "spec.allow.%s.process[0]" % target in str(err.value)
+
+
+def test_process_class_on_self_and_signals_elsewhere_are_accepted():
+    for allow in ({"@self": {"process": ["transition", "ptrace"]}}, {"self": {"process": ["ptrace"]}},
+                  {"container_runtime_t": {"process": ["sigchld"]}}):
+        selinux.parse_profile(errorlogger(allow=allow))
+    cil = selinux_cil.profile_cil(selinux.parse_profile(errorlogger(allow={"self": {"file": ["read"]}})))
+    assert "(allow process self (file (read)))" in cil
