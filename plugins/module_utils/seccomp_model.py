@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import OCI_ARCHITECTURES, oci_arch_to_token
+from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
+    OCI_ARCHITECTURES, native_oci_arch, oci_arch_to_token)
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     API_GROUP,
     check_dns1123_subdomain,
@@ -34,9 +35,13 @@ ERRNO_ACTIONS = {"SCMP_ACT_ERRNO": 4095, "SCMP_ACT_TRACE": 65535}
 OPERATORS = (
     "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ",
 )
-# Filter flags of the OCI runtime spec 1.1 (the set runc 1.1 applies).
-FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
-ARCHITECTURES = OCI_ARCHITECTURES
+# Filter flags of the OCI runtime spec (and upstream's CRD); WAIT_KILLABLE_RECV is applied by runc >= 1.2
+# and crun, older runtimes refuse the profile when they load it.
+FLAGS = ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+# SCMP_ARCH_NATIVE (upstream's CRD accepts it) is written as the node's own architecture.
+NATIVE_ARCH = "SCMP_ARCH_NATIVE"
+ARCHITECTURES = OCI_ARCHITECTURES + (NATIVE_ARCH,)
 
 MAX_ARGS = 6
 MAX_ARG_INDEX = 5
@@ -123,11 +128,19 @@ def _enum(value: Any, allowed: Tuple[str, ...], what: str, ref: str, field: str)
 
 
 def _errno_ret(value: Any, action: str, ref: str, field: str) -> Optional[int]:
+    """The return value of an ERRNO/TRACE rule, or None.
+
+    As upstream: an errnoRet of 0 means "not set" (omitted from the JSON, so SCMP_ACT_ERRNO
+    fails the call with EPERM; written as 0 the call would "succeed" without running), and an
+    errnoRet on an action without a return value (ALLOW, LOG, KILL, ...) is ignored.
+    """
     if value is None:
         return None
     if action not in ERRNO_ACTIONS:
-        raise SpoError("errnoRet is only valid with %s, not %s" % (" or ".join(sorted(ERRNO_ACTIONS)), action), ref, field)
-    return _uint(value, ERRNO_ACTIONS[action], ref, field)
+        _uint(value, (1 << 31) - 1, ref, field)
+        return None
+    value = _uint(value, ERRNO_ACTIONS[action], ref, field)
+    return value or None
 
 
 def _list(value: Any, ref: str, field: str) -> List[Any]:
@@ -192,6 +205,8 @@ def parse_profile(doc: Any) -> SeccompProfile:
     for index, arch in enumerate(_list(spec.get("architectures"), ref, "spec.architectures")):
         field = "spec.architectures[%d]" % index
         _enum(arch, ARCHITECTURES, "architecture", ref, field)
+        if arch == NATIVE_ARCH:
+            arch = native_oci_arch()
         if oci_arch_to_token(arch) == 0:
             raise SpoError("architecture %s is not supported by this host's libseccomp" % arch, ref, field)
         if arch not in profile.architectures:

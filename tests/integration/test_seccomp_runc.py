@@ -29,6 +29,13 @@ def _profile(name, spec):
 CUSTOM = [
     _profile("chmod-eopnotsupp", {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
         {"action": "SCMP_ACT_ERRNO", "errnoRet": EOPNOTSUPP, "names": ["chmod", "fchmod", "fchmodat"]}]}),
+    # upstream omits a zero errnoRet: the call fails with EPERM (written as 0, it would "succeed" without running)
+    _profile("chmod-errno-zero", {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"action": "SCMP_ACT_ERRNO", "errnoRet": 0, "names": ["chmod", "fchmod", "fchmodat"]}]}),
+    # upstream ignores an errnoRet on ALLOW; native architecture named as upstream's CRD allows
+    _profile("allow-with-errno", {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_NATIVE"],
+                                  "syscalls": [{"action": "SCMP_ACT_ALLOW", "errnoRet": 5, "names": ["chmod"]},
+                                               {"action": "SCMP_ACT_ERRNO", "names": ["fchmodat"]}]}),
     _profile("echo-recorded", {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
                                "baseProfileName": "runc-v1.1.5",
                                "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ECHO_SYSCALLS}]}),
@@ -115,6 +122,25 @@ def test_errno_ret_is_the_errno_chmod_gets(installed, busybox_rootfs, tmp_path):
     assert DENIED not in result.stderr
     control = run(installed, "profile-allow-unsafe", script, busybox_rootfs, tmp_path)
     assert control.stdout.split() == ["rc=0", "600"]
+
+
+def test_errno_ret_zero_fails_the_call_with_eperm(installed, busybox_rootfs, tmp_path):
+    assert installed["chmod-errno-zero"]["syscalls"] == [
+        {"action": "SCMP_ACT_ERRNO", "names": ["chmod", "fchmod", "fchmodat"]}]
+    script = "touch /tmp/f && chmod 600 /tmp/f; echo rc=$?; stat -c %a /tmp/f"
+    result = run(installed, "chmod-errno-zero", script, busybox_rootfs, tmp_path)
+    assert DENIED in result.stderr, result.stderr
+    assert result.stdout.split() == ["rc=1", "644"]
+
+
+def test_errno_ret_on_allow_is_ignored_and_native_arch_resolved(installed, busybox_rootfs, tmp_path):
+    profile = installed["allow-with-errno"]
+    from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import native_oci_arch
+    assert profile["architectures"] == [native_oci_arch()]
+    assert {"action": "SCMP_ACT_ALLOW", "names": ["chmod"]} in profile["syscalls"]
+    result = run(installed, "allow-with-errno", "touch /tmp/f && chmod 600 /tmp/f; echo rc=$?; stat -c %a /tmp/f",
+                 busybox_rootfs, tmp_path)
+    assert result.stdout.split() == ["rc=0", "600"], result.stderr
 
 
 @pytest.mark.parametrize("no_new_privileges", [True, False], ids=["nnp", "no-nnp"])
