@@ -21,6 +21,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Dict, List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
@@ -166,7 +167,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             code = 1
             break
     LOG.info("stopping: waiting up to %.0fs for running reconciles", args.graceful_shutdown_timeout)
-    clean = all([c.stop(args.graceful_shutdown_timeout) for c in controllers])
+    for ctrl in controllers:
+        ctrl.begin_stop()
+    deadline = time.monotonic() + args.graceful_shutdown_timeout
+    clean = all([c.stop(max(0.0, deadline - time.monotonic())) for c in controllers])
     if elector is not None and code == 0:
         elector.release()
     if probes is not None:

@@ -21,6 +21,7 @@ the period.  Status writes are merge patches of ``status.conditions`` guarded by
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -34,6 +35,14 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.operator.run
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.vars import extra_vars
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.watches import Watch, parse_duration
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.workqueue import WorkQueue
+
+LOG = logging.getLogger("spo-operator")
+
+
+def log_info(message: str) -> None:
+    """The default log of controllers: the ``spo-operator`` logger."""
+    LOG.info("%s", message)
+
 
 RECONCILE_PERIOD_ANNOTATION = "ansible.sdk.operatorframework.io/reconcile-period"
 VERBOSITY_ANNOTATION = "ansible.sdk.operatorframework.io/verbosity"
@@ -70,7 +79,7 @@ class Controller(object):
 
     def __init__(self, kube: Kube, watch: Watch, runner: AnsibleRunner, namespaces: Optional[List[str]] = None,
                  default_period: float = DEFAULT_RECONCILE_PERIOD, envvars: Optional[Dict[str, str]] = None,
-                 log: Callable[[str], None] = print, base_delay: float = 0.005, max_delay: float = 1000.0) -> None:
+                 log: Callable[[str], None] = log_info, base_delay: float = 0.005, max_delay: float = 1000.0) -> None:
         self.kube = kube
         self.watch = watch
         self.runner = runner
@@ -106,24 +115,29 @@ class Controller(object):
         for ns in scopes:
             reflector = Reflector(self.kube, "%s%s" % (self.name, "@" + ns if ns else ""), self.resource.path(ns),
                                   self._on_event, query=query, slim=_slim, missing_ok=True,
-                                  log=lambda m: self.log(m))
+                                  log=self.log)
             self.reflectors.append(reflector.start())
         for i in range(max(1, self.watch.max_concurrent_reconciles)):
             thread = threading.Thread(target=self._worker, name="%s-worker-%d" % (self.name, i), daemon=True)
             thread.start()
             self.workers.append(thread)
-        self.log("%s: watching %s (%s, %d worker%s)" % (self.name, self.resource.path(), self.watch.path,
-                                                       len(self.workers), "" if len(self.workers) == 1 else "s"))
+        count = len(self.workers)
+        self.log("%s: watching %s (%s, %d worker%s)" % (
+            self.name, self.resource.path(), self.watch.path, count, "" if count == 1 else "s"))
 
     def synced(self) -> bool:
         return bool(self.reflectors) and all(r.synced.is_set() for r in self.reflectors)
 
-    def stop(self, timeout: float = 30.0) -> bool:
-        """Stop watching, let running reconciles finish for up to ``timeout`` s, then cancel them."""
+    def begin_stop(self) -> None:
+        """Stop watching and handing out work; running reconciles go on."""
         self.stopping.set()
         for reflector in self.reflectors:
             reflector.stop.set()
         self.queue.shutdown()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop watching, let running reconciles finish for up to ``timeout`` s, then cancel them."""
+        self.begin_stop()
         deadline = time.monotonic() + timeout
         for thread in self.workers:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -161,10 +175,15 @@ class Controller(object):
                     self.queue.add_after(key, requeue)
 
     # ------------------------------------------------------------------ reconcile
+    def _resource(self) -> Resource:
+        if self.resource is None:
+            raise RuntimeError("%s: not started" % self.name)
+        return self.resource
+
     def _get(self, key: Key) -> Optional[Dict[str, Any]]:
-        assert self.resource is not None
+        resource = self._resource()
         try:
-            return self.kube.get(self.resource.path(key[0] or None, key[1]))
+            return self.kube.get(resource.path(key[0] or None, key[1]))
         except KubeError as exc:
             if is_not_found(exc):
                 return None
@@ -172,7 +191,7 @@ class Controller(object):
 
     def _set_conditions(self, key: Key, compute: Callable[[Dict[str, Any]], List[Dict[str, Any]]]) -> None:
         """Merge-patch freshly computed conditions into the status (other keys untouched); retry conflicts."""
-        assert self.resource is not None
+        resource = self._resource()
         for attempt in range(5):
             obj = self._get(key)
             if obj is None:
@@ -183,7 +202,7 @@ class Controller(object):
                 return
             body = {"metadata": {"resourceVersion": _meta(obj).get("resourceVersion")}, "status": {"conditions": conditions}}
             try:
-                self.kube.merge_patch(self.resource.path(key[0] or None, key[1], "status"), body)
+                self.kube.merge_patch(resource.path(key[0] or None, key[1], "status"), body)
                 return
             except KubeError as exc:
                 if is_not_found(exc):
@@ -193,10 +212,10 @@ class Controller(object):
                 time.sleep(0.05 * (attempt + 1))
 
     def _set_finalizers(self, obj: Dict[str, Any], finalizers: List[str]) -> None:
-        assert self.resource is not None
+        resource = self._resource()
         meta = _meta(obj)
         body = {"metadata": {"resourceVersion": meta.get("resourceVersion"), "finalizers": finalizers}}
-        self.kube.merge_patch(self.resource.path(meta.get("namespace") or None, meta.get("name")), body)
+        self.kube.merge_patch(resource.path(meta.get("namespace") or None, meta.get("name")), body)
 
     def period_of(self, obj: Dict[str, Any]) -> float:
         """The object's reconcile period (annotation first); ValueError for a bad annotation."""

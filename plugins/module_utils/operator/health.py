@@ -15,7 +15,7 @@ from typing import Callable, Tuple
 
 def parse_address(address: str, default_port: int = 6789) -> Tuple[str, int]:
     """``host:port`` / ``:port`` (all interfaces) / ``0`` (disabled: port 0 is refused by the caller)."""
-    host, _, port = address.rpartition(":")
+    host, port = address.rsplit(":", 1) if ":" in address else ("", address)
     if not port.isdigit():
         raise ValueError("address %r is not host:port or :port" % address)
     return (host.strip("[]") or "0.0.0.0"), int(port or default_port)

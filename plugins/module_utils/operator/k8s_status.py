@@ -104,7 +104,9 @@ def desired_status(current: Any, status: Optional[Dict[str, Any]], conditions: O
     if conditions and "conditions" in status:
         raise SpoError("give conditions either in status or in conditions, not both", field="status.conditions")
     if "conditions" in status and status["conditions"] is not None:
-        conditions = validate_conditions(status.pop("conditions"))
+        conditions = status.pop("conditions")
+    if conditions:
+        conditions = validate_conditions(conditions)
     if force:
         result = copy.deepcopy(status)
         if conditions:
@@ -136,8 +138,8 @@ def split_api_version(api_version: str) -> List[str]:
     """``group/version`` (or ``v1``) as [group, version]."""
     if not isinstance(api_version, str) or not api_version or api_version.count("/") > 1:
         raise SpoError("must be group/version (or v1 for the core group), not %r" % (api_version,), field="api_version")
-    group, _, version = api_version.rpartition("/")
-    return [group, version]
+    parts = api_version.rpartition("/")
+    return [parts[0], parts[2]]
 
 
 def apply(kube: Any, api_version: str, kind: str, name: str, namespace: Optional[str],
@@ -146,7 +148,7 @@ def apply(kube: Any, api_version: str, kind: str, name: str, namespace: Optional
     """Write the status of one object; returns ``changed``, ``before`` and ``after`` statuses and the object."""
     if not status and not conditions:
         raise SpoError("one of status or conditions is required", field="status")
-    checked = validate_conditions(conditions) if conditions else None
+    desired_status({}, status, conditions)  # bad input fails before any request
     group, version = split_api_version(api_version)
     where = "%s %s" % (kind, "%s/%s" % (namespace, name) if namespace else name)
     try:
@@ -164,7 +166,7 @@ def apply(kube: Any, api_version: str, kind: str, name: str, namespace: Optional
         except KubeError as exc:
             raise SpoError("cannot read the object: %s" % (exc.message or exc), obj=where)
         before = obj.get("status") if isinstance(obj.get("status"), dict) else {}
-        after = desired_status(before, status, checked, force)
+        after = desired_status(before, status, conditions, force)
         if after == before:
             return {"changed": False, "before": before, "after": after, "result": obj}
         if check_mode:

@@ -18,6 +18,7 @@ import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube, KubeError, is_not_found
+from ansible_collections.spo.security_profiles.plugins.module_utils.operator.controller import log_info
 
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
@@ -41,7 +42,7 @@ def in_cluster_namespace() -> str:
 class LeaderElector(object):
     def __init__(self, kube: Kube, namespace: str, name: str, identity: Optional[str] = None,
                  lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Optional[Callable[[str], None]] = None) -> None:
         self.kube = kube
         self.path = "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s" % (namespace, name)
         self.collection = "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % namespace
@@ -51,7 +52,7 @@ class LeaderElector(object):
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
-        self.log = log
+        self.log = log or log_info
         self.leading = threading.Event()
         self.lost = threading.Event()
         self._observed: Tuple[Optional[Dict[str, Any]], float] = (None, 0.0)

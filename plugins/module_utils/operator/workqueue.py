@@ -83,7 +83,7 @@ class WorkQueue(object):
     def _promote(self, now: float) -> Optional[float]:
         """Move due delayed keys into the queue; seconds until the next one (None: none waiting)."""
         while self._waiting:
-            when, _, key = self._waiting[0]
+            when, key = self._waiting[0][0], self._waiting[0][2]
             if self._due.get(key) != when:
                 heapq.heappop(self._waiting)  # superseded by an earlier add or an immediate add
                 continue
