@@ -13,13 +13,15 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.errors impor
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_cil import profile_cil
 
 
-def selinux_cil(profile: Dict[str, Any], others: Optional[List[Dict[str, Any]]] = None) -> str:
+def selinux_cil(profile: Dict[str, Any], others: Optional[List[Dict[str, Any]]] = None,
+                allowed_system_profiles: Optional[List[str]] = None) -> str:
     """Validate ``profile`` (inherits resolved against ``others``) and return its CIL module text."""
     if others is not None and not isinstance(others, list):
         raise AnsibleFilterError("selinux_cil: the second argument must be a list of SelinuxProfile objects")
     try:
-        parsed = selinux.parse_profiles([profile] + list(others or []))
-        wanted = selinux.parse_profile(profile).policy_name
+        deny = selinux.Denylist.allowing(system_profiles=allowed_system_profiles)
+        parsed = selinux.parse_profiles([profile] + list(others or []), deny)
+        wanted = selinux.parse_profile(profile, deny).policy_name
         return profile_cil(next(p for p in parsed if p.policy_name == wanted))
     except SpoError as exc:
         raise AnsibleFilterError("selinux_cil: %s" % exc)

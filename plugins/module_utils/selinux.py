@@ -40,6 +40,7 @@ API_VERSIONS = ("security-profiles-operator.x-k8s.io/v1alpha2",)
 KIND = "SelinuxProfile"
 RAW_KIND = "RawSelinuxProfile"
 SELF = "@self"
+MODES = ("Permissive", "Enforcing")
 DEFAULT_INHERIT = "container"
 RAW_MAX_CHARS = 500000
 
@@ -95,6 +96,7 @@ class SelinuxProfile(_PolicyNames):
     inherit: List[Inherit]
     allow: Dict[str, Dict[str, List[str]]]
     permissive: bool = False
+    disabled: bool = False
     kind: str = KIND
 
 
@@ -104,6 +106,7 @@ class RawSelinuxProfile(_PolicyNames):
     namespace: str
     ref: str
     statements: List[Any] = field(default_factory=list)
+    disabled: bool = False
     kind: str = RAW_KIND
 
 
@@ -112,18 +115,41 @@ Profile = Union[SelinuxProfile, RawSelinuxProfile]
 
 @dataclass(frozen=True)
 class Denylist:
+    """What profiles may not name, and which System templates they may inherit (node settings).
+
+    As upstream's SPOD options: the built-in denylist, minus what ``allowed`` lifts, plus what
+    ``denied`` adds (a denied entry beats an allowed one); ``system_profiles`` is upstream's
+    ``allowedSystemProfiles`` (default: ``container`` only).
+    """
     types: frozenset = DENIED_TYPES
     classes: frozenset = DENIED_CLASSES
     permissions: frozenset = DENIED_PERMISSIONS
+    system_profiles: frozenset = frozenset([DEFAULT_INHERIT])
 
     @classmethod
-    def allowing(cls, allowed: Optional[Dict[str, Iterable[str]]] = None) -> "Denylist":
-        """The SPEC denylist minus what ``allowed`` (types/classes/permissions) lifts."""
+    def allowing(cls, allowed: Optional[Dict[str, Iterable[str]]] = None,
+                 denied: Optional[Dict[str, Iterable[str]]] = None,
+                 system_profiles: Optional[Iterable[str]] = None) -> "Denylist":
+        """The SPEC denylist minus what ``allowed`` lifts, plus what ``denied`` adds."""
         allowed = allowed or {}
+        denied = denied or {}
         check_known_keys(allowed, ["types", "classes", "permissions"], "", "allowed")
-        return cls(types=DENIED_TYPES - frozenset(allowed.get("types") or ()),
-                   classes=DENIED_CLASSES - frozenset(allowed.get("classes") or ()),
-                   permissions=DENIED_PERMISSIONS - frozenset(allowed.get("permissions") or ()))
+        check_known_keys(denied, ["types", "classes", "permissions"], "", "denied")
+        for key, pattern, what in (("types", TYPE_RE, "type"), ("classes", CLASS_RE, "class"),
+                                   ("permissions", PERM_RE, "permission")):
+            for index, value in enumerate(denied.get(key) or ()):
+                _identifier(value, pattern, what, "", "denied.%s[%d]" % (key, index))
+        systems = [DEFAULT_INHERIT] if system_profiles is None else list(system_profiles)
+        for index, value in enumerate(systems):
+            if value not in TEMPLATE_NAMES:
+                raise SpoError("unknown System template %r; known: %s" % (value, ", ".join(TEMPLATE_NAMES)),
+                               field="allowed_system_profiles[%d]" % index)
+        return cls(types=(DENIED_TYPES - frozenset(allowed.get("types") or ())) | frozenset(denied.get("types") or ()),
+                   classes=(DENIED_CLASSES - frozenset(allowed.get("classes") or ()))
+                   | frozenset(denied.get("classes") or ()),
+                   permissions=(DENIED_PERMISSIONS - frozenset(allowed.get("permissions") or ()))
+                   | frozenset(denied.get("permissions") or ()),
+                   system_profiles=frozenset(systems))
 
     def words(self) -> frozenset:
         return self.types | self.classes | self.permissions
@@ -190,7 +216,7 @@ def parse_selinux_profile(doc: Any, deny: Optional[Denylist] = None) -> SelinuxP
     """Validate a SelinuxProfile manifest; return the model (inherits not yet resolved)."""
     deny = deny or Denylist()
     namespace, name, ref, spec = _identity(doc, KIND)
-    check_known_keys(spec, ["inherit", "allow", "permissive", "disabled"], ref, "spec")
+    check_known_keys(spec, ["inherit", "allow", "permissive", "mode", "disabled"], ref, "spec")
     inherits: List[Inherit] = []
     raw_inherit = spec.get("inherit")
     if raw_inherit is None:
@@ -209,6 +235,10 @@ def parse_selinux_profile(doc: Any, deny: Optional[Denylist] = None) -> SelinuxP
             if not isinstance(iname, str) or iname not in TEMPLATE_NAMES:
                 raise SpoError("unknown System template %r; known: %s" % (iname, ", ".join(TEMPLATE_NAMES)),
                                ref, fld + ".name")
+            if iname not in deny.system_profiles:
+                raise SpoError("System template %s is not in this node's allowed system profiles (%s); a node "
+                               "administrator allows it (allowed_system_profiles / allowedSystemProfiles)"
+                               % (iname, ", ".join(sorted(deny.system_profiles))), ref, fld + ".name")
         else:
             if not isinstance(iname, str) or not iname or "." in iname:
                 raise SpoError("must name a SelinuxProfile of namespace %s" % namespace, ref, fld + ".name")
@@ -254,10 +284,18 @@ def parse_selinux_profile(doc: Any, deny: Optional[Denylist] = None) -> SelinuxP
             allow.setdefault(tname, {})[cname] = sorted(set(perms))
     permissive = spec.get("permissive", False)
     expect_type(permissive, (bool,), "a boolean", ref, "spec.permissive")
+    mode = spec.get("mode")
+    if mode is not None:  # the newer field upstream: Permissive | Enforcing, the same as `permissive`
+        if mode not in MODES:
+            raise SpoError("must be one of %s, got %r" % (", ".join(MODES), mode), ref, "spec.mode")
+        if "permissive" in spec and permissive != (mode == "Permissive"):
+            raise SpoError("mode %s contradicts permissive: %s; give one of them" % (mode, str(permissive).lower()),
+                           ref, "spec.mode")
+        permissive = mode == "Permissive"
     disabled = spec.get("disabled", False)
     expect_type(disabled, (bool,), "a boolean", ref, "spec.disabled")
     return SelinuxProfile(name=name, namespace=namespace, ref=ref, inherit=inherits, allow=allow,
-                          permissive=permissive)
+                          permissive=permissive, disabled=disabled)
 
 
 # ---------------------------------------------------------------- raw CIL
@@ -399,8 +437,16 @@ def parse_raw_profile(doc: Any, deny: Optional[Denylist] = None) -> RawSelinuxPr
     deny = deny or Denylist()
     namespace, name, ref, spec = _identity(doc, RAW_KIND)
     check_known_keys(spec, ["policy", "disabled"], ref, "spec")
+    disabled = spec.get("disabled", False)
+    expect_type(disabled, (bool,), "a boolean", ref, "spec.disabled")
     statements = parse_raw_cil(spec.get("policy"), deny, ref)
-    return RawSelinuxProfile(name=name, namespace=namespace, ref=ref, statements=statements)
+    for index, stmt in enumerate(statements):
+        if stmt[0] == "blockinherit" and len(stmt) == 2 and stmt[1] in TEMPLATE_NAMES \
+                and stmt[1] not in deny.system_profiles:
+            raise SpoError("System template %s is not in this node's allowed system profiles (%s)"
+                           % (stmt[1], ", ".join(sorted(deny.system_profiles))), ref,
+                           "spec.policy statement %d" % (index + 1))
+    return RawSelinuxProfile(name=name, namespace=namespace, ref=ref, statements=statements, disabled=disabled)
 
 
 def parse_profile(doc: Any, deny: Optional[Denylist] = None) -> Profile:
@@ -453,8 +499,18 @@ def resolve_inherits(profiles: Sequence[Profile]) -> List[Profile]:
                                    % (profile.namespace, entry.name), profile.ref, "spec.inherit[%d].name" % index)
                 visit(parent, chain + [profile.ref])
         state[key] = 2
+        if isinstance(profile, SelinuxProfile):
+            # a System template a parent (transitively) inherits is not inherited again: the block would
+            # be declared twice (`Re-declaration of type process`); upstream drops `container` likewise
+            through_parents = set()
+            for entry in profile.inherit:
+                if entry.kind == KIND:
+                    through_parents |= systems[policy_name(entry.name, profile.namespace)]
+            profile.inherit = [e for e in profile.inherit if e.kind == KIND or e.name not in through_parents]
+            systems[key] = through_parents | {e.name for e in profile.inherit if e.kind != KIND}
         ordered.append(profile)
 
+    systems: Dict[str, set] = {}
     for profile in profiles:
         visit(profile, [])
     return ordered

@@ -15,8 +15,10 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.selinux impo
     KIND, SELF, Profile, RawSelinuxProfile, SelinuxProfile, policy_name)
 
 
-def _type(name: str) -> str:
-    return "process" if name == SELF else name
+def _type(name: str, profile: SelinuxProfile) -> str:
+    """@self is the profile's own usage type, named in full (upstream): in a parent it stays the
+    parent's type when a child inherits the block, where a bare ``process`` would become the child's."""
+    return profile.usage if name == SELF else name
 
 
 def selinux_profile_cil(profile: SelinuxProfile) -> str:
@@ -29,7 +31,7 @@ def selinux_profile_cil(profile: SelinuxProfile) -> str:
     for tname in sorted(profile.allow):
         for cname in sorted(profile.allow[tname]):
             perms = " ".join(sorted(profile.allow[tname][cname]))
-            lines.append("    (allow process %s (%s (%s)))" % (_type(tname), cname, perms))
+            lines.append("    (allow process %s (%s (%s)))" % (_type(tname, profile), cname, perms))
     lines.append(")")
     return "\n".join(lines) + "\n"
 

@@ -33,10 +33,15 @@ def _identities(docs: List[Dict[str, Any]]) -> List[Dict[str, str]]:
 
 def run_install(docs: List[Dict[str, Any]], state: str = "present", compat_mode: str = "auto",
                 allowed: Optional[Dict[str, Any]] = None, reload: str = "auto", check_mode: bool = False,
-                want_diff: bool = False, store: Optional[Store] = None) -> Dict[str, Any]:
-    """Apply ``docs``; return the module result (changed, policies, system_modules, transactions, diff)."""
+                want_diff: bool = False, store: Optional[Store] = None, denied: Optional[Dict[str, Any]] = None,
+                allowed_system_profiles: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Apply ``docs``; return the module result (changed, policies, system_modules, transactions, diff).
+
+    A profile with ``spec.disabled: true`` is validated but not installed, and removed from the
+    store when it is there (in the same transaction as the installs).
+    """
     store = store or Store(reload=None if reload == "auto" else reload == "yes")
-    deny = selinux.Denylist.allowing(allowed)
+    deny = selinux.Denylist.allowing(allowed, denied, allowed_system_profiles)
     if state == "absent":
         entries = _identities(docs)
         installed = store.installed()
@@ -58,24 +63,41 @@ def run_install(docs: List[Dict[str, Any]], state: str = "present", compat_mode:
     desired = selinux_templates.system_modules(compat)
     system_names = set(desired)
     entries = []
+    disabled = set()
     for profile in profiles:
-        desired[profile.policy_name] = profile_cil(profile)
         entries.append({"object": profile.ref, "policy": profile.policy_name, "usage": profile.usage})
+        if profile.disabled:
+            disabled.add(profile.policy_name)
+        else:
+            desired[profile.policy_name] = profile_cil(profile)
+    for profile in profiles:  # a disabled parent cannot be inherited: the child would not compile
+        for index, parent in enumerate(getattr(profile, "inherit", [])):
+            if parent.kind == selinux.KIND and selinux.policy_name(parent.name, profile.namespace) in disabled \
+                    and profile.policy_name not in disabled:
+                raise SpoError("inherits SelinuxProfile %s/%s, which is disabled" % (profile.namespace, parent.name),
+                               profile.ref, "spec.inherit[%d].name" % index)
+    if not desired.keys() - system_names:
+        desired = {}  # only disabled profiles: the templates are not needed for them
     install = plan(installed, desired, ())[0]
+    removals = sorted(n for n in disabled if n in installed)
     for entry in entries:
-        entry["state"] = "installed" if entry["policy"] in install else "unchanged"
+        if entry["policy"] in disabled:
+            entry["state"] = "removed" if entry["policy"] in removals else "disabled"
+        else:
+            entry["state"] = "installed" if entry["policy"] in install else "unchanged"
     transactions = 0
-    result: Dict[str, Any] = {"changed": bool(install), "policies": entries,
+    result: Dict[str, Any] = {"changed": bool(install or removals), "policies": entries,
                               "system_modules": sorted(n for n in install if n in system_names)}
     if want_diff:
         before = []
         for name in sorted(install):
             old = store.extract(name) if name in installed else None
             before.append("; module %s\n%s" % (name, old if old is not None else "; (not installed)\n"))
+        before.extend("; module %s (disabled: removed)\n" % name for name in removals)
         result["diff"] = {"before": "".join(before),
                           "after": "".join("; module %s\n%s" % (n, install[n]) for n in sorted(install))}
-    if install and not check_mode:
-        transactions = _apply(store, install, [], entries)
+    if (install or removals) and not check_mode:
+        transactions = _apply(store, install, removals, entries)
     result["transactions"] = transactions
     return result
 

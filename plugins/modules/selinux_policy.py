@@ -59,6 +59,34 @@ options:
         type: list
         elements: str
         default: []
+  denied:
+    description:
+      - Adds entries to the denylist (the node's own deny list, upstream's C(deniedTypes), C(deniedClasses),
+        C(deniedPermissions)). A denied entry beats an O(allowed) one.
+    type: dict
+    suboptions:
+      types:
+        description: Types to deny.
+        type: list
+        elements: str
+        default: []
+      classes:
+        description: Classes to deny.
+        type: list
+        elements: str
+        default: []
+      permissions:
+        description: Permissions to deny.
+        type: list
+        elements: str
+        default: []
+  allowed_system_profiles:
+    description:
+      - The System templates a profile may inherit (C(spec.inherit) of kind System, C(blockinherit) in a
+        RawSelinuxProfile), as upstream's C(allowedSystemProfiles) node setting. Others are refused.
+    type: list
+    elements: str
+    default: [container]
   reload:
     description:
       - Load the rebuilt policy into the kernel. V(auto) does so when SELinux is enabled on the node.
@@ -124,7 +152,7 @@ policies:
       type: str
       sample: errorlogger_my-namespace.process
     state:
-      description: V(installed), V(unchanged), V(removed) or V(absent) (what happened, or would in check mode).
+      description: V(installed), V(unchanged), V(removed), V(absent) or V(disabled) (C(spec.disabled), not installed; V(removed) when it was) (what happened, or would in check mode).
       type: str
       sample: installed
 system_modules:
@@ -157,6 +185,12 @@ def main():
             "classes": {"type": "list", "elements": "str", "default": []},
             "permissions": {"type": "list", "elements": "str", "default": []},
         }},
+        denied={"type": "dict", "options": {
+            "types": {"type": "list", "elements": "str", "default": []},
+            "classes": {"type": "list", "elements": "str", "default": []},
+            "permissions": {"type": "list", "elements": "str", "default": []},
+        }},
+        allowed_system_profiles={"type": "list", "elements": "str", "default": ["container"]},
         reload={"type": "str", "choices": ["auto", "yes", "no"], "default": "auto"},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
@@ -166,6 +200,8 @@ def main():
         docs = definitions_list(module.params["definition"])
         result = run_install(docs, state=module.params["state"], compat_mode=module.params["compat_module"],
                              allowed=module.params["allowed"], reload=module.params["reload"],
+                             denied=module.params["denied"],
+                             allowed_system_profiles=module.params["allowed_system_profiles"],
                              check_mode=module.check_mode, want_diff=module._diff)
     except SpoError as exc:
         module.fail_json(msg=str(exc))

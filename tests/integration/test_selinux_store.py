@@ -43,6 +43,8 @@ RAW = {
     "spec": {"policy": "(blockinherit container)\n(allow process tmp_t (file (read open getattr)))\n"},
 }
 PROFILES = [CHILD, ERRORLOGGER, EVERY, RAW]
+TEMPLATES = ["container", "net_container", "log_container", "home_container", "tmp_container", "config_container",
+             "tty_container", "x_container", "virt_container"]
 POLICIES = ["errorlogger_my-namespace", "child_my-namespace", "every-template_my-namespace", "rawone_my-namespace"]
 
 
@@ -65,7 +67,7 @@ def sesearch(source, target, cls="file"):
 
 def play(tmp_path, definition, state="present", check=False, name="play"):
     varsfile = tmp_path / (name + "-vars.json")
-    varsfile.write_text(json.dumps({"profiles": definition, "wanted": state}))
+    varsfile.write_text(json.dumps({"profiles": definition, "wanted": state, "systems": TEMPLATES}))
     book = tmp_path / (name + ".yml")
     book.write_text("""\
 - hosts: localhost
@@ -75,6 +77,7 @@ def play(tmp_path, definition, state="present", check=False, name="play"):
       spo.security_profiles.selinux_policy:
         definition: "{{ profiles }}"
         state: "{{ wanted }}"
+        allowed_system_profiles: "{{ systems }}"
       register: out
     - name: Result
       check_mode: false
@@ -170,3 +173,16 @@ def test_module_installs_batches_is_idempotent_and_removes(tmp_path, clean_store
     assert "Types: 0" in seinfo, seinfo
     proc, out = play(tmp_path, PROFILES, state="absent", name="absent2")
     assert proc.returncode == 0 and out["changed"] is False
+
+    # -- spec.disabled: validated, not installed; an installed profile that becomes disabled is removed
+    proc, out = play(tmp_path, [ERRORLOGGER], name="enabled")
+    assert proc.returncode == 0 and out["changed"] is True and "errorlogger_my-namespace" in modules()
+    disabled = json.loads(json.dumps(ERRORLOGGER))
+    disabled["spec"]["disabled"] = True
+    proc, out = play(tmp_path, [disabled], name="disabled")
+    assert proc.returncode == 0 and out["changed"] is True, proc.stdout
+    assert out["policies"][0]["state"] == "removed" and out["transactions"] == 1
+    assert "errorlogger_my-namespace" not in modules()
+    proc, out = play(tmp_path, [disabled], name="disabled2")
+    assert proc.returncode == 0 and out["changed"] is False and out["policies"][0]["state"] == "disabled"
+    assert "errorlogger_my-namespace" not in modules()

@@ -101,6 +101,7 @@ def secilc(modules):
 
 
 SYSTEM = list(selinux_templates.system_modules(compat=True).values())
+ALL_TEMPLATES = selinux.Denylist.allowing(system_profiles=selinux_templates.TEMPLATE_NAMES)
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +121,7 @@ def test_templates_compat_and_all_template_users_compile():
         profile("every", {"var_log_t": {"file": ["read"]}}, inherit=[{"name": n} for n in selinux_templates.TEMPLATE_NAMES]),
         profile("child", {"@self": {"file": ["write"]}}, inherit=[{"kind": "SelinuxProfile", "name": "every"}],
                 permissive=True),
-    ])]
+    ], ALL_TEMPLATES)]
     rc, out = secilc(SYSTEM + users)
     assert rc == 0, out
 
@@ -149,11 +150,11 @@ _inherit = st.lists(st.sampled_from(selinux_templates.TEMPLATE_NAMES), unique=Tr
 def test_any_accepted_profile_compiles(allow, inherit, permissive):
     doc = profile("gen", allow, inherit=[{"name": n} for n in inherit] or None, permissive=permissive)
     try:
-        parsed = selinux.parse_profile(doc)
+        parsed = selinux.parse_profile(doc, ALL_TEMPLATES)
     except SpoError:
         return  # refused (denylist, reserved word, ...): nothing to compile
     text = selinux_cil.profile_cil(parsed)
-    assert selinux_cil.profile_cil(selinux.parse_profile(doc)) == text  # deterministic
+    assert selinux_cil.profile_cil(selinux.parse_profile(doc, ALL_TEMPLATES)) == text  # deterministic
     rc, out = secilc(SYSTEM + [text])
     assert rc == 0, text + out
 
@@ -181,3 +182,35 @@ def test_identifier_carrying_cil_syntax_is_rejected(prefix, bad, suffix, where):
         name = ident
     with pytest.raises(SpoError):
         selinux.parse_profile(profile(name, allow, inherit=inherit))
+
+
+def test_parent_and_system_container_compile_once():
+    """A child listing {kind: System, name: container} next to a SelinuxProfile parent compiled as
+    `Re-declaration of type process` before; the parent's template is now not inherited again."""
+    docs = [profile("parent", {"var_log_t": {"file": ["read"]}}),
+            profile("child", {"etc_t": {"file": ["read"]}}, inherit=[{"kind": "SelinuxProfile", "name": "parent"},
+                                                                     {"kind": "System", "name": "container"}])]
+    texts = [selinux_cil.profile_cil(p) for p in selinux.parse_profiles(docs)]
+    rc, out = secilc(SYSTEM + texts)
+    assert rc == 0, out
+
+
+def test_self_in_a_parent_is_the_parents_type(tmp_path):
+    """Upstream: @self names the profile's own usage type, so a child inheriting the parent's
+    `@self` rule gets access to the PARENT's type, not to itself."""
+    require_tools("sesearch")
+    docs = [profile("parent", {"@self": {"file": ["read"]}}),
+            profile("child", {}, inherit=[{"kind": "SelinuxProfile", "name": "parent"}])]
+    texts = [selinux_cil.profile_cil(p) for p in selinux.parse_profiles(docs)]
+    modules = SYSTEM + texts
+    paths = []
+    for index, text in enumerate([BASE, support_policy(modules)] + modules):
+        path = tmp_path / ("%02d.cil" % index)
+        path.write_text(text)
+        paths.append(str(path))
+    subprocess.run(["secilc", "-o", str(tmp_path / "policy"), "-f", "/dev/null"] + paths, check=True,
+                   capture_output=True)
+    rules = subprocess.run(["sesearch", str(tmp_path / "policy"), "-A", "-s", "child_ns.process", "-c", "file",
+                            "-p", "read"], capture_output=True, text=True, check=True).stdout
+    assert "allow child_ns.process parent_ns.process:file read;" in rules, rules
+    assert "allow child_ns.process child_ns.process:file" not in rules

@@ -20,7 +20,7 @@ import pytest
 from conftest import require_tools
 from test_selinux_compile import BASE, SYSTEM, profile, support_policy
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
@@ -130,7 +130,8 @@ def baseline():
 @pytest.mark.parametrize("kind", sorted(ACCEPTED))
 def test_every_accepted_statement_kind_leaves_global_types_unchanged(kind, baseline, tmp_path):
     assert kind in selinux.RAW_STATEMENTS
-    cil = selinux_cil.profile_cil(selinux.parse_profile(raw(ACCEPTED[kind])))
+    all_templates = selinux.Denylist.allowing(system_profiles=selinux_templates.TEMPLATE_NAMES)
+    cil = selinux_cil.profile_cil(selinux.parse_profile(raw(ACCEPTED[kind]), all_templates))
     view = global_view(compile_policy(SYSTEM + [REFERENCE, cil], str(tmp_path)))
     assert baseline["types"] <= view["types"]
     for key in ("rules", "permissive", "roles"):

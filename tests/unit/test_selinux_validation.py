@@ -12,6 +12,9 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.errors impor
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
 
 
+ALL_TEMPLATES = selinux.Denylist.allowing(system_profiles=selinux_templates.TEMPLATE_NAMES)
+
+
 def errorlogger(name="errorlogger", namespace="my-namespace", **spec):
     base = {
         "inherit": [{"name": "container"}],
@@ -55,12 +58,12 @@ def test_defaults_permissive_self_and_inherit_profile():
     parent = errorlogger()
     child = errorlogger(name="child", inherit=[{"kind": "SelinuxProfile", "name": "errorlogger"}, {"name": "net_container"}],
                         permissive=True, allow={"@self": {"file": ["read"]}})
-    ordered = selinux.parse_profiles([child, parent])
+    ordered = selinux.parse_profiles([child, parent], ALL_TEMPLATES)
     assert [p.name for p in ordered] == ["errorlogger", "child"]
     text = selinux_cil.profile_cil(ordered[1])
     assert "(blockinherit errorlogger_my-namespace)\n    (blockinherit net_container)" in text
     assert "(typepermissive process)" in text
-    assert "(allow process process (file (read)))" in text
+    assert "(allow process child_my-namespace.process (file (read)))" in text  # @self: the profile's own type
     bare = errorlogger(name="bare")
     del bare["spec"]["inherit"]
     assert "(blockinherit container)" in selinux_cil.profile_cil(selinux.parse_profile(bare))
@@ -224,3 +227,54 @@ def test_process_class_on_self_and_signals_elsewhere_are_accepted():
         selinux.parse_profile(errorlogger(allow=allow))
     cil = selinux_cil.profile_cil(selinux.parse_profile(errorlogger(allow={"self": {"file": ["read"]}})))
     assert "(allow process self (file (read)))" in cil
+
+
+def test_mode_is_the_newer_permissive_field():
+    assert selinux.parse_profile(errorlogger(mode="Permissive")).permissive is True
+    assert selinux.parse_profile(errorlogger(mode="Enforcing")).permissive is False
+    assert selinux.parse_profile(errorlogger(mode="Permissive", permissive=True)).permissive is True
+    for bad, message in (({"mode": "Off"}, "must be one of Permissive, Enforcing"),
+                         ({"mode": "Enforcing", "permissive": True}, "contradicts")):
+        with pytest.raises(SpoError) as err:
+            selinux.parse_profile(errorlogger(**bad))
+        assert message in str(err.value) and "spec.mode" in str(err.value)
+
+
+def test_allowed_system_profiles_default_to_container_only():
+    doc = errorlogger(inherit=[{"name": "container"}, {"name": "net_container"}])
+    with pytest.raises(SpoError) as err:
+        selinux.parse_profile(doc)
+    assert "spec.inherit[1].name: System template net_container is not in this node's allowed" in str(err.value)
+    assert selinux.parse_profile(doc, selinux.Denylist.allowing(system_profiles=["container", "net_container"]))
+    with pytest.raises(SpoError, match="statement 2: System template net_container"):
+        selinux.parse_profile(raw("(blockinherit container)\n(blockinherit net_container)"))
+    with pytest.raises(SpoError, match="unknown System template 'nope'"):
+        selinux.Denylist.allowing(system_profiles=["nope"])
+
+
+def test_user_deny_list_beats_allowed():
+    deny = selinux.Denylist.allowing(allowed={"types": ["shadow_t"]},
+                                     denied={"types": ["etc_t", "shadow_t"], "classes": ["tcp_socket"],
+                                             "permissions": ["execute"]})
+    for allow, word in (({"etc_t": {"file": ["read"]}}, "type etc_t"), ({"shadow_t": {"file": ["read"]}}, "type shadow_t"),
+                        ({"var_log_t": {"tcp_socket": ["read"]}}, "class tcp_socket"),
+                        ({"var_log_t": {"file": ["execute"]}}, "permission execute")):
+        with pytest.raises(SpoError) as err:
+            selinux.parse_profile(errorlogger(allow=allow), deny)
+        assert word + " is not allowed" in str(err.value)
+    with pytest.raises(SpoError, match="etc_t is not allowed"):
+        selinux.parse_profile(raw("(blockinherit container)\n(allow process etc_t (file (read)))"), deny)
+    with pytest.raises(SpoError, match="denied.types"):
+        selinux.Denylist.allowing(denied={"types": ["a b"]})
+
+
+def test_a_system_template_a_parent_brings_is_not_inherited_again():
+    parent = errorlogger(inherit=[{"name": "container"}, {"name": "net_container"}])
+    child = errorlogger(name="child", inherit=[{"kind": "SelinuxProfile", "name": "errorlogger"},
+                                               {"name": "container"}, {"name": "net_container"}])
+    grandchild = errorlogger(name="grand", inherit=[{"kind": "SelinuxProfile", "name": "child"}, {"name": "container"}])
+    ordered = selinux.parse_profiles([grandchild, child, parent], ALL_TEMPLATES)
+    texts = {p.name: selinux_cil.profile_cil(p) for p in ordered}
+    assert "(blockinherit container)" in texts["errorlogger"]
+    assert "blockinherit container)" not in texts["child"] and "net_container" not in texts["child"]
+    assert "blockinherit container)" not in texts["grand"]
