@@ -252,7 +252,7 @@ def busybox_rootfs_ready(rootfs: str) -> bool:
 
 
 def runtime_base_profile_name(runc: str = "runc") -> str:
-    """Name of the shipped base profile for the host's runc: ``runc-v<version>``.
+    """Name of the project's base profile recorded for the host's runc: ``runc-recorded-v<version>``.
 
     A base profile holds what the runtime itself calls after the filter is
     loaded; some of those calls (the Go runtime's futex waits and signals)
@@ -265,7 +265,7 @@ def runtime_base_profile_name(runc: str = "runc") -> str:
     for line in out.splitlines():
         if line.startswith("runc version "):
             version = line.split()[2].split("+")[0].split("~")[0]
-            return "runc-v" + version
+            return "runc-recorded-v" + version
     raise SpoError("unexpected `runc --version` output: %r" % out[:200])
 
 

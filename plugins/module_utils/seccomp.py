@@ -102,18 +102,19 @@ class Engine(object):
         if foreign:
             warnings.append("%s: spec.syscalls: %s not defined on %s; kept in the JSON (runc and crun skip names "
                             "unknown to an architecture)" % (profile.ref, ", ".join(foreign), arch_text))
-        inherited = []
+        inherited: List[Any] = []
+        own = list(profile.syscalls)
         if profile.base_profile_name:
             for base in self.resolver.chain(profile)[1:]:
                 self._own_foreign(base)  # a bad base is reported under its own name
-            inherited = self.resolver.inherited(profile)
+            own, inherited = self.resolver.effective(profile)
             pairs = (("spec.baseProfileName", name) for rule in inherited for name in rule.names)
             base_foreign = check_names(pairs, profile.architectures, profile.ref)
             if base_foreign:
                 warnings.append("%s: spec.baseProfileName (%s): %s not defined on %s; kept in the JSON (runc and crun "
                                 "skip names unknown to an architecture)"
                                 % (profile.ref, profile.base_profile_name, ", ".join(base_foreign), arch_text))
-        rules = list(profile.syscalls) + inherited
+        rules = own + inherited
         total = sum(len(rule.names) for rule in rules)
         if total > MAX_NAMES:
             raise SpoError("too many syscall names with the base profiles: %d (limit %d)" % (total, MAX_NAMES),

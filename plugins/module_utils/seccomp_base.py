@@ -53,11 +53,15 @@ class BaseResolver(object):
         return chain
 
     def inherited(self, profile: SeccompProfile) -> List[SyscallRule]:
-        """Rules ``profile`` gets from its bases (own names already taken out)."""
+        """Rules ``profile`` gets from its bases, after the union with its own rules (see :func:`union`)."""
+        return self.effective(profile)[1]
+
+    def effective(self, profile: SeccompProfile) -> Tuple[List[SyscallRule], List[SyscallRule]]:
+        """(own rules kept, base rules kept): the union of ``profile``'s rules with its bases' rules."""
         chain = self.chain(profile)
         if len(chain) == 1:
-            return []
-        return _without(self._effective(chain[1:]), _names(profile.syscalls))
+            return list(profile.syscalls), []
+        return union(profile.syscalls, self._effective(chain[1:]))
 
     def _effective(self, chain: List[SeccompProfile]) -> List[SyscallRule]:
         head = chain[0]
@@ -66,23 +70,60 @@ class BaseResolver(object):
             return memo
         rules = list(head.syscalls)
         if len(chain) > 1:
-            rules.extend(_without(self._effective(chain[1:]), _names(head.syscalls)))
+            own, base = union(head.syscalls, self._effective(chain[1:]))
+            rules = own + base
         self._memo[head.key] = rules
         return rules
 
 
-def _names(rules: List[SyscallRule]) -> set:
-    return {name for rule in rules for name in rule.names}
+# How much an action lets a call do, most permissive first (upstream's union keeps the less
+# restrictive action when a profile and its base disagree).
+_PERMISSIVENESS = {"SCMP_ACT_ALLOW": 0, "SCMP_ACT_LOG": 1, "SCMP_ACT_NOTIFY": 2, "SCMP_ACT_TRACE": 3,
+                   "SCMP_ACT_ERRNO": 4, "SCMP_ACT_TRAP": 5, "SCMP_ACT_KILL_THREAD": 6, "SCMP_ACT_KILL": 6,
+                   "SCMP_ACT_KILL_PROCESS": 7}
 
 
-def _without(rules: List[SyscallRule], names: set) -> List[SyscallRule]:
-    if not names:
-        return list(rules)
-    result = []
+def _strictness(rule: SyscallRule) -> int:
+    return _PERMISSIVENESS.get(rule.action, 8)
+
+
+def _unconditional(rules: List[SyscallRule]) -> Dict[str, int]:
+    """Per name, the least restrictive unconditional action of ``rules``."""
+    found: Dict[str, int] = {}
     for rule in rules:
-        kept = [name for name in rule.names if name not in names]
-        if len(kept) == len(rule.names):
-            result.append(rule)
-        elif kept:
-            result.append(SyscallRule(kept, rule.action, rule.errno_ret, rule.args, rule.field))
-    return result
+        if not rule.args:
+            level = _strictness(rule)
+            for name in rule.names:
+                if level < found.get(name, 99):
+                    found[name] = level
+    return found
+
+
+def union(own: List[SyscallRule], base: List[SyscallRule]) -> Tuple[List[SyscallRule], List[SyscallRule]]:
+    """The rules of a profile unioned with those of its base: it allows at least what the base allows.
+
+    * every rule of both is kept, argument rules included (several per syscall);
+    * where both give a syscall an unconditional action and the actions differ, the less
+      restrictive one is kept (on a tie, the profile's own);
+    * a rule with arguments that is at least as restrictive as an unconditional rule of the
+      other side for the same syscall is dropped: the runtime lets the unconditional rule decide
+      (a base allowing ``clone`` keeps allowing it, whatever condition the profile adds).
+    """
+    own_levels, base_levels = _unconditional(own), _unconditional(base)
+
+    def keep(rules: List[SyscallRule], mine: Dict[str, int], other: Dict[str, int], wins_ties: bool) -> List[SyscallRule]:
+        out = []
+        for rule in rules:
+            level = _strictness(rule)
+            if rule.args:
+                kept = [n for n in rule.names if n not in other or level < other[n]]
+            else:
+                kept = [n for n in rule.names if n not in other or level < other[n]
+                        or (level == other[n] and (wins_ties or mine.get(n) != level))]
+            if len(kept) == len(rule.names):
+                out.append(rule)
+            elif kept:
+                out.append(SyscallRule(kept, rule.action, rule.errno_ret, rule.args, rule.field))
+        return out
+
+    return keep(own, own_levels, base_levels, True), keep(base, base_levels, own_levels, False)

@@ -232,26 +232,4 @@ def parse_profile(doc: Any) -> SeccompProfile:
     for key, attr in (("listenerPath", "listener_path"), ("listenerMetadata", "listener_metadata")):
         if spec.get(key) is not None:
             setattr(profile, attr, expect_type(spec[key], (str,), "a string", ref, "spec." + key))
-    check_conflicts(profile.syscalls, ref)
     return profile
-
-
-def check_conflicts(rules: List[SyscallRule], ref: str) -> None:
-    """Refuse the same syscall in two unconditional rules with different outcomes."""
-    seen: Dict[str, Tuple[Tuple[str, int], str, int]] = {}
-    for rule in rules:
-        if rule.args:
-            continue
-        verdict = rule.verdict()
-        for index, name in enumerate(rule.names):
-            previous = seen.get(name)
-            if previous is None:
-                seen[name] = (verdict, rule.field, index)
-            elif previous[0] != verdict:
-                raise SpoError("syscall %r already has action %s at %s.names[%d]; one profile cannot give it two actions"
-                               % (name, _verdict_text(previous[0]), previous[1], previous[2]), ref,
-                               "%s.names[%d]" % (rule.field, index))
-
-
-def _verdict_text(verdict: Tuple[str, int]) -> str:
-    return verdict[0] if verdict[1] < 0 else "%s (errnoRet %d)" % verdict

@@ -26,7 +26,10 @@ description:
     writes the file, not on every later run.
   - C(spec.baseProfileName) unions the syscalls of another profile, given in the same call in the same
     namespace, or shipped with the collection (C(profiles/seccomp/), matched by name from any namespace, for
-    example the runc base profile C(runc-v1.1.5)). The profile's own rules win for the names it lists.
+    example upstream's runc base profile C(runc-v1.1.5), or C(runc-recorded-v1.1.5) recorded by this project).
+    The union allows at least what the base allows - every rule of both is kept; where the two give a
+    syscall different unconditional actions the less restrictive one is kept, and an argument rule is
+    dropped where the other side decides the call unconditionally and no more restrictively - as upstream.
     Chains may be 10 deep; cycles are refused.
   - The target needs only Python 3 and C(libseccomp.so.2); YAML is read on the controller.
 author:

@@ -78,8 +78,8 @@ options:
     default: /var/lib/spo-enricher
   base_profile_name:
     description:
-      - Sets C(spec.baseProfileName) of the recorded profile (for example C(runc-v1.1.5)).
-      - V(auto) names the collection's base profile of the host's runc (C(runc-v<version>)). It holds what
+      - Sets C(spec.baseProfileName) of the recorded profile (for example C(runc-recorded-v1.1.5)).
+      - V(auto) names the collection's base profile recorded for the host's runc (C(runc-recorded-v<version>)). It holds what
         runc itself calls after the filter is loaded; some of those calls (the Go runtime's futex waits and
         signals) happen only in some runs, so a recording alone can miss them and the profile would then
         fail now and then. An empty string records without a base.

@@ -136,7 +136,7 @@ def test_demo_shows_the_denial_and_reruns_cleanly(fresh_boot, tmp_path):
         assert changed_tasks(second) == ["Record the workload"], second.stdout
         assert recap(second)[1:] == (1, 0)
         assert before < after
-        with open(os.path.join(SHIPPED, "runc-v1.1.5.yaml")) as handle:
+        with open(os.path.join(SHIPPED, "runc-recorded-v1.1.5.yaml")) as handle:
             base = yaml.safe_load(handle)
         assert after - before <= {name for rule in base["spec"]["syscalls"] for name in rule["names"]}
     assert {p: p.read_bytes() for p in (tmp_path / "kubelet").rglob("*.json")} == kubelet_files

@@ -18,6 +18,11 @@ SHIPPED_NS = "security-profiles-operator"
 # (SCMP_ACT_LOG + auditd) of it shows on Debian 12 x86_64.
 ECHO_SYSCALLS = ["arch_prctl", "brk", "exit_group", "getrandom", "getuid", "mprotect", "prctl", "prlimit64", "readlink",
                  "rseq", "set_robust_list", "set_tid_address", "write"]
+# What `sh -c 'echo piped | cat'` calls (recorded with seccomp_record), clone left out
+PIPE_SYSCALLS = ["arch_prctl", "brk", "close", "dup2", "epoll_ctl", "execve", "exit_group", "fstatfs", "getcwd",
+                 "getdents64", "getpid", "getppid", "getrandom", "getuid", "mmap", "mprotect", "munmap", "openat",
+                 "pipe2", "prctl", "prlimit64", "read", "readlink", "rseq", "rt_sigaction", "rt_sigreturn", "sendfile",
+                 "set_robust_list", "set_tid_address", "uname", "wait4", "write"]
 EOPNOTSUPP = errno.EOPNOTSUPP  # 95 on Linux
 DENIED = "Operation not permitted"
 
@@ -36,8 +41,15 @@ CUSTOM = [
     _profile("allow-with-errno", {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_NATIVE"],
                                   "syscalls": [{"action": "SCMP_ACT_ALLOW", "errnoRet": 5, "names": ["chmod"]},
                                                {"action": "SCMP_ACT_ERRNO", "names": ["fchmodat"]}]}),
+    # a child of the runc base whose own clone rule has a condition (only with CLONE_NEWUSER): the base
+    # allows clone unconditionally, so the union still lets the shell fork
+    _profile("pipe-clone-filtered", {"defaultAction": "SCMP_ACT_ERRNO", "baseProfileName": "runc-recorded-v1.1.5",
+                                     "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": PIPE_SYSCALLS},
+                                                  {"action": "SCMP_ACT_ALLOW", "names": ["clone"], "args": [
+                                                      {"index": 0, "value": 0x10000000, "valueTwo": 0x10000000,
+                                                       "op": "SCMP_CMP_MASKED_EQ"}]}]}),
     _profile("echo-recorded", {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
-                               "baseProfileName": "runc-v1.1.5",
+                               "baseProfileName": "runc-recorded-v1.1.5",
                                "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ECHO_SYSCALLS}]}),
     _profile("echo-without-base", {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
                                    "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ECHO_SYSCALLS}]}),
@@ -162,6 +174,13 @@ def test_recorded_allow_list_with_runc_base_runs_workload_and_denies_the_rest(in
     assert without_base.rc != 0 and without_base.stdout == ""
 
 
+def test_child_with_an_argument_rule_keeps_the_base_unconditional_rule(installed, busybox_rootfs, tmp_path):
+    clone_rules = [r for r in installed["pipe-clone-filtered"]["syscalls"] if "clone" in r["names"]]
+    assert clone_rules and all("args" not in r for r in clone_rules), clone_rules
+    result = run(installed, "pipe-clone-filtered", "echo piped | cat", busybox_rootfs, tmp_path, caps=())
+    assert result.rc == 0 and result.stdout == "piped\n", result.stderr
+
+
 def _runc_version():
     import subprocess
     out = subprocess.run(["runc", "--version"], capture_output=True, text=True, check=True).stdout
@@ -176,8 +195,8 @@ def test_runc_base_covers_what_runc_init_calls(auditd, installed, busybox_rootfs
     from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
 
     audit_log = AUDIT_LOG
-    base_name = "runc-v" + _runc_version()
-    assert base_name in installed, "no shipped base profile for the installed runc: add profiles/seccomp/%s.yaml" % base_name
+    base_name = "runc-recorded-v" + _runc_version()
+    assert base_name in installed, "no shipped base profile for the installed runc: add profiles/seccomp/%s.yaml (recorded as that one was)" % base_name
     base = {name for rule in installed[base_name]["syscalls"] for name in rule["names"]}
     config = oci.bundle_config(["/bin/true"], installed["log-enricher-trace"], rootfs=busybox_rootfs)
     config["process"]["noNewPrivileges"] = no_new_privileges

@@ -89,15 +89,40 @@ def test_output_is_canonical_and_deterministic():
 
 # ---- base profiles ----------------------------------------------------------------------------
 
-def test_base_union_own_rules_win():
-    base = profile("base", syscalls=[allow("read", "write", "mount"), {"action": "SCMP_ACT_ERRNO", "names": ["ptrace"]}])
+def test_base_union_keeps_what_the_base_allows():
+    """Upstream's union: where the profile and its base disagree on a call, the less restrictive action stays."""
+    base = profile("base", syscalls=[allow("read", "write", "mount"), {"action": "SCMP_ACT_ERRNO", "names": ["ptrace"]},
+                                     {"action": "SCMP_ACT_ERRNO", "names": ["chmod"]}])
     child = profile("child", baseProfileName="base",
-                    syscalls=[{"action": "SCMP_ACT_ERRNO", "errnoRet": 1, "names": ["mount"]}, allow("close")])
+                    syscalls=[{"action": "SCMP_ACT_ERRNO", "errnoRet": 1, "names": ["mount"]}, allow("close", "chmod"),
+                              {"action": "SCMP_ACT_ERRNO", "names": ["ptrace"]}])
     oci = compile_one(child, [base]).oci
     by_action = {(rule["action"], rule.get("errnoRet")): rule["names"] for rule in oci["syscalls"]}
-    assert by_action == {("SCMP_ACT_ALLOW", None): ["close", "read", "write"],
-                         ("SCMP_ACT_ERRNO", None): ["ptrace"], ("SCMP_ACT_ERRNO", 1): ["mount"]}
+    assert by_action == {("SCMP_ACT_ALLOW", None): ["chmod", "close", "mount", "read", "write"],
+                         ("SCMP_ACT_ERRNO", None): ["ptrace"]}
     assert oci["defaultAction"] == "SCMP_ACT_ERRNO"
+
+
+def test_base_union_keeps_unconditional_base_rules_and_every_argument_rule():
+    clone_new_user = {"index": 0, "value": 0x10000000, "valueTwo": 0x10000000, "op": "SCMP_CMP_MASKED_EQ"}
+    personality = [{"index": 0, "value": v, "op": "SCMP_CMP_EQ"} for v in (0, 8)]
+    base = profile("base", syscalls=[allow("clone", "read"),
+                                     {"action": "SCMP_ACT_ALLOW", "names": ["personality"], "args": [personality[0]]}])
+    child = profile("child", baseProfileName="base",
+                    syscalls=[{"action": "SCMP_ACT_ALLOW", "names": ["clone"], "args": [clone_new_user]},
+                              {"action": "SCMP_ACT_ALLOW", "names": ["personality"], "args": [personality[1]]}])
+    rules = compile_one(child, [base]).oci["syscalls"]
+    assert {"action": "SCMP_ACT_ALLOW", "names": ["clone", "read"]} in rules  # clone stays allowed
+    assert not any("clone" in r["names"] and r.get("args") for r in rules)  # the unconditional rule decides
+    persona = sorted(r["args"][0]["value"] for r in rules if r["names"] == ["personality"])
+    assert persona == [0, 8]  # both argument rules
+
+
+def test_one_syscall_under_two_actions_is_accepted_as_upstream():
+    doc = profile(syscalls=[allow("chmod"), {"action": "SCMP_ACT_ERRNO", "names": ["chmod"]}])
+    rules = compile_one(doc).oci["syscalls"]
+    assert {"action": "SCMP_ACT_ALLOW", "names": ["chmod"]} in rules
+    assert {"action": "SCMP_ACT_ERRNO", "names": ["chmod"]} in rules
 
 
 def test_base_chain_and_shipped_base_from_any_namespace():
@@ -217,8 +242,6 @@ BAD = [
     ("unknown-spec-field", _set(["spec", "defaultaction"], "SCMP_ACT_LOG"), "spec", "unknown field(s) defaultaction"),
     ("unknown-rule-field", _set(["spec", "syscalls"], [allow("read", name="x")]), "spec.syscalls[0]", "unknown field(s) name"),
     ("unknown-top-field", _set(["data"], {}), None, "unknown field(s) data"),
-    ("conflict", _set(["spec", "syscalls"], [allow("read", "write"), {"action": "SCMP_ACT_ERRNO", "names": ["write"]}]),
-     "spec.syscalls[1].names[0]", "two actions"),
     ("base-bad-name", _set(["spec", "baseProfileName"], "../x"), "spec.baseProfileName", "DNS-1123"),
     ("base-missing", _set(["spec", "baseProfileName"], "nope"), "spec.baseProfileName", "'nope' not found"),
     ("disabled-not-bool", _set(["spec", "disabled"], "yes"), "spec.disabled", "boolean"),
@@ -258,3 +281,24 @@ def test_valid_batch_is_still_refused_when_one_is_bad():
     with pytest.raises(SpoError) as info:
         seccomp.compile_profiles([BASE_DOC, bad])
     assert info.value.obj == "SeccompProfile ns/bad"
+
+
+# upstream's examples/baseprofile-runc.yaml at kubernetes-sigs/security-profiles-operator 35ebdda90 (runc-v1.1.5)
+UPSTREAM_RUNC_V1_1_5 = """arch_prctl brk capget capset chdir clone close dup3 epoll_create1 epoll_ctl epoll_pwait execve exit_group
+faccessat2 fchdir fchmodat fchownat fcntl fstat fstatfs futex getdents64 getpid getppid gettid getuid keyctl mkdirat
+mknodat mmap mount mprotect munmap nanosleep newfstatat openat openat2 pipe2 pivot_root prctl pread64 read readlinkat
+rt_sigaction rt_sigprocmask rt_sigreturn sched_getaffinity sched_yield seccomp set_robust_list set_tid_address setgid
+setgroups sethostname setsid setuid sigaltstack statfs symlinkat tgkill umask umount2 unlinkat unshare utimensat
+write""".split()
+
+
+def test_upstream_named_base_profiles_have_upstream_content():
+    by_name = {doc["metadata"]["name"]: doc for doc in SHIPPED}
+    runc = by_name["runc-v1.1.5"]["spec"]
+    assert runc["syscalls"] == [{"action": "SCMP_ACT_ALLOW", "names": UPSTREAM_RUNC_V1_1_5}]
+    assert runc["architectures"] == ["SCMP_ARCH_X86_64"] and runc["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert {"runc-v1.4.2", "crun-v1.8.3", "crun-v1.26", "runc-recorded-v1.1.5"} <= set(by_name)
+    for name in by_name:
+        if name.startswith(("runc-v", "crun-v")):
+            path = os.path.join(ROOT, "profiles", "seccomp", name + ".yaml")
+            assert "kubernetes-sigs/security-profiles-operator" in open(path).read(), path
