@@ -49,9 +49,14 @@ class CompiledProfile(object):
         return localhost_profile(self.profile.namespace, self.profile.name)
 
 
+def file_name(name: str) -> str:
+    """The profile's file name: ``<name>.json``, or the name itself when it already ends in ``.json`` (upstream)."""
+    return name if name.endswith(".json") else name + ".json"
+
+
 def localhost_profile(namespace: str, name: str) -> str:
     """What a pod names in ``seccompProfile.localhostProfile``."""
-    return "%s/%s/%s.json" % (LOCALHOST_PREFIX, namespace, name)
+    return "%s/%s/%s" % (LOCALHOST_PREFIX, namespace, file_name(name))
 
 
 def _parse_all(docs: Iterable[Any], what: str, unique: bool = True) -> List[SeccompProfile]:

@@ -21,7 +21,8 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs impor
     safe_join,
 )
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import LOCALHOST_PREFIX, Engine, localhost_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import (
+    LOCALHOST_PREFIX, Engine, file_name, localhost_profile)
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import API_VERSIONS, KIND
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import object_identity
 
@@ -78,12 +79,16 @@ def install(docs: List[Any], kubelet_dir: str, state: str = "present", shipped: 
     profiles: List[Dict[str, Any]] = []
     diffs: List[Dict[str, str]] = []
     warnings: List[str] = []
+    written_by: Dict[str, str] = {}
     for namespace, name, target_state, wanted, profile_warnings in targets:
         ref = "%s %s/%s" % (KIND, namespace, name)
         try:
-            path = safe_join(root, namespace, name + ".json")
+            path = safe_join(root, namespace, file_name(name))
         except SpoError as exc:
             raise SpoError(exc.message, ref, "metadata")
+        if path in written_by:
+            raise SpoError("would be written to the same file as %s (%s)" % (written_by[path], path), ref, "metadata.name")
+        written_by[path] = ref
         current = read_bytes(path)
         changed = current != wanted
         if changed:

@@ -302,3 +302,15 @@ def test_upstream_named_base_profiles_have_upstream_content():
         if name.startswith(("runc-v", "crun-v")):
             path = os.path.join(ROOT, "profiles", "seccomp", name + ".yaml")
             assert "kubernetes-sigs/security-profiles-operator" in open(path).read(), path
+
+
+def test_a_name_ending_in_json_is_its_file_name(tmp_path):
+    """Upstream writes a profile named p1.json as p1.json (not p1.json.json)."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_install
+    result = seccomp_install.install([profile("p1.json", syscalls=[allow("read")]), profile("p2", syscalls=[allow("read")])],
+                                     str(tmp_path))
+    assert [p["localhost_profile"] for p in result["profiles"]] == ["operator/ns/p1.json", "operator/ns/p2.json"]
+    assert sorted(os.listdir(str(tmp_path / "seccomp" / "operator" / "ns"))) == ["p1.json", "p2.json"]
+    with pytest.raises(SpoError, match="same file as SeccompProfile ns/p1"):
+        seccomp_install.install([profile("p1", syscalls=[allow("read")]), profile("p1.json", syscalls=[allow("read")])],
+                                str(tmp_path))
