@@ -105,8 +105,9 @@ class Engine(object):
         arch_text = ", ".join(profile.architectures) or "the native architecture"
         foreign = self._own_foreign(profile)
         if foreign:
-            warnings.append("%s: spec.syscalls: %s not defined on %s; kept in the JSON (runc and crun skip names "
-                            "unknown to an architecture)" % (profile.ref, ", ".join(foreign), arch_text))
+            warnings.append("%s: spec.syscalls: %s not defined on %s (or newer than this host's libseccomp); kept in "
+                            "the JSON (runc and crun skip names unknown to an architecture or to their libseccomp)"
+                            % (profile.ref, ", ".join(foreign), arch_text))
         inherited: List[Any] = []
         own = list(profile.syscalls)
         if profile.base_profile_name:
@@ -116,8 +117,9 @@ class Engine(object):
             pairs = (("spec.baseProfileName", name) for rule in inherited for name in rule.names)
             base_foreign = check_names(pairs, profile.architectures, profile.ref)
             if base_foreign:
-                warnings.append("%s: spec.baseProfileName (%s): %s not defined on %s; kept in the JSON (runc and crun "
-                                "skip names unknown to an architecture)"
+                warnings.append("%s: spec.baseProfileName (%s): %s not defined on %s (or newer than this host's "
+                                "libseccomp); kept in the JSON (runc and crun skip names unknown to an architecture "
+                                "or to their libseccomp)"
                                 % (profile.ref, profile.base_profile_name, ", ".join(base_foreign), arch_text))
         rules = own + inherited
         total = sum(len(rule.names) for rule in rules)

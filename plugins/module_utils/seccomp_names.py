@@ -14,6 +14,11 @@ the host's native architecture):
   unknown to an architecture when they load the filter, so the profile means
   the same on every node and one manifest can serve several architectures
   (this is what the SPEC's seed profile needs);
+* a name libseccomp does not know at all but the kernel's syscall table
+  (:mod:`syscall_table`, generated from a maintained package) has, is newer
+  than the host's libseccomp (``statmount``, ``mseal``, ...): it is KEPT with a
+  warning too, as runc and crun skip names their libseccomp does not know
+  (well-known profiles such as Docker's default list such names);
 * a name with a real number on at least one listed architecture is fine.
 """
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.syscall_table import NAMES as KERNEL_NAMES
 from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
     NR_SCMP_ERROR,
     native_oci_arch,
@@ -30,6 +36,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp i
 
 UNKNOWN = "unknown"
 FOREIGN = "foreign"
+NEWER = "newer"
 NATIVE = "ok"
 
 _CACHE: Dict[Tuple[Tuple[int, ...], str], str] = {}
@@ -58,13 +65,14 @@ def classify(tokens: Tuple[int, ...], name: str) -> str:
         if number != NR_SCMP_ERROR:
             unknown = False
     if unknown:
-        result = UNKNOWN
+        result = NEWER if name in KERNEL_NAMES else UNKNOWN
     _CACHE[key] = result
     return result
 
 
 def check_names(names_by_field: Iterable[Tuple[Any, str]], architectures: Iterable[str], ref: str) -> List[str]:
-    """Resolve ``(field, name)`` pairs; raise on a typo; return the foreign names (sorted, unique).
+    """Resolve ``(field, name)`` pairs; raise on a typo; return the names kept with a warning (sorted, unique):
+    those of other architectures only, and those newer than the host's libseccomp.
 
     A field may be given as ``(rule_field, index)``: it is only spelled out for an error.
     """
@@ -75,7 +83,8 @@ def check_names(names_by_field: Iterable[Tuple[Any, str]], architectures: Iterab
         if kind == UNKNOWN:
             if isinstance(field, tuple):
                 field = "%s.names[%d]" % field
-            raise SpoError("unknown syscall %r (libseccomp knows it on no architecture)" % name, ref, field)
-        if kind == FOREIGN:
+            raise SpoError("unknown syscall %r (no architecture has it: neither the host's libseccomp nor the "
+                           "kernel's syscall table knows it)" % name, ref, field)
+        if kind in (FOREIGN, NEWER):
             foreign.add(name)
     return sorted(foreign)

@@ -48,6 +48,10 @@ CUSTOM = [
                                                   {"action": "SCMP_ACT_ALLOW", "names": ["clone"], "args": [
                                                       {"index": 0, "value": 0x10000000, "valueTwo": 0x10000000,
                                                        "op": "SCMP_CMP_MASKED_EQ"}]}]}),
+    # names newer than this host's libseccomp (2.5.4) are kept in the JSON; runc skips them and loads the rest
+    _profile("newer-names", {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"action": "SCMP_ACT_ERRNO", "names": ["chmod", "fchmod", "fchmodat", "statmount", "listmount", "mseal",
+                                               "lsm_get_self_attr", "getxattrat", "open_tree_attr", "uretprobe"]}]}),
     _profile("echo-recorded", {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
                                "baseProfileName": "runc-recorded-v1.1.5",
                                "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ECHO_SYSCALLS}]}),
@@ -179,6 +183,13 @@ def test_child_with_an_argument_rule_keeps_the_base_unconditional_rule(installed
     assert clone_rules and all("args" not in r for r in clone_rules), clone_rules
     result = run(installed, "pipe-clone-filtered", "echo piped | cat", busybox_rootfs, tmp_path, caps=())
     assert result.rc == 0 and result.stdout == "piped\n", result.stderr
+
+
+def test_names_newer_than_libseccomp_are_skipped_by_runc(installed, busybox_rootfs, tmp_path):
+    assert "statmount" in installed["newer-names"]["syscalls"][0]["names"]
+    result = run(installed, "newer-names", "echo hello && touch /tmp/f && chmod 600 /tmp/f; echo rc=$?",
+                 busybox_rootfs, tmp_path)
+    assert result.stdout.split() == ["hello", "rc=1"] and DENIED in result.stderr, result.stderr
 
 
 def _runc_version():
