@@ -138,10 +138,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     runner = AnsibleRunner(base_dir=args.runner_dir, envvars=envvars, cmdline=args.ansible_args,
                            keep_failed=args.keep_failed_runs, log=LOG.info)
     controllers = [Controller(kube, w, runner, namespaces, args.reconcile_period, log=LOG.info) for w in loaded]
+    electors: List[leader.LeaderElector] = []
+
+    def ready() -> bool:
+        # a replica waiting for the lease is ready to take over (else a rolling update never ends)
+        if electors and not electors[0].leading.is_set():
+            return True
+        return all(c.synced() for c in controllers)
+
     probes = None
     if args.health_probe_bind_address not in ("0", ""):
         try:
-            probes = health.serve(args.health_probe_bind_address, lambda: all(c.synced() for c in controllers))
+            probes = health.serve(args.health_probe_bind_address, ready)
         except (OSError, ValueError) as exc:
             LOG.error("cannot serve probes on %s: %s", args.health_probe_bind_address, exc)
             return 2
@@ -156,6 +164,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         elector = leader.LeaderElector(kube, namespace, args.leader_election_id,
                                        lease_duration=args.leader_elect_lease_duration,
                                        renew_deadline=args.leader_elect_renew_deadline, log=LOG.info)
+        electors.append(elector)
         if not elector.acquire(stop):
             return 0
     for ctrl in controllers:
