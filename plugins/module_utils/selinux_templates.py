@@ -12,15 +12,26 @@ project and describe what a confined container process needs:
                          sockets/pipes, the container's files (container_file_t),
                          /proc and sysfs reads, signals from the container runtime.
 * ``net_container``     TCP/UDP clients and servers on unreserved ports, DNS, netlink route.
-* ``log_container``     append to /var/log, send to the syslog socket.
-* ``home_container``    read users' home directories.
-* ``tmp_container``     create and use files in /tmp.
-* ``config_container``  read /etc.
+* ``log_container``     READ the logs (the ``logfile`` types, /var/log, audit logs), as udica's;
+  ``log_rw_container``  also create, write and append them;
+  ``log_manage_container`` also rename, link and remove them.
+* ``home_container``    read users' home directories; ``home_rw_container`` also write
+  there; ``home_manage_container`` also create, rename and remove (udica's
+  ``dac_override`` is left out: class capability is on the denylist).
+* ``tmp_container``     READ temporary files (the ``tmpfile`` types); ``tmp_rw_container``
+  also write and append them.
+* ``config_container``  read configuration (the ``configfile`` types, /etc);
+  ``config_rw_container`` also write; ``config_manage_container`` also create,
+  rename and remove.
+* ``restricted_net_container`` its own TCP/UDP/SCTP sockets, binding, and connecting
+  to HTTP ports only (``net_container`` allows every port).
 * ``tty_container``     use the terminal (pseudo terminals, the console).
 * ``x_container``       talk to the X server through its socket.
 * ``virt_container``    use /dev/kvm and tun/tap devices.
 
-They reference types of the reference policy (present on Debian/Ubuntu and on
+The names and what each means follow udica's templates of the same name (a
+profile written for udica or upstream inherits the same permissions here); the
+CIL is this project's.  They reference types of the reference policy (present on Debian/Ubuntu and on
 Fedora/RHEL) and a few of container-selinux (Fedora/RHEL/CoreOS):
 :data:`CONTAINER_SELINUX_NAMES`.  Hosts with only the reference policy lack
 those; :data:`COMPAT_CIL` (module ``spo_container_compat``) declares them and is
@@ -92,36 +103,108 @@ TEMPLATES: Dict[str, str] = {
     "log_container": """\
 (block log_container
     (blockabstract log_container)
-    (allow process var_log_t (dir (getattr open read search)))
-    (allow process var_log_t (file (append getattr open)))
-    (allow process devlog_t (sock_file (getattr write)))
-    (allow process syslogd_t (unix_dgram_socket (sendto)))
+    (allow process var_t (dir (getattr open search)))
+    (allow process logfile (dir (getattr ioctl lock open read search)))
+    (allow process logfile (file (getattr ioctl lock map open read)))
+    (allow process auditd_log_t (dir (getattr ioctl lock open read search)))
+    (allow process auditd_log_t (file (getattr ioctl lock open read)))
+)
+""",
+    "log_rw_container": """\
+(block log_rw_container
+    (blockabstract log_rw_container)
+    (blockinherit log_container)
+    (allow process logfile (dir (add_name create getattr ioctl lock open read search setattr write)))
+    (allow process logfile (file (append create getattr ioctl lock open read setattr write)))
+    (allow process logfile (lnk_file (append getattr ioctl lock read write)))
+)
+""",
+    "log_manage_container": """\
+(block log_manage_container
+    (blockabstract log_manage_container)
+    (blockinherit log_rw_container)
+    (allow process logfile (dir (add_name create getattr ioctl link lock open read remove_name rename reparent rmdir
+        search setattr unlink write)))
+    (allow process logfile (file (append create getattr ioctl link lock open read rename setattr unlink write)))
+    (allow process logfile (lnk_file (append create getattr ioctl link lock read rename setattr unlink write)))
+    (allow process auditd_log_t (dir (getattr ioctl lock open read search write)))
+    (allow process auditd_log_t (file (getattr ioctl lock open read write)))
 )
 """,
     "home_container": """\
 (block home_container
     (blockabstract home_container)
-    (allow process home_root_t (dir (getattr open read search)))
-    (allow process user_home_dir_t (dir (getattr open read search)))
-    (allow process user_home_t (dir (getattr open read search)))
-    (allow process user_home_t (file (getattr map open read)))
-    (allow process user_home_t (lnk_file (getattr read)))
+    (allow process home_root_t (dir (getattr ioctl lock open read search)))
+    (allow process user_home_dir_t (dir (getattr ioctl lock open read search)))
+    (allow process user_home_t (dir (getattr ioctl lock open read search)))
+    (allow process user_home_dir_t (file (getattr ioctl lock open read)))
+    (allow process user_home_t (file (getattr ioctl lock open read)))
+)
+""",
+    "home_rw_container": """\
+(block home_rw_container
+    (blockabstract home_rw_container)
+    (blockinherit home_container)
+    (allow process home_root_t (dir (add_name getattr ioctl link lock open read remove_name reparent search setattr
+        write)))
+    (allow process user_home_dir_t (dir (add_name getattr ioctl link lock open read remove_name reparent search setattr
+        write)))
+    (allow process user_home_t (dir (add_name getattr ioctl link lock open read remove_name reparent search setattr
+        write)))
+    (allow process user_home_dir_t (file (append getattr ioctl lock open read write)))
+    (allow process user_home_t (file (append getattr ioctl lock open read write)))
+)
+""",
+    "home_manage_container": """\
+(block home_manage_container
+    (blockabstract home_manage_container)
+    (blockinherit home_rw_container)
+    (allow process home_root_t (dir (create rename rmdir unlink)))
+    (allow process user_home_dir_t (dir (create rename rmdir unlink)))
+    (allow process user_home_t (dir (create rename rmdir unlink)))
+    (allow process user_home_dir_t (file (create link rename unlink)))
+    (allow process user_home_t (file (create link rename unlink)))
 )
 """,
     "tmp_container": """\
 (block tmp_container
     (blockabstract tmp_container)
-    (allow process tmp_t (dir (add_name create getattr open read remove_name rmdir search write)))
-    (allow process tmp_t (file (append create getattr ioctl lock map open read rename setattr unlink write)))
-    (allow process tmp_t (sock_file (create getattr unlink write)))
+    (allow process tmpfile (dir (getattr open search)))
+    (allow process tmpfile (file (getattr ioctl lock open read)))
+)
+""",
+    "tmp_rw_container": """\
+(block tmp_rw_container
+    (blockabstract tmp_rw_container)
+    (blockinherit tmp_container)
+    (allow process tmpfile (dir (append getattr ioctl lock open read write)))
+    (allow process tmpfile (file (append getattr ioctl lock open read write)))
 )
 """,
     "config_container": """\
 (block config_container
     (blockabstract config_container)
-    (allow process etc_t (dir (getattr open read search)))
-    (allow process etc_t (file (getattr map open read)))
-    (allow process etc_t (lnk_file (getattr read)))
+    (allow process configfile (dir (getattr ioctl lock open read search)))
+    (allow process configfile (file (getattr ioctl lock open read)))
+    (allow process configfile (lnk_file (getattr read)))
+)
+""",
+    "config_rw_container": """\
+(block config_rw_container
+    (blockabstract config_rw_container)
+    (blockinherit config_container)
+    (allow process configfile (dir (append getattr ioctl lock open read write)))
+    (allow process configfile (file (append getattr ioctl lock open read write)))
+    (allow process configfile (lnk_file (append getattr ioctl lock read write)))
+)
+""",
+    "config_manage_container": """\
+(block config_manage_container
+    (blockabstract config_manage_container)
+    (allow process configfile (dir (add_name append create getattr ioctl link lock open read remove_name rename
+        reparent rmdir search setattr unlink write)))
+    (allow process configfile (file (append create getattr ioctl link lock open read rename setattr unlink write)))
+    (allow process configfile (lnk_file (append create getattr ioctl link lock read rename setattr unlink write)))
 )
 """,
     "tty_container": """\
@@ -141,6 +224,22 @@ TEMPLATES: Dict[str, str] = {
     (allow process xserver_tmp_t (sock_file (getattr write)))
     (allow process user_tmp_t (dir (getattr open read search)))
     (allow process xdm_tmp_t (dir (getattr open read search)))
+)
+""",
+    "restricted_net_container": """\
+(block restricted_net_container
+    (blockabstract restricted_net_container)
+    (allow process self (tcp_socket (accept append bind connect create getattr getopt ioctl listen lock read setattr
+        setopt shutdown write)))
+    (allow process self (udp_socket (append bind connect create getattr getopt ioctl lock read setattr setopt shutdown
+        write)))
+    (allow process self (sctp_socket (append bind connect create getattr getopt ioctl lock read setattr setopt
+        shutdown write)))
+    (allow process proc_t (lnk_file (read)))
+    (allow process node_t (node (recvfrom sendto)))
+    (allow process node_t (tcp_socket (node_bind)))
+    (allow process node_t (udp_socket (node_bind)))
+    (allow process http_port_t (tcp_socket (name_connect)))
 )
 """,
     "virt_container": """\

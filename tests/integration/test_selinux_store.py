@@ -15,6 +15,8 @@ import pytest
 
 from conftest import ansible_playbook, require_root, require_tools
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_templates
+
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
 POLICY = "/etc/selinux/default/policy/policy.33"
 SYSTEM_MODULES = ["spo_system_templates", "spo_container_compat"]
@@ -34,17 +36,14 @@ CHILD = {
 }
 EVERY = {
     "apiVersion": API, "kind": "SelinuxProfile", "metadata": {"name": "every-template", "namespace": "my-namespace"},
-    "spec": {"inherit": [{"name": n} for n in ["container", "net_container", "log_container", "home_container",
-                                               "tmp_container", "config_container", "tty_container", "x_container",
-                                               "virt_container"]], "permissive": True},
+    "spec": {"inherit": [{"name": n} for n in selinux_templates.TEMPLATE_NAMES], "permissive": True},
 }
 RAW = {
     "apiVersion": API, "kind": "RawSelinuxProfile", "metadata": {"name": "rawone", "namespace": "my-namespace"},
     "spec": {"policy": "(blockinherit container)\n(allow process tmp_t (file (read open getattr)))\n"},
 }
 PROFILES = [CHILD, ERRORLOGGER, EVERY, RAW]
-TEMPLATES = ["container", "net_container", "log_container", "home_container", "tmp_container", "config_container",
-             "tty_container", "x_container", "virt_container"]
+TEMPLATES = list(selinux_templates.TEMPLATE_NAMES)
 POLICIES = ["errorlogger_my-namespace", "child_my-namespace", "every-template_my-namespace", "rawone_my-namespace"]
 
 
@@ -151,6 +150,10 @@ def test_module_installs_batches_is_idempotent_and_removes(tmp_path, clean_store
     assert "name_connect" in sesearch("child_my-namespace.process", "unreserved_port_t", "tcp_socket")
     assert "rawone_my-namespace.process tmp_t:file" in sesearch("rawone_my-namespace.process", "tmp_t")
     assert "kvm_device_t:chr_file" in sesearch("every-template_my-namespace.process", "kvm_device_t", "chr_file")
+    # udica's meanings: log_container reads logs, log_rw_container writes them; tmp_rw_container writes tmp files
+    assert " write" in sesearch("every-template_my-namespace.process", "var_log_t")
+    assert "http_port_t:tcp_socket name_connect" in sesearch("every-template_my-namespace.process", "http_port_t",
+                                                             "tcp_socket")
     installed_hash = policy_hash()
 
     # -- second run: nothing changes, nothing is rebuilt

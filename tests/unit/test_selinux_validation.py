@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 
@@ -203,13 +204,20 @@ def test_raw_profile_checks(body, message):
 
 def test_templates_cover_the_advertised_set():
     assert set(selinux_templates.TEMPLATE_NAMES) == {
-        "container", "net_container", "log_container", "home_container", "tmp_container", "config_container",
-        "tty_container", "x_container", "virt_container"}
-    for name, text in selinux_templates.TEMPLATES.items():
-        assert text.startswith("(block %s\n    (blockabstract %s)" % (name, name))
-    assert selinux_templates.compat_needed("auto", ["base", "container"]) is False
-    assert selinux_templates.compat_needed("auto", ["base"]) is True
-    assert selinux_templates.compat_needed("never", ["base"]) is False
+        "container", "net_container", "restricted_net_container", "log_container", "log_rw_container",
+        "log_manage_container", "home_container", "home_rw_container", "home_manage_container", "tmp_container",
+        "tmp_rw_container", "config_container", "config_rw_container", "config_manage_container", "tty_container",
+        "x_container", "virt_container"}
+
+
+@pytest.mark.parametrize("name,read_only", [("log_container", True), ("tmp_container", True),
+                                            ("config_container", True), ("home_container", True),
+                                            ("log_rw_container", False), ("tmp_rw_container", False)])
+def test_templates_mean_what_udicas_of_the_same_name_mean(name, read_only):
+    """udica's log_container and tmp_container only read; the _rw variants write."""
+    text = selinux_templates.TEMPLATES[name]
+    writes = re.findall(r"\((?:[^()]*\b(?:write|append|create|unlink|add_name)\b[^()]*)\)", text)
+    assert (not writes) == read_only, writes
 
 
 @pytest.mark.parametrize("target,perm", [("container_t", "transition"), ("unconfined_t", "dyntransition"),
