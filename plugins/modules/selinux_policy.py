@@ -152,7 +152,9 @@ policies:
       type: str
       sample: errorlogger_my-namespace.process
     state:
-      description: V(installed), V(unchanged), V(removed), V(absent) or V(disabled) (C(spec.disabled), not installed; V(removed) when it was) (what happened, or would in check mode).
+      description:
+        - V(installed), V(unchanged), V(removed) or V(absent) (what happened, or would in check mode).
+        - V(disabled) for a profile with C(spec.disabled) that is not installed (V(removed) when it was).
       type: str
       sample: installed
 system_modules:

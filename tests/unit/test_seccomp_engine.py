@@ -314,3 +314,13 @@ def test_a_name_ending_in_json_is_its_file_name(tmp_path):
     with pytest.raises(SpoError, match="same file as SeccompProfile ns/p1"):
         seccomp_install.install([profile("p1", syscalls=[allow("read")]), profile("p1.json", syscalls=[allow("read")])],
                                 str(tmp_path))
+
+
+def test_upstream_valid_architecture_and_flag():
+    from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import native_oci_arch
+    doc = profile(architectures=["SCMP_ARCH_NATIVE"], flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                  syscalls=[allow("read"), {"action": "SCMP_ACT_ERRNO", "errnoRet": 0, "names": ["chmod"]}])
+    oci = compile_one(doc).oci
+    assert oci["architectures"] == [native_oci_arch()]
+    assert oci["flags"] == ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]
+    assert {"action": "SCMP_ACT_ERRNO", "names": ["chmod"]} in oci["syscalls"]  # errnoRet 0 omitted
