@@ -1,0 +1,283 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The label sync controller's API plumbing: list+watch, debounce, server-side apply, events.
+
+* Namespaces (optionally narrowed by a label selector) are list+watched with their managedFields
+  (label ownership).  Source ``workloads``: every workload kind of ``workloads.RESOURCES`` is
+  list+watched in all namespaces; each object is judged once when it changes and only its summary
+  is cached.  Source ``scc`` (OpenShift): SCCs, service accounts, Roles, ClusterRoles, RoleBindings
+  and ClusterRoleBindings are list+watched instead.  ``auto`` picks ``scc`` when the API serves
+  ``securitycontextconstraints`` (group security.openshift.io), else ``workloads``.
+* A change marks its namespace dirty (an SCC or RBAC change marks every namespace); dirty
+  namespaces are handled in batches after ``window`` seconds of quiet (:class:`Coalescer`), and only
+  once every cache has listed (no decision from half a picture).
+* A namespace is synced by one server-side apply with field manager ``spo-label-sync`` (not forced
+  unless adopting OpenShift's labels, see ``namespaces``); a 409 means another manager took a label
+  meanwhile: it is left to them.  An Event (type Normal, reason ``PodSecurityLevelChanged``) is
+  recorded on the namespace when its computed level changes.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import namespaces as nsmod
+from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import scc as sccmod
+from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import workloads as wl
+from ansible_collections.spo.security_profiles.plugins.module_utils.pss.version import LATEST, parse_version
+
+SOURCES = ("auto", "workloads", "scc")
+COMPONENT = "spo-label-sync"
+EVENT_REASON = "PodSecurityLevelChanged"
+RBAC = "/apis/rbac.authorization.k8s.io/v1/"
+
+
+def scc_served(client: k.Kube) -> bool:
+    """Whether the API serves OpenShift's SecurityContextConstraints."""
+    try:
+        group = client.get("/apis/security.openshift.io/v1")
+    except k.KubeError as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return any(r.get("name") == "securitycontextconstraints" for r in (group or {}).get("resources") or [])
+
+
+def _slim_namespace(obj: Dict[str, Any]) -> Dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    keep = k.slim_metadata(meta, ("name", "uid", "resourceVersion", "labels", "annotations", "managedFields",
+                                  "deletionTimestamp"))
+    for entry in keep.get("managedFields") or []:  # keep only label ownership
+        fields = entry.get("fieldsV1") or {}
+        labels = ((fields.get("f:metadata") or {}).get("f:labels")) if isinstance(fields, dict) else None
+        entry["fieldsV1"] = {"f:metadata": {"f:labels": labels}} if labels else {}
+        for extra in ("time", "apiVersion", "fieldsType"):
+            entry.pop(extra, None)
+    keep["managedFields"] = [e for e in keep.get("managedFields") or [] if e.get("fieldsV1")]
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": keep,
+            "status": {"phase": (obj.get("status") or {}).get("phase")}}
+
+
+class LabelSync(object):
+    """The controller.  ``run()`` blocks until ``stop`` is set."""
+
+    def __init__(self, client: k.Kube, source: str = "auto", report_only: bool = False, version: str = LATEST,
+                 namespace_selector: Optional[str] = None, window: float = 1.0,
+                 log: Callable[[str], None] = print, verbose: bool = False) -> None:
+        if source not in SOURCES:
+            raise SpoError("must be one of %s, got %r" % (", ".join(SOURCES), source), field="source")
+        parse_version(version)
+        self.kube = client
+        self.requested_source = source
+        self.source = source
+        self.report_only = report_only
+        self.version = version
+        self.selector = namespace_selector or None
+        self.log = log
+        self.verbose = verbose
+        self.queue = Coalescer(window)
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.by_namespace: Dict[str, Dict[Tuple[str, str], wl.Summary]] = {}
+        self.service_accounts: Dict[str, Set[str]] = {}
+        self.reflectors: List[k.Reflector] = []
+        self.namespaces: Optional[k.Reflector] = None
+        self.emitted: Dict[str, str] = {}
+        self.applied = 0
+        self.events = 0
+        self.errors = 0
+        self.synced_at: Optional[float] = None
+
+    # ------------------------------------------------------------------ caches
+    def _reflector(self, name: str, path: str, handler: k.Handler, slim: Callable[[Dict[str, Any]], Any],
+                   query: Optional[Dict[str, Any]] = None, missing_ok: bool = False) -> k.Reflector:
+        reflector = k.Reflector(self.kube, name, path, handler, query=query, slim=slim, missing_ok=missing_ok,
+                                log=self.log)
+        self.reflectors.append(reflector)
+        return reflector
+
+    def _on_namespace(self, _kind: str, key: Tuple[str, str], old: Any, new: Any) -> None:
+        if new is None:
+            with self.lock:
+                self.by_namespace.pop(key[1], None)
+                self.emitted.pop(key[1], None)
+            return
+        self.queue.add([key[1]])
+
+    def _workload_handler(self, kind: str) -> k.Handler:
+        def handler(_event: str, key: Tuple[str, str], old: Any, new: Any) -> None:
+            namespace, name = key
+            with self.lock:
+                bucket = self.by_namespace.setdefault(namespace, {})
+                if new is None:
+                    bucket.pop((kind, name), None)
+                else:
+                    bucket[(kind, name)] = new
+            if old != new:
+                self.queue.add([namespace])
+        return handler
+
+    def _workload_slim(self, kind: str) -> Callable[[Dict[str, Any]], Optional[wl.Summary]]:
+        def slim(obj: Dict[str, Any]) -> Optional[wl.Summary]:
+            return wl.summarize(kind, obj, self.version)
+        return slim
+
+    def _on_sa(self, _kind: str, key: Tuple[str, str], old: Any, new: Any) -> None:
+        namespace, name = key
+        with self.lock:
+            names = self.service_accounts.setdefault(namespace, set())
+            if new is None:
+                names.discard(name)
+            else:
+                names.add(name)
+        if (old is None) != (new is None):
+            self.queue.add([namespace])
+
+    def _on_cluster_change(self, _kind: str, _key: Tuple[str, str], old: Any, new: Any) -> None:
+        if old != new and self.namespaces is not None and self.namespaces.synced.is_set():
+            self.queue.add([name for _ns, name in list(self.namespaces.store)])
+
+    def build(self) -> None:
+        """Decide the source and create the caches (not started)."""
+        if self.requested_source == "auto":
+            self.source = "scc" if scc_served(self.kube) else "workloads"
+        query = {"labelSelector": self.selector} if self.selector else None
+        self.namespaces = self._reflector("namespaces", k.core_path("namespaces"), self._on_namespace,
+                                          _slim_namespace, query)
+        if self.source == "workloads":
+            for resource in wl.RESOURCES:
+                self._reflector(resource.kind, resource.path, self._workload_handler(resource.kind),
+                                self._workload_slim(resource.kind))
+            return
+        self.sccs = self._reflector("sccs", sccmod.SCC_PATH, self._on_cluster_change,
+                                    lambda o: {"metadata": {"name": o["metadata"]["name"]},
+                                               **{f: o.get(f) for f in _SCC_FIELDS if f in o}})
+        self.sas = self._reflector("serviceaccounts", k.core_path("serviceaccounts"), self._on_sa,
+                                   lambda o: True)
+        rules = lambda o: o.get("rules") or []  # noqa: E731
+        self.roles = self._reflector("roles", RBAC + "roles", self._on_cluster_change, rules)
+        self.clusterroles = self._reflector("clusterroles", RBAC + "clusterroles", self._on_cluster_change, rules)
+        self.rolebindings = self._reflector("rolebindings", RBAC + "rolebindings", self._on_cluster_change,
+                                            sccmod.binding_of)
+        self.clusterrolebindings = self._reflector("clusterrolebindings", RBAC + "clusterrolebindings",
+                                                   self._on_cluster_change, sccmod.binding_of)
+
+    # ------------------------------------------------------------------ decisions
+    def level_of(self, ns: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+        """(level, reason) for a namespace object; None: no decision now."""
+        name = (ns.get("metadata") or {}).get("name") or ""
+        if self.source == "workloads":
+            with self.lock:
+                summaries = list((self.by_namespace.get(name) or {}).values())
+            level, needing = wl.namespace_level(summaries)
+            if not needing:
+                return level, "no workload needs more than restricted (%d judged)" % len(summaries)
+            more = " and %d more" % (len(needing) - 1) if len(needing) > 1 else ""
+            return level, needing[0].describe() + more
+        with self.lock:
+            sas = sorted(self.service_accounts.get(name) or ())
+        role_rules = {("%s/%s" % key): rules for key, rules in
+                      list(self.roles.store.items()) + list(self.clusterroles.store.items())}
+        bindings = [b for b in list(self.rolebindings.store.values()) + list(self.clusterrolebindings.store.values())
+                    if b]
+        return sccmod.namespace_level(ns, sas, self.sccs.items(), role_rules, bindings)
+
+    def sync(self, name: str) -> None:
+        assert self.namespaces is not None
+        ns = self.namespaces.get(("", name))
+        if ns is None:
+            return
+        is_managed, why = nsmod.managed(ns)
+        if not is_managed:
+            if self.verbose:
+                self.log("namespace %s: not managed (%s)" % (name, why))
+            return
+        try:
+            found = self.level_of(ns)
+        except SpoError as exc:
+            self.log("namespace %s: no level: %s" % (name, exc))
+            return
+        if found is None:
+            if self.verbose:
+                self.log("namespace %s: no decision yet (no service accounts or uid range)" % name)
+            return
+        level, reason = found
+        result = nsmod.plan(ns, level, reason, self.version, self.report_only)
+        if result.body is None:
+            return
+        try:
+            applied = self.kube.apply(k.core_path("namespaces", name=name), result.body, nsmod.FIELD_MANAGER,
+                                      force=result.force)
+        except k.KubeError as exc:
+            if exc.status == 409:
+                self.log("namespace %s: another field manager took a label meanwhile; left to it: %s"
+                         % (name, exc.message))
+                return
+            if exc.status == 404:
+                return
+            raise
+        self.applied += 1
+        if applied:  # newer than the watch may be: decide the next time from what the server said
+            with self.namespaces.lock:
+                self.namespaces.store[("", name)] = _slim_namespace(applied)
+        self.log("namespace %s: %s%s (%s)" % (name, level, " (report only)" if self.report_only else "", reason))
+        if (result.minimum_changed or result.changes) and self.emitted.get(name) != level:
+            self.emitted[name] = level
+            self._event(ns, name, nsmod.event_message(name, level, reason, result, self.report_only))
+
+    def _event(self, ns: Dict[str, Any], name: str, message: str) -> None:
+        meta = ns.get("metadata") or {}
+        involved = {"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": name, "namespace": name, "uid": meta.get("uid")}}
+        try:
+            self.kube.warning_event(involved, EVENT_REASON, message, COMPONENT, event_type="Normal")
+            self.events += 1
+        except k.KubeError as exc:
+            self.log("namespace %s: event not recorded: %s" % (name, exc))
+
+    # ------------------------------------------------------------------ loop
+    def synced(self) -> bool:
+        return all(r.synced.is_set() for r in self.reflectors)
+
+    def start(self) -> None:
+        if not self.reflectors:
+            self.build()
+        for reflector in self.reflectors:
+            reflector.start()
+
+    def run(self) -> None:
+        self.start()
+        self.log("label sync: source %s%s, version %s, namespaces %s" % (
+            self.source, ", report only" if self.report_only else "", self.version, self.selector or "all"))
+        while not self.stop.is_set() and not self.synced():
+            self.stop.wait(0.05)
+        self.synced_at = time.monotonic()
+        assert self.namespaces is not None
+        self.queue.add([name for _ns, name in list(self.namespaces.store)])
+        while not self.stop.is_set():
+            for name in self.queue.wait(timeout=0.5):
+                if self.stop.is_set():
+                    break
+                try:
+                    self.sync(str(name))
+                except Exception as exc:  # pylint: disable=broad-except
+                    self.errors += 1
+                    self.log("namespace %s: %s; retrying" % (name, exc))
+                    self.queue.requeue(name, min(30.0, 1.0 + self.errors))
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.queue.close()
+        for reflector in self.reflectors:
+            reflector.stop.set()
+
+
+_SCC_FIELDS = ("allowHostDirVolumePlugin", "allowHostIPC", "allowHostNetwork", "allowHostPID", "allowHostPorts",
+               "allowPrivilegeEscalation", "allowPrivilegedContainer", "allowedCapabilities",
+               "requiredDropCapabilities", "allowedUnsafeSysctls", "volumes", "seLinuxContext", "seccompProfiles",
+               "runAsUser", "users", "groups")
