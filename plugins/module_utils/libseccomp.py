@@ -35,7 +35,8 @@ OCI_ARCHITECTURES = (
 
 class _Lib(object):
     def __init__(self) -> None:
-        names = ["libseccomp.so.2", ctypes.util.find_library("seccomp")]
+        # find_library runs ldconfig: asked only when the usual soname does not load
+        names = (name() for name in (lambda: "libseccomp.so.2", lambda: ctypes.util.find_library("seccomp")))
         last: Optional[Exception] = None
         self.cdll = None
         for name in names:
