@@ -19,6 +19,7 @@
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
@@ -35,6 +36,14 @@ SOURCES = ("auto", "workloads", "scc")
 COMPONENT = "spo-label-sync"
 EVENT_REASON = "PodSecurityLevelChanged"
 RBAC = "/apis/rbac.authorization.k8s.io/v1/"
+
+
+def _stderr(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _rules(obj: Dict[str, Any]) -> List[Any]:
+    return obj.get("rules") or []
 
 
 def scc_served(client: k.Kube) -> bool:
@@ -68,7 +77,7 @@ class LabelSync(object):
 
     def __init__(self, client: k.Kube, source: str = "auto", report_only: bool = False, version: str = LATEST,
                  namespace_selector: Optional[str] = None, window: float = 1.0,
-                 log: Callable[[str], None] = print, verbose: bool = False) -> None:
+                 log: Callable[[str], None] = _stderr, verbose: bool = False) -> None:
         if source not in SOURCES:
             raise SpoError("must be one of %s, got %r" % (", ".join(SOURCES), source), field="source")
         parse_version(version)
@@ -159,9 +168,8 @@ class LabelSync(object):
                                                **{f: o.get(f) for f in _SCC_FIELDS if f in o}})
         self.sas = self._reflector("serviceaccounts", k.core_path("serviceaccounts"), self._on_sa,
                                    lambda o: True)
-        rules = lambda o: o.get("rules") or []  # noqa: E731
-        self.roles = self._reflector("roles", RBAC + "roles", self._on_cluster_change, rules)
-        self.clusterroles = self._reflector("clusterroles", RBAC + "clusterroles", self._on_cluster_change, rules)
+        self.roles = self._reflector("roles", RBAC + "roles", self._on_cluster_change, _rules)
+        self.clusterroles = self._reflector("clusterroles", RBAC + "clusterroles", self._on_cluster_change, _rules)
         self.rolebindings = self._reflector("rolebindings", RBAC + "rolebindings", self._on_cluster_change,
                                             sccmod.binding_of)
         self.clusterrolebindings = self._reflector("clusterrolebindings", RBAC + "clusterrolebindings",
@@ -188,7 +196,8 @@ class LabelSync(object):
         return sccmod.namespace_level(ns, sas, self.sccs.items(), role_rules, bindings)
 
     def sync(self, name: str) -> None:
-        assert self.namespaces is not None
+        if self.namespaces is None:
+            raise RuntimeError("build() first")
         ns = self.namespaces.get(("", name))
         if ns is None:
             return
@@ -257,7 +266,8 @@ class LabelSync(object):
         while not self.stop.is_set() and not self.synced():
             self.stop.wait(0.05)
         self.synced_at = time.monotonic()
-        assert self.namespaces is not None
+        if self.namespaces is None:
+            return
         self.queue.add([name for _ns, name in list(self.namespaces.store)])
         while not self.stop.is_set():
             for name in self.queue.wait(timeout=0.5):
