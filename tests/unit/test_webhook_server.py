@@ -1,0 +1,167 @@
+# -*- coding: utf-8 -*-
+"""The webhook server over real TLS on loopback: AdmissionReviews answered with JSON patches; malformed, oversized,
+slow and unknown requests get allowed:false (or 404/405) and the server stays up; probes; certificate reload."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import http.client
+import json
+import os
+import socket
+import ssl
+import threading
+import time
+
+import pytest
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import admission, cache, certs, server
+
+HOST = "security-profiles-operator-webhook.spo.svc"
+OBJECTS = [
+    {"kind": "ProfileBinding", "metadata": {"name": "b", "namespace": "apps"},
+     "spec": {"profileRef": {"kind": "SeccompProfile", "name": "p"}, "image": "busybox:local"}},
+    {"kind": "SeccompProfile", "metadata": {"name": "p", "namespace": "apps"}, "status": {"status": "Installed"}},
+    {"kind": "Namespace", "metadata": {"name": "apps", "labels": {}}},
+]
+
+
+def write_pair(directory, tls):
+    for name in ("tls.crt", "tls.key"):
+        tmp = os.path.join(directory, name + ".tmp")
+        with open(tmp, "wb") as handle:
+            handle.write(base64.b64decode(tls["tls"][name]))
+        os.replace(tmp, os.path.join(directory, name))
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("tls"))
+    tls = certs.ensure(None, None, "security-profiles-operator-webhook", "spo")
+    write_pair(directory, tls)
+    srv = server.WebhookServer(cache.StaticCache(OBJECTS, "spo"), directory, "127.0.0.1", 0, max_body=64 * 1024,
+                               body_timeout=1.0, reload_interval=0.2, drain=0.1, log=lambda m: None)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    ready = threading.Event()
+
+    def run():
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(srv.serve(stop, lambda port: ready.set()))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    context = ssl.create_default_context(cadata=base64.b64decode(tls["ca_bundle"]).decode())
+    yield srv, context, directory, tls
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+
+
+def post(running, path, body, headers=None):
+    srv, context, _d, _t = running
+    conn = http.client.HTTPSConnection("127.0.0.1", srv.bound_port, context=context, timeout=10)
+    conn.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", srv.bound_port), 10), server_hostname=HOST)
+    conn.request("POST", path, body=body, headers=dict({"Content-Type": "application/json"}, **(headers or {})))
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def get(running, path):
+    srv, context, _d, _t = running
+    conn = http.client.HTTPSConnection("127.0.0.1", srv.bound_port, context=context, timeout=10)
+    conn.sock = context.wrap_socket(socket.create_connection(("127.0.0.1", srv.bound_port), 10), server_hostname=HOST)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def review(uid="u1", image="docker.io/library/busybox:local"):
+    return json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": uid, "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "namespace": "apps",
+        "object": {"metadata": {"name": "x"}, "spec": {"containers": [{"name": "c", "image": image}]}}}}).encode()
+
+
+def test_binding_answer_is_a_json_patch(running):
+    status, data = post(running, admission.BINDING, review())
+    answer = json.loads(data)
+    assert status == 200 and answer["response"]["uid"] == "u1" and answer["response"]["allowed"] is True
+    assert answer["response"]["patchType"] == "JSONPatch"
+    assert json.loads(base64.b64decode(answer["response"]["patch"])) == [
+        {"op": "add", "path": "/spec/containers/0/securityContext",
+         "value": {"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/apps/p.json"}}}]
+    _s, data = post(running, admission.RUNTIME_DEFAULT, review("u2"))
+    assert json.loads(base64.b64decode(json.loads(data)["response"]["patch"]))[0]["value"] == {
+        "seccompProfile": {"type": "RuntimeDefault"}}
+    _s, data = post(running, admission.BINDING, review("u3", "nginx"))
+    assert json.loads(data)["response"] == {"uid": "u3", "allowed": True}
+
+
+@pytest.mark.parametrize("body,message", [
+    (b"{", "not JSON"), (b"\xff\xfe", "not JSON"), (b"[1]", "JSON object expected"), (b"{}", "not an AdmissionReview"),
+    (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}).encode(), "request: must be an object"),
+    (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "x", "kind": {
+        "group": "apps", "version": "v1", "kind": "Deployment"}}}).encode(), "handles core/v1 Pods"),
+    (json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "x", "kind": {
+        "group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "object": {"spec": []}}}).encode(),
+     "object.spec: must be an object"),
+    (b"", "not JSON")])
+def test_malformed_requests_are_refused_with_a_message(running, body, message):
+    status, data = post(running, admission.BINDING, body)
+    answer = json.loads(data)["response"]
+    assert status == 200 and answer["allowed"] is False and message in answer["status"]["message"], answer
+    assert get(running, "/healthz")[0] == 200
+
+
+def test_oversized_requests(running):
+    big = b'{"apiVersion": "' + b"x" * (200 * 1024) + b'"}'
+    status, data = post(running, admission.BINDING, big)
+    answer = json.loads(data)["response"]
+    assert status == 200 and answer["allowed"] is False and "exceeds the limit of 65536 bytes" in answer["status"]["message"]
+    # chunked, without Content-Length
+    srv, context, _d, _t = running
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", srv.bound_port), 10), server_hostname=HOST)
+    sock.sendall(b"POST /mutate-v1-pod-binding HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"y" * 32768
+    try:
+        for _ in range(8):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    except OSError:
+        pass  # the server may close once it has answered
+    reply = sock.recv(65536)
+    sock.close()
+    assert b"200 OK" in reply.split(b"\r\n")[0] and b"exceeds the limit" in reply
+    assert post(running, admission.BINDING, review("after"))[0] == 200
+
+
+def test_slow_body_and_unknown_paths(running):
+    srv, context, _d, _t = running
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", srv.bound_port), 10), server_hostname=HOST)
+    sock.sendall(b"POST /mutate-v1-pod-binding HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    started = time.monotonic()
+    reply = sock.recv(65536)
+    sock.close()
+    assert b"not received within" in reply and time.monotonic() - started < 5
+    assert post(running, "/mutate-v1-pod-other", review())[0] == 404
+    assert get(running, admission.BINDING)[0] == 405
+    assert get(running, "/readyz") == (200, b"ok\n")
+    status, text = get(running, "/metrics")
+    assert status == 200 and b'spo_webhook_requests_total{path="/mutate-v1-pod-binding",result="denied"}' in text
+
+
+def test_certificate_reload(running):
+    srv, _context, directory, _tls = running
+    fresh = certs.ensure(None, None, "security-profiles-operator-webhook", "spo")  # a new CA
+    write_pair(directory, fresh)
+    context = ssl.create_default_context(cadata=base64.b64decode(fresh["ca_bundle"]).decode())
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            sock = context.wrap_socket(socket.create_connection(("127.0.0.1", srv.bound_port), 10), server_hostname=HOST)
+            sock.close()
+            break
+        except ssl.SSLError:
+            assert time.monotonic() < deadline, "the new certificate was not loaded"
+            time.sleep(0.2)
