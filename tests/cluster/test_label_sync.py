@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+"""Pod Security label sync (spo-label-sync) side by side with OpenShift's own syncer.
+
+The controller runs out of cluster as a subprocess of the venv, narrowed to this run's namespaces
+(``--namespace-selector``), the cluster's other namespaces untouched.
+
+1. Report-only, source auto (= scc: this cluster serves SCCs): namespaces whose service accounts are
+   granted SCCs of each level (restricted-v2 for everyone, nonroot-v2, anyuid, privileged), with
+   workloads of the matching level; OpenShift's syncer labels them.  Ours records the same level in
+   its annotation and changes no label.
+2. In charge (source workloads): a namespace opted out of OpenShift's syncer and into ours; labels
+   set (restricted, owned by field manager spo-label-sync); a privileged Deployment added raises
+   them — and its pod, refused while the namespace enforced restricted, then runs; removed lowers
+   them; a label set by hand (another field manager) is left alone; Events record each change.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from typing import Any, Dict, List
+
+import pytest
+
+from clusterlib import VENV_BIN, delete_namespace, wait_for  # pylint: disable=import-error
+
+BUSYBOX = "docker.io/library/busybox:local"
+PSA = "pod-security.kubernetes.io/"
+MINIMUM = "spo.x-k8s.io/pod-security-minimum"
+OPENSHIFT_MINIMUM = "security.openshift.io/MinimallySufficientPodSecurityStandard"
+OPENSHIFT_SYNC = "security.openshift.io/scc.podSecurityLabelSync"
+OUR_SYNC = "spo.x-k8s.io/pod-security-label-sync"
+SELECTOR = "spo.x-k8s.io/test-labelsync"
+
+
+@pytest.fixture
+def run_id(kube):
+    run = uuid.uuid4().hex[:8]
+    created: List[str] = []
+    yield run, created
+    for name in created:
+        delete_namespace(kube, name)
+
+
+def _core(kube):
+    from kubernetes import client
+    return client.CoreV1Api(kube)
+
+
+def _apps(kube):
+    from kubernetes import client
+    return client.AppsV1Api(kube)
+
+
+def _make_ns(kube, run, created, suffix, labels=None) -> str:
+    from kubernetes import client
+    name = "ls-%s-%s" % (suffix, run)
+    all_labels = {"spo.x-k8s.io/test": "true", SELECTOR: run}
+    all_labels.update(labels or {})
+    _core(kube).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=all_labels)))
+    created.append(name)
+    return name
+
+
+def _grant_scc(kube, namespace, sa, scc):
+    """Service account ``sa`` of ``namespace`` may use SCC ``scc`` (OpenShift's own ClusterRole for it)."""
+    from kubernetes import client
+    _core(kube).create_namespaced_service_account(namespace, {"metadata": {"name": sa}})
+    client.RbacAuthorizationV1Api(kube).create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "use-" + scc},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "system:openshift:scc:" + scc},
+        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]})
+
+
+def _deployment(name, security=None, sa=None, replicas=0, pod_security=None) -> Dict[str, Any]:
+    container = {"name": "main", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"]}
+    if security:
+        container["securityContext"] = security
+    spec: Dict[str, Any] = {"containers": [container], "terminationGracePeriodSeconds": 0}
+    if sa:
+        spec["serviceAccountName"] = sa
+    if pod_security:
+        spec["securityContext"] = pod_security
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+
+
+RESTRICTED_POD = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
+RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+class Controller(object):
+    def __init__(self, kubeconfig: str, run: str, *args: str) -> None:
+        self.log_path = "/tmp/spo-label-sync-%s-%d.log" % (run, int(time.time() * 1000))
+        self.handle = open(self.log_path, "w")
+        env = dict(os.environ, KUBECONFIG=kubeconfig)
+        self.proc = subprocess.Popen([os.path.join(VENV_BIN, "spo-label-sync"), "--namespace-selector",
+                                      "%s=%s" % (SELECTOR, run), "--window", "0.3", *args],
+                                     stdout=self.handle, stderr=subprocess.STDOUT, env=env)
+
+    def log(self) -> str:
+        with open(self.log_path) as handle:
+            return handle.read()
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.handle.close()
+        text = self.log()
+        os.unlink(self.log_path)
+        return text
+
+
+@pytest.fixture
+def controller(kubeconfig):
+    started: List[Controller] = []
+
+    def start(run: str, *args: str) -> Controller:
+        ctl = Controller(kubeconfig, run, *args)
+        started.append(ctl)
+        return ctl
+    yield start
+    for ctl in started:
+        print(ctl.stop())
+
+
+def _ns(kube, name):
+    return _core(kube).read_namespace(name)
+
+
+def _labels(kube, name) -> Dict[str, str]:
+    return _ns(kube, name).metadata.labels or {}
+
+
+def _annotations(kube, name) -> Dict[str, str]:
+    return _ns(kube, name).metadata.annotations or {}
+
+
+def _owned_labels(kube, name, manager) -> List[str]:
+    found = []
+    for entry in _ns(kube, name).metadata.managed_fields or []:
+        if entry.manager == manager:
+            found += [k[2:] for k in ((entry.fields_v1 or {}).get("f:metadata") or {}).get("f:labels", {})]
+    return sorted(found)
+
+
+def _levels(kube, name) -> Dict[str, str]:
+    labels = _labels(kube, name)
+    return {mode: labels.get(PSA + mode) for mode in ("enforce", "warn", "audit")}
+
+
+def test_report_only_agrees_with_openshift(kube, run_id, controller):
+    run, created = run_id
+    cases = {}
+    # everyone may use restricted-v2 (and -v3): restricted, with a restricted workload
+    name = _make_ns(kube, run, created, "restr")
+    _apps(kube).create_namespaced_deployment(name, _deployment(
+        "web", RESTRICTED_CONTAINER, pod_security=RESTRICTED_POD))
+    cases[name] = "restricted"
+    # nonroot-v2 is still restricted
+    name = _make_ns(kube, run, created, "nonroot")
+    _grant_scc(kube, name, "app", "nonroot-v2")
+    _apps(kube).create_namespaced_deployment(name, _deployment("app", RESTRICTED_CONTAINER, sa="app",
+                                                               pod_security=RESTRICTED_POD))
+    cases[name] = "restricted"
+    # anyuid: baseline (root allowed, escalation allowed), with a baseline workload (runs as root)
+    name = _make_ns(kube, run, created, "anyuid")
+    _grant_scc(kube, name, "app", "anyuid")
+    _apps(kube).create_namespaced_deployment(name, _deployment("app", {"runAsUser": 0}, sa="app"))
+    cases[name] = "baseline"
+    # privileged: privileged, with a privileged workload
+    name = _make_ns(kube, run, created, "priv")
+    _grant_scc(kube, name, "app", "privileged")
+    _apps(kube).create_namespaced_deployment(name, _deployment("app", {"privileged": True}, sa="app"))
+    cases[name] = "privileged"
+
+    # OpenShift's syncer decides first (it needs the namespace's uid range and service accounts)
+    for name, level in cases.items():
+        wait_for(lambda n=name, lv=level: _annotations(kube, n).get(OPENSHIFT_MINIMUM) == lv
+                 and _levels(kube, n)["enforce"] == lv, 90, 1.0, "OpenShift's labels on %s" % name)
+    before = {name: _labels(kube, name) for name in cases}
+
+    ctl = controller(run, "--report-only")
+    for name, level in cases.items():
+        wait_for(lambda n=name: _annotations(kube, n).get(MINIMUM), 60, 0.5, "our annotation on %s" % name)
+    for name, level in cases.items():
+        notes = _annotations(kube, name)
+        assert notes[MINIMUM] == notes[OPENSHIFT_MINIMUM] == _levels(kube, name)["enforce"] == level, (name, notes)
+        assert _labels(kube, name) == before[name]  # report only: no label changed
+        assert _owned_labels(kube, name, "spo-label-sync") == []
+    assert "source scc, report only" in ctl.log()
+    assert "may use SCC privileged" in _annotations(kube, [n for n in cases if "-priv-" in n][0])[
+        "spo.x-k8s.io/pod-security-minimum-reason"]
+
+
+def _events(kube, name) -> List[str]:
+    items = _core(kube).list_namespaced_event(name).items
+    return [e.message for e in items if e.reason == "PodSecurityLevelChanged"]
+
+
+def _pods_running(kube, name, app) -> bool:
+    pods = _core(kube).list_namespaced_pod(name, label_selector="app=" + app).items
+    return any(p.status.phase == "Running" for p in pods)
+
+
+def test_in_charge_raises_lowers_and_leaves_hand_set_labels(kube, run_id, controller):
+    run, created = run_id
+    # out of OpenShift's syncer, into ours
+    name = _make_ns(kube, run, created, "own", {OPENSHIFT_SYNC: "false", OUR_SYNC: "true"})
+    _grant_scc(kube, name, "app", "privileged")  # so SCC admission lets the privileged pod through
+    controller(run, "--source", "workloads")
+    all_restricted = {"enforce": "restricted", "warn": "restricted", "audit": "restricted"}
+    wait_for(lambda: _levels(kube, name) == all_restricted, 60, 0.5, "restricted labels on %s" % name)
+    labels = _labels(kube, name)
+    assert all(labels[PSA + mode + "-version"] == "latest" for mode in ("enforce", "warn", "audit"))
+    assert len(_owned_labels(kube, name, "spo-label-sync")) == 6
+    assert _annotations(kube, name)[MINIMUM] == "restricted"
+
+    # a privileged workload: refused by Pod Security while restricted, then the level rises and it runs
+    _apps(kube).create_namespaced_deployment(name, _deployment("priv", {"privileged": True}, sa="app",
+                                                               replicas=1))
+    wait_for(lambda: _levels(kube, name)["enforce"] == "privileged", 60, 0.5, "privileged labels on %s" % name)
+    assert _levels(kube, name) == {"enforce": "privileged", "warn": "privileged", "audit": "privileged"}
+    assert _annotations(kube, name)["spo.x-k8s.io/pod-security-minimum-reason"].startswith(
+        'Deployment priv needs privileged (privileged (container "main" must not set securityContext.privileged=true)')
+    wait_for(lambda: _pods_running(kube, name, "priv"), 120, 1.0, "the privileged pod running in %s" % name)
+
+    # removed: back to restricted (once its pods are gone too)
+    _apps(kube).delete_namespaced_deployment("priv", name, propagation_policy="Foreground", grace_period_seconds=0)
+    wait_for(lambda: _levels(kube, name) == all_restricted, 120, 0.5, "restricted again on %s" % name)
+
+    # a label set by hand belongs to another field manager: left alone from then on
+    subprocess.run(["kubectl", "label", "--overwrite", "ns", name, PSA + "warn=baseline"], check=True,
+                   capture_output=True, env=dict(os.environ))
+    assert "kubectl-label" in [e.manager for e in _ns(kube, name).metadata.managed_fields]
+    _apps(kube).create_namespaced_deployment(name, _deployment("priv2", {"privileged": True}, sa="app"))
+    wait_for(lambda: _levels(kube, name)["enforce"] == "privileged", 60, 0.5, "privileged again on %s" % name)
+    time.sleep(1.0)
+    assert _levels(kube, name) == {"enforce": "privileged", "warn": "baseline", "audit": "privileged"}
+    assert PSA + "warn" not in _owned_labels(kube, name, "spo-label-sync")
+
+    # events: every change of level, with what was set and what was left alone (same-second events have no
+    # order, so each is looked for)
+    events = wait_for(lambda: len(_events(kube, name)) >= 4 and _events(kube, name), 30, 0.5, "events")
+    assert len(events) == 4, events
+    assert any("none -> restricted" in e for e in events), events
+    assert any("restricted -> privileged" in e and "labels set: pod-security.kubernetes.io/enforce=privileged" in e
+               and "left alone" not in e for e in events), events
+    assert any("privileged -> restricted" in e for e in events), events
+    assert any("restricted -> privileged" in e and "left alone (owned by another field manager): "
+               "pod-security.kubernetes.io/warn (kubectl-label)" in e for e in events), events
