@@ -258,3 +258,65 @@ def test_in_charge_raises_lowers_and_leaves_hand_set_labels(kube, run_id, contro
     assert any("privileged -> restricted" in e for e in events), events
     assert any("restricted -> privileged" in e and "left alone (owned by another field manager): "
                "pod-security.kubernetes.io/warn (kubectl-label)" in e for e in events), events
+
+
+def _spod_patch(kube, value):
+    from kubernetes import client
+    client.CustomObjectsApi(kube).patch_namespaced_custom_object(
+        "security-profiles-operator.x-k8s.io", "v1alpha1", "security-profiles-operator",
+        "securityprofilesoperatordaemons", "spod", {"spec": {"podSecurityLabelSync": value}})
+
+
+def _deployment_available(kube) -> bool:
+    from kubernetes.client.rest import ApiException
+    try:
+        dep = _apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return (dep.status.available_replicas or 0) >= 1
+
+
+def _deployment_gone(kube) -> bool:
+    from kubernetes.client.rest import ApiException
+    try:
+        _apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
+        return False
+    except ApiException as exc:
+        return exc.status == 404
+
+
+def test_spod_field_deploys_the_controller_in_cluster(kube, run_id):
+    """In cluster, through the deployed operator: SPOD spec.podSecurityLabelSync {enable, reportOnly} ->
+    the Deployment spo-label-sync (its own service account and ClusterRole) records the level OpenShift's
+    syncer sets; enable false removes it."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    try:
+        spod = client.CustomObjectsApi(kube).get_namespaced_custom_object(
+            "security-profiles-operator.x-k8s.io", "v1alpha1", "security-profiles-operator",
+            "securityprofilesoperatordaemons", "spod")
+        _apps(kube).read_namespaced_deployment("security-profiles-operator", "security-profiles-operator")
+    except ApiException:
+        pytest.skip(reason="the operator is not deployed in this cluster (make deploy / playbooks/deploy.yml)")
+    previous = (spod.get("spec") or {}).get("podSecurityLabelSync")
+    run, created = run_id
+    try:
+        _spod_patch(kube, {"enable": True, "reportOnly": True})
+        wait_for(lambda: _deployment_available(kube), 300, 2.0, "Deployment spo-label-sync available")
+        dep = _apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
+        assert dep.spec.template.spec.service_account_name == "spo-label-sync"
+        env = {e.name: e.value for e in dep.spec.template.spec.containers[0].env}
+        assert env["LABEL_SYNC_REPORT_ONLY"] == "true" and env["LABEL_SYNC_SOURCE"] == "auto"
+        name = _make_ns(kube, run, created, "incl")
+        _apps(kube).create_namespaced_deployment(name, _deployment("web", RESTRICTED_CONTAINER,
+                                                                   pod_security=RESTRICTED_POD))
+        wait_for(lambda: _annotations(kube, name).get(MINIMUM) == "restricted"
+                 and _annotations(kube, name).get(OPENSHIFT_MINIMUM) == "restricted", 120, 1.0,
+                 "the in-cluster controller's annotation on %s" % name)
+        assert _owned_labels(kube, name, "spo-label-sync") == []
+        _spod_patch(kube, {"enable": False})
+        wait_for(lambda: _deployment_gone(kube), 300, 2.0, "Deployment spo-label-sync removed")
+    finally:
+        _spod_patch(kube, previous)
