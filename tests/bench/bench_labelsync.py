@@ -73,7 +73,9 @@ def main() -> int:
 
     result = {"namespaces": COUNT}
     proc = None
-    stats_file = tempfile.mktemp(prefix="bench-labelsync-", suffix=".json")
+    handle, stats_file = tempfile.mkstemp(prefix="bench-labelsync-", suffix=".json")
+    os.close(handle)
+    os.unlink(stats_file)  # the controller writes it at exit
     try:
         start = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:

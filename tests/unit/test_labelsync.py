@@ -96,8 +96,9 @@ def test_terminating_namespaces_are_left_alone():
 def test_plan_sets_free_labels_and_annotations():
     result = ns.plan(_ns(), "baseline", "Deployment a needs baseline")
     labels = result.body["metadata"]["labels"]
-    assert labels == {ns.PREFIX + m: "baseline" for m in ns.MODES} | {ns.PREFIX + m + "-version": "latest"
-                                                                        for m in ns.MODES}
+    want = {ns.PREFIX + m: "baseline" for m in ns.MODES}
+    want.update({ns.PREFIX + m + "-version": "latest" for m in ns.MODES})
+    assert labels == want
     assert result.body["metadata"]["annotations"] == {ns.MINIMUM_ANNOTATION: "baseline",
                                                       ns.REASON_ANNOTATION: "Deployment a needs baseline"}
     assert not result.force and len(result.changes) == 6 and result.minimum_changed
