@@ -201,6 +201,13 @@ def test_report_only_agrees_with_openshift(kube, run_id, controller):
     assert "may use SCC privileged" in _annotations(kube, [n for n in cases if "-priv-" in n][0])[
         "spo.x-k8s.io/pod-security-minimum-reason"]
 
+    # an SCC granted later (a RoleBinding): both syncers follow
+    name = [n for n in cases if "-restr-" in n][0]
+    _grant_scc(kube, name, "late", "privileged")
+    wait_for(lambda: _annotations(kube, name).get(MINIMUM) == "privileged"
+             and _annotations(kube, name).get(OPENSHIFT_MINIMUM) == "privileged", 60, 0.5,
+             "both syncers to follow the new RoleBinding in %s" % name)
+
 
 def _events(kube, name) -> List[str]:
     items = _core(kube).list_namespaced_event(name).items

@@ -9,7 +9,9 @@
   is cached.  Source ``scc`` (OpenShift): SCCs, service accounts, Roles, ClusterRoles, RoleBindings
   and ClusterRoleBindings are list+watched instead.  ``auto`` picks ``scc`` when the API serves
   ``securitycontextconstraints`` (group security.openshift.io), else ``workloads``.
-* A change marks its namespace dirty (an SCC or RBAC change marks every namespace); dirty
+* A change marks its namespace dirty (an SCC, ClusterRole or ClusterRoleBinding change marks every
+  namespace, a Role or RoleBinding its own; bindings that name no service account or service
+  account group are not even cached); dirty
   namespaces are handled in batches after ``window`` seconds of quiet (:class:`Coalescer`), and only
   once every cache has listed (no decision from half a picture).
 * A namespace is synced by one server-side apply with field manager ``spo-label-sync`` (not forced
@@ -147,8 +149,14 @@ class LabelSync(object):
         if (old is None) != (new is None):
             self.queue.add([namespace])
 
-    def _on_cluster_change(self, _kind: str, _key: Tuple[str, str], old: Any, new: Any) -> None:
-        if old != new and self.namespaces is not None and self.namespaces.synced.is_set():
+    def _on_cluster_change(self, _kind: str, key: Tuple[str, str], old: Any, new: Any) -> None:
+        """An SCC or RBAC object changed: a namespaced one (Role, RoleBinding) matters to its namespace only,
+        a cluster-wide one to every namespace."""
+        if old == new or self.namespaces is None or not self.namespaces.synced.is_set():
+            return
+        if key[0]:
+            self.queue.add([key[0]])
+        else:
             self.queue.add([name for _ns, name in list(self.namespaces.store)])
 
     def build(self) -> None:
