@@ -25,11 +25,10 @@ Rules (upstream's binding webhook, with the choices this edition makes explicit)
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook.podutil import (
-    SECCOMP_POD_ANNOTATION, containers, get_path, image_matches, security_context)
+    SECCOMP_POD_ANNOTATION, containers, get_path, image_matches, json_copy, security_context)
 
 Obj = Dict[str, Any]
 ProfileLookup = Callable[[str, str, str], Optional[Obj]]
@@ -74,9 +73,9 @@ def profile_value(kind: str, namespace: str, name: str, profile: Optional[Mappin
 
 def binding_ref(binding: Mapping[str, Any]) -> Tuple[str, str, str, str]:
     """``(name, profile kind, profile name, image)`` of a binding ('' for what is missing)."""
-    spec = binding.get("spec") if isinstance(binding.get("spec"), Mapping) else {}
-    ref = spec.get("profileRef") if isinstance(spec.get("profileRef"), Mapping) else {}
-    meta = binding.get("metadata") if isinstance(binding.get("metadata"), Mapping) else {}
+    spec = binding.get("spec") if isinstance(binding.get("spec"), dict) else {}
+    ref = spec.get("profileRef") if isinstance(spec.get("profileRef"), dict) else {}
+    meta = binding.get("metadata") if isinstance(binding.get("metadata"), dict) else {}
 
     def text(value: Any) -> str:
         return value if isinstance(value, str) else ""
@@ -133,7 +132,7 @@ def mutate(pod: Mapping[str, Any], namespace: str, bindings: List[Mapping[str, A
     ``profiles(kind, namespace, name)`` returns the profile object (or None). For an UPDATE of the
     ``ephemeralcontainers`` subresource, ``old_pod`` is the pod before it.
     """
-    result = Result(copy.deepcopy(dict(pod)))
+    result = Result(json_copy(pod))
     ephemeral_update = operation == "UPDATE" and subresource == "ephemeralcontainers"
     if operation != "CREATE" and not ephemeral_update:
         return result
@@ -146,12 +145,11 @@ def mutate(pod: Mapping[str, Any], namespace: str, bindings: List[Mapping[str, A
         lists = ("ephemeralContainers",)
         old_ephemeral = {c.get("name") for _l, _i, c in containers((old_pod or {}).get("spec") or {}, lists)}
 
-    live = sorted((b for b in bindings if isinstance(b, Mapping) and _live(b)), key=lambda b: binding_ref(b)[0])
+    live = sorted((binding_ref(b) for b in bindings if isinstance(b, dict) and _live(b)), key=lambda r: r[0])
     claimed: Dict[Tuple[str, str, int], str] = {}  # (kind, list, index) -> binding name
     matched_kinds: Set[str] = set()
     defaults: Dict[str, Tuple[str, str]] = {}  # kind -> (binding name, value)
-    for binding in live:
-        name, kind, profile_name, image = binding_ref(binding)
+    for name, kind, profile_name, image in live:
         if kind not in KINDS or not profile_name or not image:
             result.warnings.append("ProfileBinding %s/%s: profileRef.kind must be SeccompProfile or SelinuxProfile "
                                    "with a name, and image must be set; skipped" % (namespace, name))

@@ -4,6 +4,8 @@
 """Small pure helpers over pod manifests: containers, image references, label selectors, JSON patches."""
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 Obj = Dict[str, Any]
@@ -27,6 +29,11 @@ def containers(spec: Mapping[str, Any], lists: Tuple[str, ...] = CONTAINER_LISTS
                 yield list_name, index, container
 
 
+def json_copy(obj: Any) -> Any:
+    """A deep copy of JSON data (several times faster than ``copy.deepcopy`` for decoded request bodies)."""
+    return json.loads(json.dumps(obj))
+
+
 def security_context(node: Obj) -> Obj:
     """``node.securityContext`` (created empty when absent or not a mapping)."""
     sc = node.get("securityContext")
@@ -45,6 +52,7 @@ def get_path(node: Any, *keys: str) -> Any:
 
 
 # ------------------------------------------------------------------------------------------ images
+@functools.lru_cache(maxsize=4096)
 def normalize_image(ref: str) -> str:
     """The fully qualified form of an image reference, as container runtimes resolve it.
 

@@ -20,11 +20,10 @@ keeps it, with a warning. Recordings being deleted, and recorders other than ``l
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable, Dict, List, Mapping, Set, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook.podutil import (
-    SelectorError, containers, get_path, security_context, selector_matches)
+    SelectorError, containers, get_path, json_copy, security_context, selector_matches)
 
 Obj = Dict[str, Any]
 
@@ -53,7 +52,7 @@ def log_profile_path(operator_namespace: str) -> str:
 def mutate(pod: Mapping[str, Any], namespace: str, recordings: List[Mapping[str, Any]], operator_namespace: str,
            nonce: Callable[[], str], now: int, operation: str = "CREATE") -> Result:
     """Apply the matching ``recordings`` of ``namespace`` to ``pod`` (a copy is returned in the result)."""
-    result = Result(copy.deepcopy(dict(pod)))
+    result = Result(json_copy(pod))
     spec = result.pod.get("spec")
     if operation != "CREATE" or not isinstance(spec, dict):
         return result

@@ -16,11 +16,10 @@ labelled ``"true"`` always, one labelled ``"false"`` never, system namespaces (`
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Dict, Mapping, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook.podutil import (
-    SECCOMP_POD_ANNOTATION, get_path, security_context)
+    SECCOMP_POD_ANNOTATION, get_path, json_copy, security_context)
 
 LABEL = "spo.x-k8s.io/enable-runtime-default"
 SYSTEM_PREFIXES = ("kube-", "openshift-")
@@ -50,6 +49,6 @@ def mutate(pod: Mapping[str, Any], operation: str = "CREATE") -> Optional[Dict[s
     """The pod with a pod-level RuntimeDefault profile, or None when it is left as it is."""
     if operation != "CREATE" or not isinstance(pod.get("spec"), Mapping) or has_pod_profile(pod):
         return None
-    new = copy.deepcopy(dict(pod))
+    new = json_copy(pod)
     security_context(new["spec"])["seccompProfile"] = {"type": "RuntimeDefault"}
     return new

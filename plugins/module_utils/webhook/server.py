@@ -185,8 +185,10 @@ class WebhookServer(object):
 
     # ------------------------------------------------------------------ life cycle
     async def serve(self, stop: asyncio.Event, started: Optional[Callable[[int], None]] = None) -> None:
+        import gc
         from aiohttp import web
         self.load_tls()
+        gc.freeze()  # what is loaded by now lives as long as the process: keep it out of the collector's scans
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=self.drain + 2)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context, backlog=512)
