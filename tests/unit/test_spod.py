@@ -72,6 +72,14 @@ def test_any_change_rolls_the_pods():
     assert spod._template_hash(spod.daemonset(_spod())) == spod._template_hash(a)
 
 
+@pytest.mark.parametrize("spec", [
+    {"allowedSyscalls": ["read"]}, {"webhookOptions": [{"name": "binding.spo.io", "failurePolicy": "Ignore"}]},
+    {"podSecurityLabelSync": {"enable": True}}, {"security": {"allowedSyscalls": ["read"]}},
+])
+def test_fields_the_node_pods_do_not_depend_on_never_roll_them(spec):
+    assert spod._template_hash(spod.daemonset(_spod(**spec))) == spod._template_hash(spod.daemonset(_spod()))
+
+
 @pytest.mark.parametrize("spec, field", [
     ({"verbosity": 7}, "spec.verbosity"),
     ({"verbosity": True}, "spec.verbosity"),

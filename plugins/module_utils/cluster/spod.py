@@ -245,9 +245,16 @@ def _owner(spod: Mapping[str, Any]) -> List[Dict[str, Any]]:
              "uid": meta["uid"], "controller": True, "blockOwnerDeletion": False}]
 
 
+# the SPOD fields the node DaemonSet's pods depend on; other fields (webhook, label sync, allowedSyscalls, which
+# the node agent watches itself) must not roll the node pods
+_POD_FIELDS = ("enableSelinux", "enableLogEnricher", "verbosity", "tolerations", "affinity", "nodeSelector",
+               "priorityClassName", "daemonResourceRequirements", "imagePullSecrets", "hostProcVolumePath")
+
+
 def config_hash(spec: Mapping[str, Any], image: str, kubelet_dir: str) -> str:
-    """A short hash of what the pods depend on: a change rolls the DaemonSet."""
-    blob = json.dumps({"spec": spec, "image": image, "kubelet": kubelet_dir}, sort_keys=True, default=str)
+    """A short hash of what the pods depend on: a change rolls the DaemonSet, nothing else does."""
+    relevant = {key: spec.get(key) for key in _POD_FIELDS if spec.get(key) is not None}
+    blob = json.dumps({"spec": relevant, "image": image, "kubelet": kubelet_dir}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
