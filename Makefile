@@ -41,7 +41,7 @@ molecule: setup
 	@hack/molecule.sh
 
 bench: setup
-	@set -e; for b in tests/bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+	@hack/bench.sh
 
 # The one image (OCI archive, no registry); `make images IMPORT=1` (or CLUSTER=path) loads it into the cluster.
 images: setup
