@@ -42,8 +42,8 @@ def percentile(values, p):
 
 
 def review_body() -> bytes:
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-", "namespace": "apps",
-                                                            "labels": {"app": "web"}},
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"generateName": "web-", "namespace": "apps", "labels": {"app": "web"}},
            "spec": {"containers": [{"name": "web", "image": "nginx:1.19.1", "ports": [{"containerPort": 80}],
                                     "env": [{"name": "E%d" % i, "value": "v" * 20} for i in range(20)]},
                                    {"name": "side", "image": "busybox:1.36", "command": ["sleep", "3600"]}],
@@ -105,8 +105,7 @@ def start(cmd, port_file):
 async def load(port, ca_pem, body, rate, seconds, check):
     import aiohttp
     context = ssl.create_default_context(cadata=ca_pem)
-    connector = aiohttp.TCPConnector(ssl=context, limit=64, server_hostname=HOST) if False else \
-        aiohttp.TCPConnector(ssl=context, limit=64)
+    connector = aiohttp.TCPConnector(ssl=context, limit=64)
     latencies, errors = [], []
     url = "https://%s:%d/mutate-v1-pod-binding" % ("127.0.0.1", port)
     async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json"}) as session:
@@ -122,7 +121,7 @@ async def load(port, ca_pem, body, rate, seconds, check):
                         latencies.append(elapsed)
             except Exception as exc:  # pylint: disable=broad-except
                 errors.append(repr(exc))
-        for _ in range(20):  # warm up the connection pool and the server
+        for unused in range(20):  # warm up the connection pool and the server
             await one()
         latencies.clear()
         errors.clear()
@@ -241,8 +240,9 @@ def cluster():
             core.delete_namespace(ns, grace_period_seconds=0)
     print("== pod creation in the cluster, 100 pods each (stored, never scheduled)")
     for mode in ("without", "with"):
-        print("%-22s p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms" % (mode + " webhook", percentile(results[mode], 50),
-                                                                   percentile(results[mode], 99), max(results[mode])))
+        times = results[mode]
+        print("%-22s p50 %6.2f ms  p99 %6.2f ms  max %6.2f ms"
+              % (mode + " webhook", percentile(times, 50), percentile(times, 99), max(times)))
     print("added by the binding webhook: p50 %+.2f ms, p99 %+.2f ms" % (
         percentile(results["with"], 50) - percentile(results["without"], 50),
         percentile(results["with"], 99) - percentile(results["without"], 99)))

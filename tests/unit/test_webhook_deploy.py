@@ -33,8 +33,8 @@ def test_default_configuration():
     assert list(by_name) == ["binding.spo.io", "recording.spo.io", "runtime-default.spo.io"]
     for hook in by_name.values():
         assert hook["sideEffects"] == "None" and hook["timeoutSeconds"] <= 10 and hook["admissionReviewVersions"] == ["v1"]
-        assert hook["clientConfig"] == {"caBundle": "Q0E=", "service": {"name": SVC, "namespace": NS, "port": 443,
-                                                                         "path": hook["clientConfig"]["service"]["path"]}}
+        path = hook["clientConfig"]["service"]["path"]
+        assert hook["clientConfig"] == {"caBundle": "Q0E=", "service": {"name": SVC, "namespace": NS, "port": 443, "path": path}}
         assert {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [NS]} in \
             hook["namespaceSelector"]["matchExpressions"]
         assert {"key": "name", "operator": "NotIn", "values": ["security-profiles-operator", SVC, "spod"]} in \
@@ -171,9 +171,14 @@ def conditions(result):
 def test_binding_status_ready_and_workloads():
     profile = {"metadata": {"name": "p"}, "status": {"status": "Installed", "localhostProfile": "operator/apps/p.json"}}
     sc = {"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/apps/p.json"}}
-    pods = [{"metadata": {"name": "on", "namespace": "apps"}, "spec": {"containers": [{"name": "c", "image": "busybox:local", "securityContext": sc}]}, "status": {"phase": "Running"}},
-            {"metadata": {"name": "done", "namespace": "apps"}, "spec": {"containers": [{"name": "c", "image": "busybox:local", "securityContext": sc}]}, "status": {"phase": "Succeeded"}},
-            {"metadata": {"name": "off", "namespace": "apps"}, "spec": {"containers": [{"name": "c", "image": "busybox:local"}]}}]
+
+    def mk(name, phase, securitycontext):
+        container = {"name": "c", "image": "busybox:local"}
+        if securitycontext:
+            container["securityContext"] = securitycontext
+        return {"metadata": {"name": name, "namespace": "apps"}, "spec": {"containers": [container]},
+                "status": {"phase": phase}}
+    pods = [mk("on", "Running", sc), mk("done", "Succeeded", sc), mk("off", "Running", None)]
     result = bindingstatus.status(binding(), profile, pods)
     assert result["activeWorkloads"] == ["apps/on"]
     cond = conditions(result)

@@ -44,8 +44,8 @@ def bind(name, kind, profile, image, deleting=False):
 
 
 PROFILES = {
-    ("SeccompProfile", NS, "sec"): {"metadata": {"name": "sec"}, "status": {"status": "Installed",
-                                                                           "localhostProfile": "operator/apps/sec.json"}},
+    ("SeccompProfile", NS, "sec"): {"metadata": {"name": "sec"},
+                                    "status": {"status": "Installed", "localhostProfile": "operator/apps/sec.json"}},
     ("SeccompProfile", NS, "sec2"): {"metadata": {"name": "sec2"}, "status": {}},
     ("SeccompProfile", NS, "pending"): {"metadata": {"name": "pending"}, "status": {"status": "Pending"}},
     ("SeccompProfile", NS, "gone"): {"metadata": {"name": "gone", "deletionTimestamp": "x"}},
@@ -120,8 +120,8 @@ def test_binding(case):
 def test_binding_selinux_sets_type_only():
     given = pod(ctr("a", "x", {"seLinuxOptions": {"level": "s0:c1,c2", "type": "container_t"}}), ctr("b", "x"))
     result = binding.mutate(given, NS, [bind("s", "SelinuxProfile", "sel", "x")], lookup)
-    assert result.pod["spec"]["containers"][0]["securityContext"]["seLinuxOptions"] == {"level": "s0:c1,c2",
-                                                                                         "type": "sel_apps.process"}
+    want = {"level": "s0:c1,c2", "type": "sel_apps.process"}
+    assert result.pod["spec"]["containers"][0]["securityContext"]["seLinuxOptions"] == want
     assert result.pod["spec"]["containers"][1]["securityContext"]["seLinuxOptions"] == {"type": "sel_apps.process"}
     result = binding.mutate(pod(ctr("a", "x")), NS, [bind("s", "SelinuxProfile", "sel-nostatus", "*")], lookup)
     assert result.pod["spec"]["securityContext"]["seLinuxOptions"] == {"type": "sel-nostatus_apps.process"}

@@ -126,7 +126,7 @@ def test_oversized_requests(running):
     sock.sendall(b"POST /mutate-v1-pod-binding HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
     chunk = b"y" * 32768
     try:
-        for _ in range(8):
+        for unused in range(8):
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
     except OSError:
         pass  # the server may close once it has answered

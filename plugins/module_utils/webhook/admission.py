@@ -53,7 +53,7 @@ class State(object):
         self.operator_namespace = operator_namespace
         alphabet = string.ascii_lowercase + string.digits
         rng = random.SystemRandom()
-        self.nonce = nonce or (lambda: "".join(rng.choice(alphabet) for _ in range(5)))
+        self.nonce = nonce or (lambda: "".join(rng.choice(alphabet) for unused in range(5)))
         self.now = now or (lambda: int(time.time()))
 
 

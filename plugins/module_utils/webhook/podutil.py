@@ -60,7 +60,7 @@ def normalize_image(ref: str) -> str:
     ``quay.io/x/y@sha256:...`` unchanged. A reference with a digest gets no default tag.
     """
     ref = ref.strip()
-    name, _, digest = ref.partition("@")
+    name, unused, digest = ref.partition("@")
     slash, colon = name.rfind("/"), name.rfind(":")
     repo, tag = (name[:colon], name[colon + 1:]) if colon > slash else (name, "")
     first, sep, rest = repo.partition("/")

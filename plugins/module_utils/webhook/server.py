@@ -75,7 +75,7 @@ class WebhookServer(object):
 
     def __init__(self, cache: Any, cert_dir: str, host: str = "0.0.0.0", port: int = DEFAULT_PORT,
                  max_body: int = DEFAULT_MAX_BODY, body_timeout: float = 10.0, reload_interval: float = 10.0,
-                 drain: float = 3.0, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+                 drain: float = 3.0, log: Callable[[str], None] = lambda m: sys.stderr.write(m + "\n"),
                  verbosity: int = 0) -> None:
         self.cache = cache
         self.state = cache.state()
@@ -193,7 +193,7 @@ class WebhookServer(object):
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context, backlog=512)
         await site.start()
-        sockets = [s for s in (site._server.sockets if site._server else [])]  # pylint: disable=protected-access
+        sockets = list(site._server.sockets if site._server else [])  # pylint: disable=protected-access
         self.bound_port = sockets[0].getsockname()[1] if sockets else self.port
         self.log("spo-webhook: serving on https://%s:%d (max body %d bytes)" % (self.host, self.bound_port, self.max_body))
         if started:
