@@ -33,6 +33,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="kubelet directory; profiles go to <dir>/seccomp/operator (env KUBELET_DIR)")
     parser.add_argument("--selinux-dir", default=selinuxd.DEFAULT_DIR, help="selinuxd drop-in directory")
     parser.add_argument("--selinuxd-socket", default=selinuxd.DEFAULT_SOCKET, help="selinuxd status socket")
+    parser.add_argument("--selinux-compat", choices=["auto", "always", "never"], default="auto",
+                        help="also install the container-selinux stand-in module (auto: when the node's policy "
+                             "store, if visible at /var/lib/selinux, has no container module)")
     parser.add_argument("--operator-namespace", default=env("OPERATOR_NAMESPACE", "security-profiles-operator"),
                         help="namespace of the SPOD 'spod' (env OPERATOR_NAMESPACE)")
     parser.add_argument("--metrics-port", type=int, default=int(env("METRICS_PORT", "0")),
@@ -88,7 +91,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     connection = kube.connect(args.kubeconfig, user_agent="spo-node-agent/%s" % args.node_name)
     agent = NodeAgent(connection, args.node_name, kubelet_dir=args.kubelet_dir, selinux_dir=args.selinux_dir,
                       selinuxd_socket=args.selinuxd_socket, operator_namespace=args.operator_namespace,
-                      window=args.batch_window, log=log, verbosity=args.verbosity, namespace=args.namespace)
+                      window=args.batch_window, log=log, verbosity=args.verbosity, namespace=args.namespace,
+                      selinux_compat=args.selinux_compat)
     servers = []
     if args.metrics_port:
         servers.append(metrics.serve(args.metrics_port, {

@@ -276,3 +276,116 @@ def test_profile_in_use_stays_terminating_until_the_pod_is_gone(custom, kube, na
     wait_for(lambda: get(custom, namespace, name) is None, 60, "the profile to be gone once the pod is")
     assert not os.path.exists(path)
     assert not node_statuses(custom, namespace)
+
+
+# ---------------------------------------------------------------- SELinux
+SELINUX = ("v1alpha2", "selinuxprofiles")
+SPOD = ("v1alpha1", "securityprofilesoperatordaemons")
+
+
+def selinux_state(custom, namespace: str, name: str) -> Optional[Dict[str, Any]]:
+    from kubernetes.client.rest import ApiException
+    try:
+        return custom.get_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1], name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def errorlogger(namespace: str, name: str = "errorlogger", allow: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    return {"apiVersion": GROUP + "/v1alpha2", "kind": "SelinuxProfile",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"inherit": [{"name": "container"}],
+                     "allow": allow or {"var_log_t": {"dir": ["open", "read", "getattr", "search"],
+                                                      "file": ["getattr", "read", "write", "append", "open"]}}}}
+
+
+def store_modules() -> set:
+    out = subprocess.run(["semodule", "-l"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def test_selinux_profile_waits_while_selinux_is_off(custom, namespace, start_agent, tmp_path):
+    """No SPOD with SELinux on (the agent reads the SPOD of its --operator-namespace): Pending, saying why."""
+    start_agent(str(tmp_path / "kubelet"))
+    custom.create_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1], errorlogger(namespace))
+    obj = wait_for(lambda: ((selinux_state(custom, namespace, "errorlogger") or {}).get("status") or {}).get("status")
+                   == "Pending" and selinux_state(custom, namespace, "errorlogger"), 10, "status Pending")
+    ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert ready["status"] == "False" and "SELinux is not enabled" in ready["message"]
+    assert obj["status"]["usage"] == "errorlogger_%s.process" % namespace
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or subprocess.run(["sh", "-c", "command -v semodule"],
+                                                        capture_output=True).returncode != 0,
+                    reason="needs root and semodule (hack/setup.sh installs policycoreutils)")
+def test_selinux_profile_installed_through_selinuxd(custom, namespace, tmp_path):
+    """SPOD (in the test namespace, given as the agent's --operator-namespace) with SELinux on, the real
+    spo-selinuxd on the node's policy store: Installed, a refused profile Error, delete uninstalls."""
+    custom.create_namespaced_custom_object(GROUP, SPOD[0], namespace, SPOD[1], {
+        "apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfilesOperatorDaemon",
+        "metadata": {"name": "spod", "namespace": namespace}, "spec": {"enableSelinux": True}})
+    dropin, sock = tmp_path / "selinux.d", str(tmp_path / "run" / "selinuxd.sock")
+    dropin.mkdir()
+    before = store_modules()
+    selinuxd = subprocess.Popen([os.path.join(ROOT, ".venv", "bin", "spo-selinuxd"), "--dir", str(dropin), "--socket", sock,
+                                 "--state", str(tmp_path / "state.json"), "--interval", "0.2", "--quiet-period", "0.5"],
+                                stdout=open(str(tmp_path / "selinuxd.log"), "w"), stderr=subprocess.STDOUT)
+    from ansible_collections.spo.security_profiles.plugins.module_utils.selinuxd import query
+
+    def selinuxd_ready() -> bool:
+        try:
+            return query(sock, "/ready", timeout=2)[0] == 200
+        except OSError:
+            return False
+    # selinuxd first: files that land while its first reconcile runs are not seen (it snapshots the
+    # directory after that reconcile)
+    wait_for(selinuxd_ready, 60, "selinuxd ready")
+    log = open(str(tmp_path / "agent.log"), "w")
+    agent = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", str(tmp_path / "kubelet"), "--namespace",
+                              namespace, "--operator-namespace", namespace, "--selinux-dir", str(dropin),
+                              "--selinuxd-socket", sock, "--verbosity", "1"], stdout=log, stderr=subprocess.STDOUT)
+    policy = "errorlogger_" + namespace
+    try:
+        custom.create_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1], errorlogger(namespace))
+        custom.create_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1],
+                                               errorlogger(namespace, "greedy", {"kernel_t": {"file": ["read"]}}))
+
+        def state(name):
+            return ((selinux_state(custom, namespace, name) or {}).get("status") or {}).get("status")
+        try:
+            wait_for(lambda: state("errorlogger") == "Installed", 120, "the SelinuxProfile Installed", 1.0)
+        except AssertionError:
+            with open(str(tmp_path / "agent.log")) as handle:
+                agent_log = handle.read()[-3000:]
+            with open(str(tmp_path / "selinuxd.log")) as handle:
+                selinuxd_log = handle.read()[-3000:]
+            raise AssertionError("not Installed: %r; selinuxd: %r %s; agent: %s"
+                                 % (selinux_state(custom, namespace, "errorlogger").get("status"),
+                                    query(sock, "/policies/"), selinuxd_log, agent_log))
+        assert policy in store_modules()
+        assert (dropin / (policy + ".cil")).exists()
+        obj = selinux_state(custom, namespace, "errorlogger")
+        assert obj["status"]["usage"] == policy + ".process"
+        wait_for(lambda: state("greedy") == "Error", 10, "the refused profile in Error")
+        ready = [c for c in selinux_state(custom, namespace, "greedy")["status"]["conditions"] if c["type"] == "Ready"][0]
+        assert "spec.allow.kernel_t" in ready["message"], ready
+        assert not (dropin / ("greedy_%s.cil" % namespace)).exists()
+
+        custom.delete_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1], "errorlogger")
+        wait_for(lambda: selinux_state(custom, namespace, "errorlogger") is None, 180, "the profile gone", 1.0)
+        assert not (dropin / (policy + ".cil")).exists()
+        wait_for(lambda: policy not in store_modules(), 60, "the module to leave the policy store", 1.0)
+    finally:
+        for proc in (agent, selinuxd):
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+        _strip_finalizers(custom, namespace)
+        left = sorted(m for m in store_modules() - before if m.endswith("_" + namespace))
+        if left:
+            subprocess.run(["semodule", "-n"] + [a for m in left for a in ("-r", m)], check=False)

@@ -458,6 +458,7 @@ class Reflector(object):
                     self._apply(kind, obj)
                 backoff = 0.5
             except Gone:
+                self.log("%s: watch expired (410 Gone): relisting" % self.name)
                 need_list = True
             except Exception as exc:  # pylint: disable=broad-except
                 self.log("%s: %s; retrying in %.1fs" % (self.name, exc, backoff))

@@ -33,11 +33,13 @@ import os
 import sys
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs, selinuxd
 from ansible_collections.spo.security_profiles.plugins.module_utils import selinux as selinux_model
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
@@ -99,24 +101,59 @@ def _intern_names(spec: Any) -> Any:
 
 def slim_profile(obj: Dict[str, Any]) -> Dict[str, Any]:
     _intern_names(obj.get("spec"))
+    finalizers = (obj.get("metadata") or {}).get("finalizers")
+    if isinstance(finalizers, list):
+        obj["metadata"]["finalizers"] = [sys.intern(f) if isinstance(f, str) else f for f in finalizers]
     meta = k.slim_metadata(obj.get("metadata") or {}, ("name", "namespace", "uid", "resourceVersion", "generation",
                                                        "deletionTimestamp", "finalizers", "labels"))
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta,
             "spec": obj.get("spec"), "status": obj.get("status") or {}}
 
 
-def slim_spns(obj: Dict[str, Any]) -> Dict[str, Any]:
-    meta = obj.get("metadata") or {}
-    slim = k.slim_metadata(meta, ("name", "namespace", "resourceVersion", "labels", "ownerReferences"))
-    workloads = (meta.get("annotations") or {}).get(ns.ANNOTATION_WORKLOADS)
-    if workloads:
-        slim["annotations"] = {ns.ANNOTATION_WORKLOADS: workloads}
-    return {"metadata": slim, "nodeName": obj.get("nodeName"), "status": obj.get("status"),
-            "message": obj.get("message")}
+class SpnsEntry(object):
+    """What the agent keeps of one SPNS: every node's SPNS of every profile is cached (20 nodes x 1000
+    profiles = 20000 objects), so this is small; the labels are kept only for this node's own."""
+
+    __slots__ = ("name", "namespace", "rv", "node", "status", "message", "workloads", "index", "owner", "labels")
+
+    def __init__(self, obj: Mapping[str, Any], own_node: Optional[str] = None) -> None:
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        self.name = meta.get("name") or ""
+        self.namespace = sys.intern(meta.get("namespace") or "")
+        self.rv = meta.get("resourceVersion") or ""
+        self.node = sys.intern(obj.get("nodeName") or "")
+        self.status = sys.intern(obj.get("status") or ns.PENDING)
+        self.message = obj.get("message") or ""
+        self.workloads = (meta.get("annotations") or {}).get(ns.ANNOTATION_WORKLOADS) or ""
+        kind, pid = labels.get(ns.LABEL_KIND), labels.get(ns.LABEL_PROFILE_ID)
+        self.index = (self.namespace, sys.intern(kind), sys.intern(pid)) if kind and pid and self.node else None
+        self.owner: Optional[Key] = None
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("kind") in KINDS:
+                self.owner = (sys.intern(ref["kind"]), self.namespace, sys.intern(ref.get("name") or ""))
+                break
+        self.labels = dict(labels) if own_node is not None and self.node == own_node else None
+
+    @property
+    def key(self) -> Tuple[str, str]:
+        return self.namespace, self.name
+
+    def workload_list(self) -> List[str]:
+        return [w for w in self.workloads.split(",") if w]
+
+    def as_object(self) -> Dict[str, Any]:
+        """The fields :func:`nodestatus.spns_patch` compares."""
+        meta: Dict[str, Any] = {"name": self.name, "namespace": self.namespace, "labels": self.labels or {}}
+        if self.workloads:
+            meta["annotations"] = {ns.ANNOTATION_WORKLOADS: self.workloads}
+        return {"metadata": meta, "nodeName": self.node, "status": self.status, "message": self.message}
 
 
-def _rv(obj: Optional[Mapping[str, Any]]) -> int:
+def _rv(obj: Any) -> int:
     try:
+        if isinstance(obj, SpnsEntry):
+            return int(obj.rv or 0)
         return int(((obj or {}).get("metadata") or {}).get("resourceVersion") or 0)
     except ValueError:
         return 0
@@ -143,13 +180,16 @@ class NodeAgent(object):
                  selinux_dir: str = selinuxd.DEFAULT_DIR, selinuxd_socket: str = selinuxd.DEFAULT_SOCKET,
                  operator_namespace: str = "security-profiles-operator", window: float = 0.15, workers: int = 4,
                  log: Callable[[str], None] = lambda m: sys.stderr.write(m + "\n"), verbosity: int = 0,
-                 shipped: Optional[List[Dict[str, Any]]] = None, namespace: Optional[str] = None) -> None:
+                 shipped: Optional[List[Dict[str, Any]]] = None, namespace: Optional[str] = None,
+                 selinux_compat: str = "auto", selinux_store: str = "/var/lib/selinux") -> None:
         self.kube = kube
         self.node = node
         self.kubelet_dir = kubelet_dir
         self.root = profiles_root(kubelet_dir)
         self.selinux_dir = selinux_dir
         self.selinuxd_socket = selinuxd_socket
+        self.selinux_compat = selinux_compat
+        self.selinux_store = selinux_store
         self.operator_namespace = operator_namespace
         self.finalizer = ns.node_finalizer(node)
         self.namespace = namespace  # only this namespace's profiles (tests, benchmarks); None: all
@@ -177,7 +217,8 @@ class NodeAgent(object):
                                                 log=self.log)
         self.reflectors["spns"] = k.Reflector(kube, "spns", k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL,
                                                                           namespace),
-                                              self._on_spns, slim=slim_spns, missing_ok=True, log=self.log)
+                                              self._on_spns, slim=lambda o: SpnsEntry(o, node), missing_ok=True,
+                                              log=self.log)
         self.reflectors["spod"] = k.Reflector(kube, "spod", k.custom_path(GROUP, SPOD_VERSION, SPOD_PLURAL,
                                                                           operator_namespace),
                                               self._on_spod, query={"fieldSelector": "metadata.name=" + SPOD_NAME},
@@ -260,44 +301,22 @@ class NodeAgent(object):
                     found.append((SECCOMP_KIND, namespace, child))
         return found
 
-    def _on_spns(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
+    def _on_spns(self, event: str, key: Tuple[str, str], old: Optional[SpnsEntry], new: Optional[SpnsEntry]) -> None:
         dirty = []
         with self.lock:
-            for obj, present in ((old, False), (new, True)):
-                if obj is None:
+            for entry, present in ((old, False), (new, True)):
+                if entry is None or entry.index is None:
                     continue
-                ident = self._spns_identity(obj)
-                if ident is None:
-                    continue
-                index_key, node = ident
-                nodes = self.spns_index.setdefault(index_key, {})
+                nodes = self.spns_index.setdefault(entry.index, {})
                 if present:
-                    nodes[node] = key
-                elif nodes.get(node) == key:
-                    del nodes[node]
+                    nodes[entry.node] = key
+                elif nodes.get(entry.node) == key:
+                    del nodes[entry.node]
                     if not nodes:
-                        del self.spns_index[index_key]
-                owner = self._spns_owner(obj)
-                if owner:
-                    dirty.append(owner)
+                        del self.spns_index[entry.index]
+                if entry.owner:
+                    dirty.append(entry.owner)
         self.mark(dirty, full=False)
-
-    @staticmethod
-    def _spns_identity(obj: Mapping[str, Any]) -> Optional[Tuple[Tuple[str, str, str], str]]:
-        meta = obj.get("metadata") or {}
-        labels = meta.get("labels") or {}
-        kind, pid, node = labels.get(ns.LABEL_KIND), labels.get(ns.LABEL_PROFILE_ID), obj.get("nodeName")
-        if not kind or not pid or not node:
-            return None
-        return (meta.get("namespace") or "", kind, pid), node
-
-    @staticmethod
-    def _spns_owner(obj: Mapping[str, Any]) -> Optional[Key]:
-        meta = obj.get("metadata") or {}
-        for ref in meta.get("ownerReferences") or []:
-            if ref.get("kind") in KINDS:
-                return (ref["kind"], meta.get("namespace") or "", ref.get("name") or "")
-        return None
 
     def _on_spod(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
         fresh = spod_settings(new)
@@ -357,7 +376,7 @@ class NodeAgent(object):
         with self.lock:
             return sorted(self.pod_index.get(ref, ()))
 
-    def node_spns(self, key: Key) -> Dict[str, Dict[str, Any]]:
+    def node_spns(self, key: Key) -> Dict[str, SpnsEntry]:
         """node -> SPNS (cached) of the profile ``key``."""
         kind, namespace, name = key
         with self.lock:
@@ -366,7 +385,7 @@ class NodeAgent(object):
         result = {}
         for node, ref in refs.items():
             obj = store.get(ref)
-            if obj is not None and self._spns_owner(obj) in (None, key):
+            if obj is not None and obj.owner in (None, key):
                 result[node] = obj
         return result
 
@@ -485,7 +504,7 @@ class NodeAgent(object):
         full_set = set(full)
         status_only = [key for key in keys if key not in full_set]
         if status_only:
-            self._parallel(self.refresh_status, status_only)
+            self._parallel(self.refresh_status, self.spread(status_only))
         keys = full
         outcomes: Dict[Key, Outcome] = {}
         present: Dict[Key, Dict[str, Any]] = {}
@@ -505,8 +524,8 @@ class NodeAgent(object):
             if key[0] != SECCOMP_KIND:
                 outcomes[key] = self.plan_selinux(key, present[key])
         # 2. finalizers before anything is written
-        need = [key for key, out in outcomes.items() if out.need_finalizer and key in present
-                and self.finalizer not in (present[key]["metadata"].get("finalizers") or [])]
+        need = self.spread(key for key, out in outcomes.items() if out.need_finalizer and key in present
+                           and self.finalizer not in (present[key]["metadata"].get("finalizers") or []))
         failed = set()
         for key, ok in zip(need, self._parallel(lambda key: self.add_finalizer(key, present[key]), need)):
             if not ok:
@@ -526,15 +545,25 @@ class NodeAgent(object):
         for key in failed:
             self.requeue(key, 2.0)
         # 4.-6. node status, deletion, profile status
-        results = self._parallel(lambda key: self.finish(key, present.get(key), outcomes[key], live), list(outcomes))
-        for key, ok in zip(list(outcomes), results):
+        order = self.spread(outcomes)
+        results = self._parallel(lambda key: self.finish(key, present.get(key), outcomes[key], live), order)
+        for key, ok in zip(order, results):
             if not ok:
                 self.requeue(key, 2.0)
         self.debug("batch %d: %d profiles in %.3fs (%d API requests so far, RSS %.1f MB)"
                    % (self.batches, len(keys), time.monotonic() - started, self.kube.requests, rss_mb()))
 
+    def spread(self, keys: Iterable[Key]) -> List[Key]:
+        """``keys`` in an order of this node's own: agents that work through the same new profiles at
+        the same time then write to different objects, instead of all queueing on the same one (the
+        API server retries concurrent patches of one object)."""
+        salt = self.node.encode("utf-8")
+        return sorted(keys, key=lambda key: zlib.crc32(salt + "/".join(key).encode("utf-8")))
+
     def _parallel(self, func: Callable[[Key], Any], keys: List[Key]) -> List[Any]:
         def guarded(key: Key) -> Any:
+            if self.stop.is_set():  # stopping: requests not yet sent are left to the next start
+                return False
             try:
                 result = func(key)
                 return True if result is None else result
@@ -652,11 +681,12 @@ class NodeAgent(object):
                 if base_obj is None or base_obj["metadata"].get("deletionTimestamp") \
                         or (base_obj.get("spec") or {}).get("disabled") is True:
                     break
-                if base_ident in parsed:
-                    break
+                known = base_ident in parsed
                 current = parse(base_ident, base_obj)
                 if isinstance(current, SpoError):
-                    refused_bases[base_ident] = str(current)
+                    refused_bases[base_ident] = current.message
+                if known:
+                    break
         engine = Engine(list(docs.values()), self.shipped)
         allowed = self.settings.allowed_syscalls
         for key in keys:
@@ -670,7 +700,13 @@ class NodeAgent(object):
                 if base and (result.namespace, base) in refused_bases:
                     raise SpoError("base profile %r is refused: %s" % (base, refused_bases[(result.namespace, base)]),
                                    result.ref, "spec.baseProfileName")
-                compiled = engine.compile(result)
+                try:
+                    compiled = engine.compile(result)
+                except SpoError as exc:
+                    if exc.obj and exc.obj != result.ref:  # the engine names a bad base under its own name
+                        raise SpoError("base profile %r is refused: %s" % (result.base_profile_name, exc),
+                                       result.ref, "spec.baseProfileName")
+                    raise
                 try:
                     check_allowed_syscalls(compiled.oci, allowed, result.ref)
                 except SpoError:
@@ -796,8 +832,30 @@ class NodeAgent(object):
     def selinux_path(self, key: Key) -> str:
         return nodefs.safe_join(self.selinux_dir, selinux_model.policy_name(key[2], key[1]) + ".cil")
 
+    def compat_needed(self) -> bool:
+        """The project's container-selinux stand-in is needed where container-selinux is not installed
+        (``auto``: looked up in the node's policy store when it is visible here; not visible: no)."""
+        if self.selinux_compat in ("always", "never"):
+            return self.selinux_compat == "always"
+        found = glob.glob(os.path.join(self.selinux_store, "*", "active", "modules", "*", "*"))
+        if not found:
+            return False
+        return not any(os.path.basename(path) == selinux_templates.CONTAINER_SELINUX_MODULE for path in found)
+
+    def system_module_writes(self) -> List[Tuple[str, bytes]]:
+        """The template modules every SelinuxProfile builds on, as files of the drop-in directory."""
+        writes = []
+        for name, text in selinux_templates.system_modules(self.compat_needed()).items():
+            path = os.path.join(self.selinux_dir, name + ".cil")
+            data = text.encode("utf-8")
+            if nodefs.read_bytes(path) != data:
+                writes.append((path, data))
+        return writes
+
     def apply_selinux(self, outcomes: Dict[Key, Outcome], present: Mapping[Key, Dict[str, Any]]) -> None:
         writes = []
+        if any(out.write for out in outcomes.values()):
+            writes.extend(self.system_module_writes())
         written = []
         for key, out in outcomes.items():
             if out.write:
@@ -815,6 +873,8 @@ class NodeAgent(object):
             nodefs.atomic_write_many(writes)
             for out in written:
                 self.metrics.selinux.inc(operation="update")
+            if written:
+                self.log("wrote %d SELinux policies into %s" % (len(written), self.selinux_dir))
                 out.state, out.message = ns.IN_PROGRESS, "selinuxd is installing the policy"
         for key, out in outcomes.items():
             if out.write and out.state == ns.IN_PROGRESS:
@@ -925,19 +985,17 @@ class NodeAgent(object):
         for node, spns in self.node_spns(key).items():
             if node not in live:
                 self.debug("%s %s/%s: deleting the node status of node %s (gone)" % (key + (node,)))
-                meta = spns["metadata"]
-                self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, meta["namespace"], meta["name"]))
+                self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, spns.namespace, spns.name))
 
     def write_spns(self, key: Key, obj: Dict[str, Any], out: Outcome, workloads: List[str]) -> None:
         kind, namespace, name = key
         mine = self.node_spns(key).get(self.node)
         message = out.message
         if mine is not None:
-            patch = ns.spns_patch(mine, kind, name, self.node, out.state, message, workloads)
+            patch = ns.spns_patch(mine.as_object(), kind, name, self.node, out.state, message, workloads)
             if patch:
-                meta = mine["metadata"]
                 fresh = self.kube.merge_patch(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace,
-                                                            meta["name"]), patch)
+                                                            mine.name), patch)
                 self._remember_spns(fresh)
             return
         body = ns.spns_object(kind, obj, self.node, out.state, message, workloads)
@@ -948,7 +1006,8 @@ class NodeAgent(object):
             if exc.status != 409:
                 raise
             existing = self.kube.get(collection + "/" + body["metadata"]["name"])
-            if self._spns_identity(existing) == ((namespace, kind, ns.profile_id(kind, name)), self.node):
+            entry = SpnsEntry(existing, self.node)
+            if (entry.index, entry.node) == ((namespace, kind, ns.profile_id(kind, name)), self.node):
                 patch = ns.spns_patch(existing, kind, name, self.node, out.state, message, workloads)
                 fresh = self.kube.merge_patch(collection + "/" + body["metadata"]["name"], patch) if patch else existing
             else:  # the name belongs to another profile's status
@@ -959,33 +1018,30 @@ class NodeAgent(object):
     def _remember_spns(self, fresh: Optional[Dict[str, Any]]) -> None:
         if not fresh:
             return
-        slim = slim_spns(fresh)
+        slim = SpnsEntry(fresh, self.node)
         store = self.reflectors["spns"]
-        key = k.object_key(fresh)
+        key = slim.key
         with store.lock:
             current = store.store.get(key)
-            if current is not None and _rv(current) > _rv(fresh):
+            if current is not None and _rv(current) > _rv(slim):
                 return
             store.store[key] = slim
-        ident = self._spns_identity(slim)
-        if ident:
+        if slim.index:
             with self.lock:
-                self.spns_index.setdefault(ident[0], {})[ident[1]] = key
+                self.spns_index.setdefault(slim.index, {})[slim.node] = key
 
     def delete_spns(self, key: Key) -> None:
         mine = self.node_spns(key).get(self.node)
         if mine is None:
             return
-        meta = mine["metadata"]
-        self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, meta["namespace"], meta["name"]))
+        self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, mine.namespace, mine.name))
         store = self.reflectors["spns"]
-        ident = self._spns_identity(mine)
         with store.lock:
-            store.store.pop((meta["namespace"], meta["name"]), None)
-        if ident:
+            store.store.pop(mine.key, None)
+        if mine.index:
             with self.lock:
-                nodes = self.spns_index.get(ident[0], {})
-                nodes.pop(ident[1], None)
+                nodes = self.spns_index.get(mine.index, {})
+                nodes.pop(mine.node, None)
 
     def report(self, key: Key, obj: Dict[str, Any], out: Outcome) -> None:
         """One Warning event per refused generation (and message)."""
@@ -1032,8 +1088,8 @@ class NodeAgent(object):
         mine = self.node_spns(key).get(self.node)
         if mine is None:
             return
-        out = Outcome(mine.get("status") or ns.PENDING, mine.get("message") or "")
-        self.update_status(key, out, ns.spns_workloads(mine), self.live_nodes())
+        out = Outcome(mine.status, mine.message)
+        self.update_status(key, out, mine.workload_list(), self.live_nodes())
 
     def _remove_any_file(self, key: Key) -> None:
         try:
@@ -1051,7 +1107,7 @@ class NodeAgent(object):
         for node, spns in self.node_spns(key).items():
             if node == self.node or (live is not None and node not in live):
                 continue
-            states.append(ns.NodeState(node, spns.get("status"), spns.get("message") or "", ns.spns_workloads(spns)))
+            states.append(ns.NodeState(node, spns.status, spns.message, spns.workload_list()))
         states.append(ns.NodeState(self.node, out.state, out.message if out.state != ns.INSTALLED else "", workloads))
         state, message, all_workloads = ns.aggregate(states)
         if state is None:

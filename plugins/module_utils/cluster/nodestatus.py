@@ -65,7 +65,8 @@ def rank(state: Optional[str]) -> int:
 
 def worse(a: Optional[str], b: Optional[str]) -> str:
     """The worse of two states (unset is Pending)."""
-    a, b = a or PENDING, b or PENDING
+    a = a if a in _RANK else PENDING
+    b = b if b in _RANK else PENDING
     return a if rank(a) <= rank(b) else b
 
 

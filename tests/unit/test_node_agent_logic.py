@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+"""The node agent's pure parts: which profiles a pod uses, SPOD settings and allowedSyscalls,
+batching of events, and the per-profile validation that keeps a refused profile from blocking a batch."""
+from __future__ import annotations
+
+import copy
+import os
+import threading
+
+import pytest
+import yaml
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import (
+    NodeAgent, SECCOMP_KIND, slim_profile)
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podrefs import (
+    parse_localhost_profile, parse_selinux_type, pod_refs, slim_pod)
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import (
+    check_allowed_syscalls, settings)
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import compile_profiles
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPEC_PROFILE = os.path.join(ROOT, "tests", "unit", "fixtures", "spec-seccompprofile.yaml")
+
+
+# ---------------------------------------------------------------- pods
+@pytest.mark.parametrize("path, expected", [
+    ("operator/ns/p.json", ("ns", "p")),
+    ("operator/ns/p", None),
+    ("other/ns/p.json", None),
+    ("operator/ns/sub/p.json", None),
+    ("operator//p.json", None),
+    (None, None),
+])
+def test_parse_localhost_profile(path, expected):
+    assert parse_localhost_profile(path) == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("errorlogger_my-ns.process", ("my-ns", "errorlogger")),
+    ("container_t", None),
+    ("a_b_c.process", None),
+    ("_ns.process", None),
+])
+def test_parse_selinux_type(value, expected):
+    assert parse_selinux_type(value) == expected
+
+
+def _pod(phase="Running", pod_sc=None, containers=(), annotations=None):
+    return {"metadata": {"name": "p", "namespace": "ns", "annotations": annotations or {}},
+            "spec": {"securityContext": pod_sc or {},
+                     "containers": [{"name": "c%d" % i, "securityContext": sc} for i, sc in enumerate(containers)]},
+            "status": {"phase": phase}}
+
+
+def test_pod_refs_pod_and_container_level():
+    pod = _pod(pod_sc={"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/a/one.json"}},
+               containers=[{"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/b/two.json"}},
+                           {"seccompProfile": {"type": "RuntimeDefault"}},
+                           {"seLinuxOptions": {"type": "pol_ns.process"}}])
+    assert pod_refs(pod) == [("seccomp", "a", "one"), ("seccomp", "b", "two"), ("selinux", "ns", "pol")]
+    assert slim_pod(pod) == {"metadata": {"name": "p", "namespace": "ns"}, "refs": pod_refs(pod)}
+
+
+def test_pod_refs_legacy_annotation_and_finished_pods():
+    pod = _pod(annotations={"seccomp.security.alpha.kubernetes.io/pod": "localhost/operator/a/x.json"})
+    assert pod_refs(pod) == [("seccomp", "a", "x")]
+    assert pod_refs(_pod(phase="Succeeded", annotations=pod["metadata"]["annotations"])) == []
+    assert slim_pod(_pod()) is None  # uses no operator profile: not cached
+
+
+# ---------------------------------------------------------------- SPOD settings
+def test_settings_both_spellings_and_defaults():
+    assert settings(None).enable_selinux is False and settings(None).allowed_syscalls is None
+    flat = settings({"spec": {"enableSelinux": True, "allowedSyscalls": ["read", "write"], "verbosity": 1}})
+    assert (flat.enable_selinux, flat.allowed_syscalls, flat.verbosity) == (True, frozenset(["read", "write"]), 1)
+    grouped = settings({"spec": {"selinux": {"enable": True}, "security": {"allowedSyscalls": ["read"]}}})
+    assert (grouped.enable_selinux, grouped.allowed_syscalls) == (True, frozenset(["read"]))
+    assert settings({"spec": {"allowedSyscalls": []}}).allowed_syscalls is None  # empty: no restriction
+    assert flat == settings({"spec": {"enableSelinux": True, "allowedSyscalls": ["write", "read"], "verbosity": 1}})
+
+
+def test_allowed_syscalls_check():
+    oci = {"defaultAction": "SCMP_ACT_ERRNO",
+           "syscalls": [{"names": ["read", "write", "mount"], "action": "SCMP_ACT_ALLOW"},
+                        {"names": ["reboot"], "action": "SCMP_ACT_ERRNO"}]}
+    check_allowed_syscalls(oci, None, "SeccompProfile ns/p")
+    check_allowed_syscalls(oci, frozenset(["read", "write", "mount"]), "SeccompProfile ns/p")
+    with pytest.raises(SpoError) as info:
+        check_allowed_syscalls(oci, frozenset(["read"]), "SeccompProfile ns/p")
+    assert str(info.value) == ("SeccompProfile ns/p: spec.syscalls: syscalls mount, write not in the SPOD's "
+                               "allowedSyscalls")
+    with pytest.raises(SpoError) as info:
+        check_allowed_syscalls(dict(oci, defaultAction="SCMP_ACT_ALLOW"), frozenset(["read"]), "SeccompProfile ns/p")
+    assert info.value.field == "spec.defaultAction"
+
+
+# ---------------------------------------------------------------- batching
+class Clock(object):
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_coalescer_batches_events_within_the_window():
+    clock = Clock()
+    queue = Coalescer(window=0.15, clock=clock)
+    assert queue.ready(clock()) is None
+    queue.add(["a"])
+    clock.now += 0.1
+    queue.add(["b", "a"])
+    assert queue.ready(clock()) == pytest.approx(0.05)
+    clock.now += 0.06
+    assert queue.ready(clock()) == 0
+    assert queue.take() == ["a", "b"]
+    assert queue.ready(clock()) is None
+
+
+def test_coalescer_requeue_later():
+    clock = Clock()
+    queue = Coalescer(window=0.1, clock=clock)
+    queue.requeue("x", 2.0)
+    queue.requeue("x", 5.0)  # the earlier due time wins
+    assert queue.ready(clock()) == pytest.approx(2.0)
+    clock.now += 2.0
+    assert queue.ready(clock()) == pytest.approx(0.1)  # promoted: now waits its window
+    clock.now += 0.1
+    assert queue.take() == ["x"]
+
+
+def test_coalescer_wait_returns_a_batch_from_another_thread():
+    queue = Coalescer(window=0.01)
+    threading.Timer(0.02, lambda: queue.add(["k"])).start()
+    assert queue.wait(5.0) == ["k"]
+    queue.close()
+    assert queue.wait(1.0) == []
+
+
+# ---------------------------------------------------------------- validation, per profile
+class _Reflector(object):
+    def __init__(self, objs):
+        self.store = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objs}
+        self.lock = threading.RLock()
+
+    def get(self, key):
+        return self.store.get(key)
+
+
+def _agent(objs, tmp_path, allowed=None):
+    agent = NodeAgent.__new__(NodeAgent)  # no API: only the validation step is exercised
+    agent.reflectors = {SECCOMP_KIND: _Reflector(objs)}
+    agent.shipped = []
+    agent.settings = settings({"spec": {"allowedSyscalls": allowed}} if allowed else None)
+    agent.root = str(tmp_path)
+    return agent
+
+
+def _spec(name, **spec):
+    with open(SPEC_PROFILE) as handle:
+        doc = yaml.safe_load(handle)
+    doc["metadata"] = {"name": name, "namespace": "ns", "uid": "u-" + name, "generation": 1}
+    doc["spec"].update(spec)
+    return slim_profile(doc)
+
+
+def test_a_refused_profile_does_not_block_the_others(tmp_path):
+    good, bad = _spec("good"), _spec("bad")
+    bad["spec"]["syscalls"][0]["names"] = ["exit", "opne"]
+    child = _spec("child", baseProfileName="good", syscalls=[{"action": "SCMP_ACT_ALLOW", "names": ["read"]}])
+    orphan = _spec("orphan", baseProfileName="bad")
+    objs = [good, bad, child, orphan]
+    agent = _agent(objs, tmp_path)
+    keys = [(SECCOMP_KIND, "ns", o["metadata"]["name"]) for o in objs]
+    outcomes = agent.validate_seccomp(keys, {key: obj for key, obj in zip(keys, objs)})
+    assert [outcomes[key].state for key in keys] == ["Installed", "Error", "Installed", "Error"]
+    assert "spec.syscalls[0].names[1]" in outcomes[keys[1]].message and "opne" in outcomes[keys[1]].message
+    assert outcomes[keys[3]].message.startswith("SeccompProfile ns/orphan: spec.baseProfileName: base profile 'bad'")
+    assert outcomes[keys[0]].write and outcomes[keys[0]].need_finalizer
+    assert not outcomes[keys[1]].write and not outcomes[keys[1]].remove_file  # a refused update keeps the old file
+
+
+def test_allowed_syscalls_refusal_removes_the_file(tmp_path):
+    doc = _spec("p")
+    agent = _agent([doc], tmp_path, allowed=["exit", "exit_group"])
+    key = (SECCOMP_KIND, "ns", "p")
+    out = agent.validate_seccomp([key], {key: doc})[key]
+    assert out.state == ns.ERROR and out.remove_file and out.reason == "NotAllowedSyscall"
+    assert "futex, nanosleep not in the SPOD's allowedSyscalls" in out.message
+
+
+def test_the_agent_writes_what_the_engine_compiles(tmp_path):
+    """The accepted profile's bytes come from the same engine the collection's modules use."""
+    doc = _spec("p")
+    engine_doc = copy.deepcopy({k: doc[k] for k in ("apiVersion", "kind", "spec")})
+    engine_doc["metadata"] = {"name": "p", "namespace": "ns"}
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+    agent = _agent([doc], tmp_path)
+    install([agent._seccomp_doc(doc)], str(tmp_path / "agent"))
+    with open(tmp_path / "agent" / "seccomp" / "operator" / "ns" / "p.json", "rb") as handle:
+        assert handle.read() == compile_profiles([engine_doc])[0].data
