@@ -9,7 +9,7 @@ Needs a cluster: ``KUBECONFIG`` (or ``SPO_TEST_KUBECONFIG``) naming a reachable 
 test cluster (``../shared/cluster/cluster`` or ``SPO_CLUSTER``) running — then the script re-runs itself
 through ``cluster exec``.  Without one it prints why it is skipped and exits 0.
 
-(a) One agent (out of cluster, its own kubelet directory, node ``vm``): ``--count`` profiles are
+(a) One agent (out of cluster, its own kubelet directory, node ``bench-node-solo``): ``--count`` profiles are
     created in one go (8 parallel clients) in a fresh namespace; the figure is the time from the first
     create until every profile is Installed and every file is on disk (target <= 30 s).  Baseline: the
     same profiles written by ``seccomp_install.install`` directly on this host, in the same run.
@@ -138,18 +138,19 @@ def wait_until(predicate, timeout: float, interval: float = 0.25) -> bool:
 class SpnsCounter(object):
     """list+watch of the namespace's SPNS: how many are Installed."""
 
-    def __init__(self, kube: Any, namespace: str) -> None:
+    def __init__(self, kube: Any, namespace: str, nodes: List[str]) -> None:
         from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+        self.nodes = set(nodes)  # other agents (a SPOD DaemonSet's) may write node statuses too
         self.installed = set()
         self.lock = threading.Lock()
         self.reflector = k.Reflector(k.Kube(kube), "bench-spns",
                                      k.custom_path(GROUP, SPNS_VERSION, SPNS_PLURAL, namespace), self._on,
-                                     slim=lambda o: {"status": o.get("status")})
+                                     slim=lambda o: {"status": o.get("status"), "node": o.get("nodeName")})
         self.reflector.start()
 
     def _on(self, event, key, old, new) -> None:
         with self.lock:
-            if new is not None and new.get("status") == "Installed":
+            if new is not None and new.get("status") == "Installed" and new.get("node") in self.nodes:
                 self.installed.add(key)
             else:
                 self.installed.discard(key)
@@ -176,6 +177,15 @@ def delete_all(custom: Any, namespace: str) -> None:
     except ApiException as exc:
         if exc.status != 504:  # the API server's own timeout: the deletion goes on
             raise
+
+
+def all_gone(custom: Any, namespace: str) -> bool:
+    """True when no profile is left; deletes again those a timed-out delete collection did not reach."""
+    items = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL).get("items", [])
+    for item in items:
+        if not item["metadata"].get("deletionTimestamp"):
+            custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, item["metadata"]["name"])
+    return not items
 
 
 def profile_states(custom: Any, namespace: str) -> Dict[str, int]:
@@ -207,6 +217,34 @@ def drop_namespace(core: Any, custom: Any, namespace: str) -> None:
             raise
 
 
+SOLO = "bench-node-solo"
+
+
+def create_nodes(core: Any, nodes: List[str]) -> None:
+    """Node objects for out-of-cluster agents, so every agent counts them as existing nodes (tainted
+    NoSchedule: nothing is scheduled there; a SPOD DaemonSet that tolerates every taint still puts a
+    Pending pod on each while they exist)."""
+    from kubernetes.client.rest import ApiException
+    for node in nodes:
+        body = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": node, "labels": {"spo.x-k8s.io/bench": "true"}},
+                "spec": {"taints": [{"key": "spo.x-k8s.io/bench", "value": "true", "effect": "NoSchedule"}]}}
+        try:
+            core.create_node(body)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+
+
+def delete_nodes(core: Any, nodes: List[str]) -> None:
+    from kubernetes.client.rest import ApiException
+    for node in nodes:
+        try:
+            core.delete_node(node)
+        except ApiException:
+            pass
+
+
 def bench_single(kube: Any, count: int, work: str) -> Dict[str, Any]:
     from kubernetes import client
     from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
@@ -219,11 +257,12 @@ def bench_single(kube: Any, count: int, work: str) -> Dict[str, Any]:
     started = time.monotonic()
     install([dict(d) for d in docs], base_dir)
     result["baseline_s"] = round(time.monotonic() - started, 2)
-    agent = Agent("vm", os.path.join(work, "single"), namespace, work)
+    create_nodes(core, [SOLO])
+    agent = Agent(SOLO, os.path.join(work, "single"), namespace, work)
     try:
         if not wait_until(agent.synced, 60):
             raise SystemExit("the agent did not sync: see %s" % agent.log_path)
-        spns = SpnsCounter(kube, namespace)
+        spns = SpnsCounter(kube, namespace, [SOLO])
         started = time.monotonic()
         create_all(custom, namespace, docs)
         result["create_s"] = round(time.monotonic() - started, 2)
@@ -236,12 +275,12 @@ def bench_single(kube: Any, count: int, work: str) -> Dict[str, Any]:
         spns.stop()
         started = time.monotonic()
         delete_all(custom, namespace)
-        gone = wait_until(lambda: not custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
-                                                                           limit=1).get("items"), 300, 1.0)
+        gone = wait_until(lambda: all_gone(custom, namespace), 300, 2.0)
         result["delete_s"] = round(time.monotonic() - started, 2)
         result["ok"] = result["ok"] and gone and agent.files(namespace) == 0
     finally:
         stats = agent.stop()
+        delete_nodes(core, [SOLO])
         drop_namespace(core, custom, namespace)
     result["agent"] = stats
     result["ratio"] = round(result["installed_s"] / max(result["baseline_s"], 0.001), 1)
@@ -255,22 +294,14 @@ def bench_multi(kube: Any, count: int, agents_n: int, work: str) -> Dict[str, An
     nodes = ["bench-node-%d" % i for i in range(agents_n)]
     result: Dict[str, Any] = {"count": count, "agents": agents_n}
     agents: List[Agent] = []
-    for node in nodes:
-        body = {"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": node, "labels": {"spo.x-k8s.io/bench": "true"}},
-                "spec": {"taints": [{"key": "spo.x-k8s.io/bench", "value": "true", "effect": "NoSchedule"}]}}
-        try:
-            core.create_node(body)
-        except client.rest.ApiException as exc:
-            if exc.status != 409:
-                raise
+    create_nodes(core, nodes)
     try:
         for node in nodes:
             agents.append(Agent(node, os.path.join(work, node), namespace, work))
         if not wait_until(lambda: all(a.synced() for a in agents), 120, 0.5):
             raise SystemExit("not every agent synced: see %s" % work)
         time.sleep(1)
-        spns = SpnsCounter(kube, namespace)
+        spns = SpnsCounter(kube, namespace, nodes)
         docs = make_profiles(namespace, count, seed=11)
         started = time.monotonic()
         create_all(custom, namespace, docs)
@@ -287,19 +318,14 @@ def bench_multi(kube: Any, count: int, agents_n: int, work: str) -> Dict[str, An
         spns.stop()
         started = time.monotonic()
         delete_all(custom, namespace)
-        gone = wait_until(lambda: not custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
-                                                                           limit=1).get("items"), 900, 1.0)
+        gone = wait_until(lambda: all_gone(custom, namespace), 900, 2.0)
         result["delete_s"] = round(time.monotonic() - started, 2)
         result["ok"] = result["ok"] and gone and all(a.files(namespace) == 0 for a in agents)
     finally:
         for agent in agents:
             agent.terminate()
         stats = [a.stop() for a in agents]
-        for node in nodes:
-            try:
-                core.delete_node(node)
-            except client.rest.ApiException:
-                pass
+        delete_nodes(core, nodes)
         drop_namespace(core, custom, namespace)
     result["stats"] = stats
     return result

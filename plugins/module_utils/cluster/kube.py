@@ -468,8 +468,10 @@ class Reflector(object):
                 backoff = min(backoff * 2, 10.0)
 
 
-def slim_metadata(meta: Dict[str, Any], keep: Iterable[str] = ("name", "namespace", "uid", "resourceVersion",
-                                                                "generation", "deletionTimestamp", "finalizers",
-                                                                "labels", "annotations", "ownerReferences")) -> Dict[str, Any]:
+SLIM_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "deletionTimestamp", "finalizers",
+             "labels", "annotations", "ownerReferences")
+
+
+def slim_metadata(meta: Dict[str, Any], keep: Iterable[str] = SLIM_KEYS) -> Dict[str, Any]:
     """``metadata`` without managedFields and other bulk a cache never reads."""
     return {k: meta[k] for k in keep if k in meta}

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import glob
 import os
+import random
 import sys
 import threading
 import time
@@ -64,6 +65,7 @@ KINDS = {
 SPOD_VERSION, SPOD_PLURAL, SPOD_NAME = "v1alpha1", "securityprofilesoperatordaemons", "spod"
 COMPONENT = "spo-node-agent"
 SELINUX_POLL = 1.0
+ATTEMPTS = 8  # of a finalizer patch before the profile is requeued
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 Key = Tuple[str, str, str]  # (kind, namespace, name)
@@ -914,7 +916,9 @@ class NodeAgent(object):
     # ------------------------------------------------------------------ API writes
     def add_finalizer(self, key: Key, obj: Dict[str, Any]) -> bool:
         path = self.path(key)
-        for _attempt in range(6):
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.05 * attempt))
             meta = obj["metadata"]
             finalizers = meta.get("finalizers") or []
             if self.finalizer in finalizers:
@@ -944,8 +948,13 @@ class NodeAgent(object):
         return False
 
     def remove_finalizer(self, key: Key, obj: Dict[str, Any], finalizer: str) -> None:
+        """Remove ``finalizer`` by index, guarded by a ``test`` of that index (other agents remove theirs at
+        the same time, shifting the list); raises when the object stayed too busy, so the profile is
+        requeued."""
         path = self.path(key)
-        for _attempt in range(6):
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.05 * attempt))
             finalizers = obj["metadata"].get("finalizers") or []
             if finalizer not in finalizers:
                 return
@@ -967,6 +976,8 @@ class NodeAgent(object):
                 if exc.status == 404:
                     return
                 raise
+        raise k.KubeError(409, "finalizer %s not removed after %d attempts (the object changes too often); "
+                               "trying again later" % (finalizer, ATTEMPTS), "Conflict", "PATCH", path)
 
     def _remember(self, key: Key, fresh: Optional[Dict[str, Any]]) -> None:
         """Put an object the API returned into the cache (unless the watch already brought a newer one)."""

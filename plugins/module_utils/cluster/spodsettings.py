@@ -9,7 +9,7 @@ Both spellings of the SPOD are read (the CRD refuses a mix): flat ``spec.enableS
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional
+from typing import Any, FrozenSet, List, Mapping, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
@@ -66,6 +66,6 @@ def check_allowed_syscalls(oci: Mapping[str, Any], allowed: Optional[FrozenSet[s
         if rule.get("action") == "SCMP_ACT_ALLOW":
             refused.extend(name for name in rule.get("names") or [] if name not in allowed and name not in refused)
     if refused:
-        raise SpoError("syscall%s %s not in the SPOD's allowedSyscalls" % ("s" if len(refused) > 1 else "",
-                                                                        ", ".join(sorted(refused))),
+        plural = "s" if len(refused) > 1 else ""
+        raise SpoError("syscall%s %s not in the SPOD's allowedSyscalls" % (plural, ", ".join(sorted(refused))),
                        ref, "spec.syscalls")
