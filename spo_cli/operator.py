@@ -179,7 +179,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     for ctrl in controllers:
         ctrl.begin_stop()
     deadline = time.monotonic() + args.graceful_shutdown_timeout
-    clean = all([c.stop(max(0.0, deadline - time.monotonic())) for c in controllers])
+    stopped = [c.stop(max(0.0, deadline - time.monotonic())) for c in controllers]  # every one, even after a failure
+    clean = all(stopped)
     if elector is not None and code == 0:
         elector.release()
     if probes is not None:

@@ -133,6 +133,11 @@ class Api(object):
         self.core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name), data=data))
 
 
+def with_condition(obj: Optional[Dict[str, Any]], ctype: str) -> Optional[Dict[str, Any]]:
+    """``obj`` when its condition ``ctype`` is True, else None (for wait_for)."""
+    return obj if condition(obj, ctype).get("status") == "True" else None
+
+
 def condition(obj: Optional[Dict[str, Any]], ctype: str) -> Dict[str, Any]:
     for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
         if cond.get("type") == ctype:
@@ -251,8 +256,8 @@ def test_role_gets_snake_case_vars_meta_and_object(operator, api, namespace, wid
     api.create_widget(namespace, "w-vars", spec)
     widgets.append("w-vars")
     started = time.monotonic()
-    obj = wait_for(lambda: (lambda o: o if condition(o, "Successful").get("status") == "True" else None)(
-        api.widget(namespace, "w-vars")), 120, what="Successful=True on w-vars")
+    obj = wait_for(lambda: with_condition(
+        api.widget(namespace, "w-vars"), "Successful"), 120, what="Successful=True on w-vars")
     print("\nreconcile end to end (create -> Successful): %.2fs" % (time.monotonic() - started))
     got = api.configmap(namespace, "w-vars-received")
     assert got is not None
@@ -285,8 +290,8 @@ def test_role_gets_snake_case_vars_meta_and_object(operator, api, namespace, wid
 def test_failing_role_is_requeued_until_it_succeeds(operator, api, namespace, widgets):
     api.create_widget(namespace, "w-fail", {"requireFlag": True})
     widgets.append("w-fail")
-    obj = wait_for(lambda: (lambda o: o if condition(o, "Failure").get("status") == "True" else None)(
-        api.widget(namespace, "w-fail")), 120, what="Failure=True on w-fail")
+    obj = wait_for(lambda: with_condition(
+        api.widget(namespace, "w-fail"), "Failure"), 120, what="Failure=True on w-fail")
     failure = condition(obj, "Failure")
     assert failure["reason"] == "Failed"
     assert "flag ConfigMap w-fail-flag is missing" in failure["message"]
@@ -296,8 +301,8 @@ def test_failing_role_is_requeued_until_it_succeeds(operator, api, namespace, wi
     wait_for(lambda: int((api.configmap(namespace, "w-fail-runs") or {}).get("count", "0")) >= 3, 120,
              what="w-fail to be retried")
     api.create_configmap(namespace, "w-fail-flag", {"ok": "yes"})
-    obj = wait_for(lambda: (lambda o: o if condition(o, "Successful").get("status") == "True" else None)(
-        api.widget(namespace, "w-fail")), 180, what="Successful=True on w-fail once the flag exists")
+    obj = wait_for(lambda: with_condition(
+        api.widget(namespace, "w-fail"), "Successful"), 180, what="Successful=True on w-fail once the flag exists")
     assert condition(obj, "Failure")["status"] == "False"
     assert condition(obj, "Running")["reason"] == "Successful"
 
@@ -331,8 +336,8 @@ def test_annotation_overrides_reconcile_period(operator, api, namespace, widgets
     api.create_widget(namespace, "w-bad-period", {}, annotations={
         "ansible.sdk.operatorframework.io/reconcile-period": "soon"})
     widgets.append("w-bad-period")
-    obj = wait_for(lambda: (lambda o: o if condition(o, "Failure").get("status") == "True" else None)(
-        api.widget(namespace, "w-bad-period")), 60, what="Failure=True for a bad reconcile-period annotation")
+    obj = wait_for(lambda: with_condition(
+        api.widget(namespace, "w-bad-period"), "Failure"), 60, what="Failure=True for a bad reconcile-period annotation")
     assert "Unable to parse reconcile period annotation" in condition(obj, "Failure")["message"]
     assert api.configmap(namespace, "w-bad-period-runs") is None  # the role never ran
 

@@ -16,7 +16,7 @@ import pytest
 
 from clusterlib import OPERATOR_NAMESPACE, delete_namespace, wait_for  # pylint: disable=import-error
 from kubehelp import (core, create_obj, delete_obj, delete_pod, get_obj, list_objs, load_yaml, localhost,  # pylint: disable=import-error
-                      patch_obj, playbook, run_pod, start_pod, status_of, wait_gone, wait_status)
+                      patch_obj, playbook, run_pod, start_pod, wait_gone, wait_status)
 
 KUBELET_DIR = os.environ.get("CLUSTER_KUBELET_DIR", "/var/lib/kubelet")
 SPEC_NAMESPACE = "my-namespace"

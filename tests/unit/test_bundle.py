@@ -117,7 +117,7 @@ def test_same_rules(deployed, csv):
     assert {p["serviceAccountName"]: p["rules"] for p in install["permissions"]} == _bound_rules(deployed, "Role", "RoleBinding")
     accounts = {o["metadata"]["name"] for o in deployed if o["kind"] == "ServiceAccount"}
     assert accounts == set(cluster) == {"security-profiles-operator", "spod", "spo-label-sync",
-                                       "security-profiles-operator-webhook"}
+                                        "security-profiles-operator-webhook"}
     assert {"apiGroups": ["security.openshift.io"], "resources": ["securitycontextconstraints"],
             "resourceNames": ["privileged"], "verbs": ["use"]} in cluster["spod"]
 

@@ -175,7 +175,7 @@ def test_a_refused_profile_does_not_block_the_others(tmp_path):
     objs = [good, bad, child, orphan]
     agent = _agent(objs, tmp_path)
     keys = [(SECCOMP_KIND, "ns", o["metadata"]["name"]) for o in objs]
-    outcomes = agent.validate_seccomp(keys, {key: obj for key, obj in zip(keys, objs)})
+    outcomes = agent.validate_seccomp(keys, dict(zip(keys, objs)))
     assert [outcomes[key].state for key in keys] == ["Installed", "Error", "Installed", "Error"]
     assert "spec.syscalls[0].names[1]" in outcomes[keys[1]].message and "opne" in outcomes[keys[1]].message
     assert outcomes[keys[3]].message.startswith("SeccompProfile ns/orphan: spec.baseProfileName: base profile 'bad'")

@@ -34,7 +34,8 @@ def test_worst(states, expected):
 @pytest.mark.parametrize("b", ORDER)
 def test_order_is_upstreams(a, b):
     assert ns.worse(a, b) == ORDER[min(ORDER.index(a), ORDER.index(b))]
-    assert ns.worse(a, b) == ns.worse(b, a)
+    first, second = b, a
+    assert ns.worse(a, b) == ns.worse(first, second)
 
 
 @pytest.mark.parametrize("states, state, ready, reason, message", [

@@ -145,7 +145,7 @@ def test_queue_dedupes_and_never_hands_out_a_key_twice():
 
 def test_queue_delays_and_backoff():
     q = WorkQueue(base_delay=0.05, max_delay=0.2)
-    assert [q.add_rate_limited("k") for _ in range(4)] == [0.05, 0.1, 0.2, 0.2]
+    assert [q.add_rate_limited("k") for _attempt in range(4)] == [0.05, 0.1, 0.2, 0.2]
     q.forget("k")
     assert q.failures("k") == 0
     q2 = WorkQueue()

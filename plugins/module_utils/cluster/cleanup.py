@@ -84,5 +84,8 @@ def delete_all(api: Any, kinds: Sequence[str], timeout: float, check_mode: bool 
         for ref in remaining:
             api.drop_finalizers(ref)
             forced.append(ref)
-    as_text = lambda refs: ["%s %s/%s" % r if r[1] else "%s %s" % (r[0], r[2]) for r in refs]  # noqa: E731
-    return {"changed": bool(deleted), "deleted": as_text(deleted), "forced": as_text(forced)}
+    return {"changed": bool(deleted), "deleted": _as_text(deleted), "forced": _as_text(forced)}
+
+
+def _as_text(refs: Sequence[Ref]) -> List[str]:
+    return ["%s %s/%s" % r if r[1] else "%s %s" % (r[0], r[2]) for r in refs]
