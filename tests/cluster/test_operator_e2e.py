@@ -69,6 +69,8 @@ def operator(kube):
     try:
         yield kube
     finally:
+        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") == "1":  # a developer's option: the operator stays deployed
+            return
         try:
             playbook("undeploy.yml")
             left = wait_for(lambda: not _nothing_left(kube) or None, 120, 2.0, "undeploy to leave nothing")
@@ -204,6 +206,10 @@ def test_selinux_profile_installed_into_the_node_store(operator, namespace):
         delete_obj(kube, "SelinuxProfile", namespace, "takeover")
         delete_obj(kube, "SelinuxProfile", namespace, "errorlogger")
     wait_gone(kube, "SelinuxProfile", namespace, "errorlogger", 240)
+    assert "allow %s var_log_t:file" % usage not in _policy_store_rules(usage)
+    patch_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod", {"spec": {"enableSelinux": False}})
+    wait_for(lambda: len(apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE).spec.template.spec.containers) == 1,
+             120, 2.0, "the DaemonSet to roll without selinuxd")
 
 
 def status_of_spod(kube) -> str:
