@@ -3,7 +3,9 @@
 
 The agent runs out of cluster (a subprocess of the venv's ``spo-node-agent``) as node ``vm`` (the
 cluster's node), with a temporary kubelet directory — or the real one for the pod test, where the
-kubelet must read the profile the agent wrote.
+kubelet must read the profile the agent wrote.  A SPOD DaemonSet running in the same cluster has an
+agent of node ``vm`` too: both work on the test's profiles (same finalizer, same SPNS), so the
+tests wait for what this agent does instead of assuming who reports first.
 """
 from __future__ import annotations
 
@@ -43,13 +45,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
 
 
 class Agent(object):
-    def __init__(self, kubelet_dir: str, namespace: str) -> None:
+    def __init__(self, kubelet_dir: str, namespace: str, extra: Optional[List[str]] = None) -> None:
         self.kubelet_dir = kubelet_dir
         self.log_path = tempfile.mktemp(prefix="h-agent-", suffix=".log")
         self.log_file = open(self.log_path, "w")
         # --namespace: the agent leaves the other engineers' profiles (and their files) alone
         self.proc = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", kubelet_dir, "--verbosity", "1",
-                                      "--namespace", namespace],
+                                      "--namespace", namespace] + (extra or []),
                                      stdout=self.log_file, stderr=subprocess.STDOUT)
         wait_for(lambda: "first sync done" in self.log() or self.proc.poll() is not None, 60, "the agent's first sync")
         assert self.proc.poll() is None, self.log()
@@ -94,8 +96,8 @@ def _strip_finalizers(custom, namespace: str) -> None:
 def start_agent(custom, namespace) -> Iterator[Callable[[str], Agent]]:
     agents: List[Agent] = []
 
-    def start(kubelet_dir: str) -> Agent:
-        agent = Agent(kubelet_dir, namespace)
+    def start(kubelet_dir: str, extra: Optional[List[str]] = None) -> Agent:
+        agent = Agent(kubelet_dir, namespace, extra)
         agents.append(agent)
         return agent
     try:
@@ -169,6 +171,8 @@ def test_spec_profile_installed_with_node_status(custom, namespace, agent):
         "spo.x-k8s.io/profile-state": "Installed", "spo.x-k8s.io/profile-kind": "SeccompProfile"}
     owner = spns[0]["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"]) == ("SeccompProfile", name, obj["metadata"]["uid"])
+    # (a SPOD DaemonSet's agent of node vm may have reported Installed first: wait for ours)
+    wait_for(lambda: os.path.exists(agent.path(namespace, name)), 10, "the profile file")
     with open(agent.path(namespace, name), "rb") as handle:
         assert handle.read() == engine_bytes(doc)
 
@@ -185,8 +189,8 @@ def test_refused_profile_is_error_and_not_written(custom, namespace, agent):
     ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"][0]
     assert ready["status"] == "False"
     assert "spec.syscalls[0].names[1]" in ready["message"] and "opne" in ready["message"], ready
+    wait_for(lambda: os.path.exists(agent.path(namespace, "good")), 10, "the good profile's file")
     assert not os.path.exists(agent.path(namespace, "bad"))
-    assert os.path.exists(agent.path(namespace, "good"))
     spns = {s["metadata"]["name"]: s for s in node_statuses(custom, namespace)}
     assert spns["bad-vm"]["status"] == "Error" and "spec.syscalls[0].names[1]" in spns["bad-vm"]["message"]
     assert spns["bad-vm"]["metadata"]["labels"]["spo.x-k8s.io/profile-state"] == "Error"
@@ -201,7 +205,7 @@ def test_delete_removes_file_node_status_and_finalizer(custom, namespace, agent)
     doc = spec_profile(namespace, "short-lived")
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
     wait_for(lambda: state(custom, namespace, "short-lived") == "Installed", 10, "status Installed")
-    assert os.path.exists(agent.path(namespace, "short-lived"))
+    wait_for(lambda: os.path.exists(agent.path(namespace, "short-lived")), 10, "the profile file")
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "short-lived")
     wait_for(lambda: get(custom, namespace, "short-lived") is None, 10, "the profile to be gone")
     assert not os.path.exists(agent.path(namespace, "short-lived"))
@@ -258,7 +262,7 @@ def test_profile_in_use_stays_terminating_until_the_pod_is_gone(custom, kube, na
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
     wait_for(lambda: state(custom, namespace, name) == "Installed", 10, "status Installed")
     path = agent.path(namespace, name)
-    assert os.path.exists(path)
+    wait_for(lambda: os.path.exists(path), 10, "the profile file")
     core.create_namespaced_pod(namespace, _pod(namespace, "user", "operator/%s/%s.json" % (namespace, name)))
     wait_for(lambda: core.read_namespaced_pod("user", namespace).status.phase == "Running", 90, "the pod to run")
     wait_for(lambda: (get(custom, namespace, name)["status"].get("activeWorkloads") or []) == [namespace + "/user"],
@@ -307,8 +311,9 @@ def store_modules() -> set:
 
 
 def test_selinux_profile_waits_while_selinux_is_off(custom, namespace, start_agent, tmp_path):
-    """No SPOD with SELinux on (the agent reads the SPOD of its --operator-namespace): Pending, saying why."""
-    start_agent(str(tmp_path / "kubelet"))
+    """No SPOD with SELinux on (the agent reads the SPOD of its --operator-namespace, here the test's
+    namespace, which has none): Pending, saying why."""
+    start_agent(str(tmp_path / "kubelet"), ["--operator-namespace", namespace, "--selinux-dir", str(tmp_path / "sd")])
     custom.create_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1], errorlogger(namespace))
     obj = wait_for(lambda: ((selinux_state(custom, namespace, "errorlogger") or {}).get("status") or {}).get("status")
                    == "Pending" and selinux_state(custom, namespace, "errorlogger"), 10, "status Pending")
