@@ -202,3 +202,29 @@ def test_the_agent_writes_what_the_engine_compiles(tmp_path):
     install([agent._seccomp_doc(doc)], str(tmp_path / "agent"))
     with open(tmp_path / "agent" / "seccomp" / "operator" / "ns" / "p.json", "rb") as handle:
         assert handle.read() == compile_profiles([engine_doc])[0].data
+
+
+# ---------------------------------------------------------------- metrics
+def test_metrics_text_and_endpoint():
+    import socket
+    import urllib.request
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
+    m = metrics.AgentMetrics(lambda: 7.0)
+    m.seccomp.inc(operation="update")
+    m.seccomp.inc(operation="update")
+    m.seccomp_errors.inc(reason="InvalidProfile")
+    text = m.render()
+    assert 'security_profiles_operator_seccomp_profile_total{operation="update"} 2' in text
+    assert 'security_profiles_operator_seccomp_profile_error_total{reason="InvalidProfile"} 1' in text
+    assert "# TYPE security_profiles_operator_selinux_profile_total counter" in text
+    assert "security_profiles_operator_node_agent_api_requests 7" in text
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = metrics.serve(port, {"/metrics": lambda: (200, metrics.CONTENT_TYPE, m.render())}, host="127.0.0.1")
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as resp:
+            assert resp.status == 200 and resp.read().decode() == m.render()
+    finally:
+        server.shutdown()
+        server.server_close()
