@@ -9,6 +9,11 @@
                                      tail the audit log; per audit session / container syscall sets
                                      in DIR/sessions/<ses>.json, DIR/containers/<id>.json; metrics
                                      on http://HOST:PORT/metrics
+    spo-enricher --cluster [--audit-source auto|kmsg|file] [--state-dir DIR]
+                                     the SPOD DaemonSet's log enricher: the same, plus ProfileRecording on
+                                     this node (pods of NODE_NAME watched, recorded profiles written as
+                                     SeccompProfile / SelinuxProfile objects when a recorded pod ends);
+                                     source auto = auditd's log when auditd runs, else /dev/kmsg
 
 The engine is plugins/module_utils/{audit,enricher,cgroup}.py; this is only the door.
 """
@@ -126,6 +131,78 @@ def daemon(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log(message: str) -> None:
+    sys.stderr.write("spo-enricher: %s\n" % message)
+    sys.stderr.flush()
+
+
+def cluster_daemon(args: argparse.Namespace) -> int:
+    """The SPOD's log enricher: audit records of this node's containers -> recorded profiles."""
+    import signal
+    import threading
+    import time
+
+    from ansible_collections.spo.security_profiles.plugins.module_utils import recording_local
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as kubeapi
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.recorder import NodeRecorder
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import ForkWatcher
+    from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher, KernelLog, Tailer
+
+    source = args.audit_source
+    if source == "auto":
+        source = "file" if recording_local.auditd_running() and os.path.exists(args.audit_log) else "kmsg"
+    enricher = Enricher(args.state_dir, node=args.node_name, defer_unknown=3.0)
+    forks = ForkWatcher(enricher.cgroups, log=_log).start()
+    reader = tailer = None
+    if source == "kmsg":
+        reader = KernelLog(args.kmsg, first_sight=enricher.cgroups.lookup)
+    else:
+        tailer = Tailer(args.audit_log, os.path.join(args.state_dir, "position.json"), from_start=args.from_start)
+    recorder = NodeRecorder(kubeapi.connect(user_agent="spo-enricher/" + args.node_name), enricher, args.node_name,
+                            _log, kernel_log=source == "kmsg", marker=recording_local.send_marker).start()
+    server = _serve_metrics(enricher, args.metrics_address) if args.metrics_address else None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *args: stop.set())
+    signal.signal(signal.SIGINT, lambda *args: stop.set())
+    _log("recording on node %s from %s, state in %s%s" % (args.node_name, "/dev/kmsg" if reader else args.audit_log,
+                                                             args.state_dir, "" if forks.error else
+                                                             ", new processes followed by process events"))
+    last_save = last_sweep = 0.0
+    while not stop.is_set():
+        if reader is not None:
+            data = reader.take(args.interval)
+            if reader.error:
+                _log(reader.error)
+                return 1
+        else:
+            data = b"".join(tailer.poll())
+            for event in tailer.events:
+                _log(event)
+            tailer.events = []
+        if data:
+            enricher.process(data)
+        enricher.retry()
+        recorder.tick()
+        now = time.monotonic()
+        if now - last_save > 1.0:
+            enricher.flush()
+            if tailer is not None:
+                tailer.save()
+            last_save = now
+        if now - last_sweep > 60.0:
+            recorder.sweep()
+            last_sweep = now
+        if not data and tailer is not None:
+            stop.wait(args.interval)
+    enricher.flush()
+    if tailer is not None:
+        tailer.save()
+    recorder.switch.off()
+    if server is not None:
+        server.shutdown()
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="spo-enricher", description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--once", metavar="FILE", help="read an audit log or kernel log file, print JSON and exit")
@@ -137,10 +214,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between polls when idle")
     parser.add_argument("--from-start", action="store_true",
                         help="without a saved position, read the log from its start instead of its end")
+    parser.add_argument("--cluster", action="store_true",
+                        help="the SPOD's log enricher: record the ProfileRecordings of this node's pods")
+    parser.add_argument("--audit-source", choices=("auto", "kmsg", "file"), default="auto",
+                        help="--cluster: where audit records are read (default %(default)s: auditd's log when an "
+                             "auditd runs, else the kernel log)")
+    parser.add_argument("--kmsg", default="/dev/kmsg", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         if args.once:
             return once(args.once)
+        if args.cluster:
+            return cluster_daemon(args)
         return daemon(args)
     except SpoError as exc:
         sys.stderr.write("spo-enricher: %s\n" % exc)

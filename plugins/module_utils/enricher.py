@@ -18,14 +18,23 @@
   ``spo-record-done session=N`` marker (``auditctl -m``) of that session was read, i.e. every
   record the kernel queued before it has been seen.  The sets are flushed before the position
   is saved, so a crash can only re-read lines (sets are unions: no change), never lose them.
-* Prometheus text metrics ``security_profiles_operator_seccomp_profile_audit_total``.
+* AVC records are attributed to containers the same way (``avcs`` in a container's set).
+* Prometheus text metrics ``security_profiles_operator_seccomp_profile_audit_total``; the namespace, pod and
+  container labels come from ``Enricher.resolve`` (container ID -> names; the cluster recorder sets it from the
+  pods of its node), else the container label is the container ID.
+* :class:`KernelLog` reads ``/dev/kmsg`` (where the kernel prints audit records when no auditd runs) with blocking
+  reads in a thread of its own, so short bursts never overrun the kernel's ring buffer; a ``first_sight`` hook
+  sees each record's pid at once (the cgroup of a short-lived process must be read before it exits).
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit
 from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import CgroupCache
@@ -34,6 +43,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs impor
 FINGERPRINT = 64
 MAX_READ = 1 << 20
 ROTATED_MAX = 9
+MAX_PENDING = 100000
 METRIC = "security_profiles_operator_seccomp_profile_audit_total"
 METRIC_LABELS = ("node", "namespace", "pod", "container", "executable", "syscall")
 
@@ -223,20 +233,28 @@ class Tailer(object):
             head.tail = b""
 
 
+AvcKey = Tuple[str, str, str, Tuple[str, ...]]  # scontext, tcontext, tclass, permissions
+
+
 class _Target(object):
-    __slots__ = ("syscalls", "arches", "exes", "records", "complete", "dirty")
+    __slots__ = ("syscalls", "arches", "exes", "records", "complete", "dirty", "avcs")
 
     def __init__(self) -> None:
         self.syscalls: set = set()
         self.arches: set = set()
         self.exes: set = set()
+        self.avcs: set = set()
         self.records = 0
         self.complete = False
         self.dirty = True
 
     def as_dict(self) -> Dict[str, Any]:
-        return {"syscalls": sorted(self.syscalls), "architectures": sorted(self.arches),
-                "executables": sorted(self.exes), "records": self.records, "complete": self.complete}
+        out = {"syscalls": sorted(self.syscalls), "architectures": sorted(self.arches),
+               "executables": sorted(self.exes), "records": self.records, "complete": self.complete}
+        if self.avcs:
+            out["avcs"] = [{"scontext": s, "tcontext": t, "tclass": c, "permissions": list(p)}
+                           for s, t, c, p in sorted(self.avcs)]
+        return out
 
     @classmethod
     def load(cls, data: Dict[str, Any]) -> "_Target":
@@ -244,6 +262,8 @@ class _Target(object):
         target.syscalls = set(data.get("syscalls", []))
         target.arches = set(data.get("architectures", []))
         target.exes = set(data.get("executables", []))
+        target.avcs = {(a["scontext"], a["tcontext"], a["tclass"], tuple(a["permissions"]))
+                       for a in data.get("avcs", []) if isinstance(a, dict)}
         target.records = int(data.get("records", 0))
         target.complete = bool(data.get("complete", False))
         target.dirty = False
@@ -257,13 +277,20 @@ def target_path(state_dir: str, kind: str, key: str) -> str:
 class Enricher(object):
     """Attributes audit records to sessions / containers; keeps sets and metrics."""
 
-    def __init__(self, state_dir: str, node: str = "", proc: str = "/proc") -> None:
+    def __init__(self, state_dir: str, node: str = "", proc: str = "/proc", defer_unknown: float = 0.0) -> None:
+        """``defer_unknown``: seconds a record of a process not (yet) attributed is kept and retried before it is
+        dropped (the cluster's fork watcher may enter the process a moment later)."""
         self.state_dir = state_dir
+        self.defer_unknown = defer_unknown
+        self.pending: List[Tuple[float, Dict[str, Any]]] = []
         self.node = node
         self.cgroups = CgroupCache(proc)
         self.targets: Dict[Tuple[str, str], _Target] = {}
-        self.metrics: Dict[Tuple[str, ...], int] = {}
-        self.read = self.used = self.skipped = self.dropped = 0
+        self.metrics: Dict[Tuple[str, str, str], int] = {}  # (container ID, exe, syscall) -> records
+        self.markers_seen: List[int] = []  # end markers read since the owner last emptied the list
+        self.resolve: Callable[[str], Optional[Tuple[str, str, str]]] = lambda cid: None
+        self.read = self.used = self.skipped = self.dropped = self.avcs_dropped = 0
+        self.lock = threading.RLock()  # process/flush/forget vs. metrics and readers in other threads
 
     def _target(self, kind: str, key: str) -> _Target:
         found = self.targets.get((kind, key))
@@ -276,9 +303,75 @@ class Enricher(object):
             self.targets[(kind, key)] = found
         return found
 
+    def target(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
+        """The set kept for ``kind``/``key`` (``containers``/<id>, ``sessions``/<n>) as written, or None."""
+        with self.lock:
+            found = self.targets.get((kind, key))
+            if found is None:
+                raw = read_bytes(target_path(self.state_dir, kind, key))
+                if not raw:
+                    return None
+                try:
+                    return json.loads(raw.decode("utf-8"))
+                except ValueError:
+                    return None
+            return found.as_dict()
+
+    def forget(self, kind: str, key: str) -> None:
+        """Drop a set (in memory and on disk): its owner is done with it."""
+        with self.lock:
+            self.targets.pop((kind, key), None)
+            try:
+                os.unlink(target_path(self.state_dir, kind, key))
+            except OSError:
+                pass
+
+    def keys(self, kind: str) -> List[str]:
+        """Keys of ``kind`` kept in memory or on disk."""
+        with self.lock:
+            found = {key for k, key in self.targets if k == kind}
+            try:
+                found.update(name[:-5] for name in os.listdir(os.path.join(self.state_dir, kind))
+                             if name.endswith(".json"))
+            except OSError:
+                pass
+            return sorted(found)
+
     def process(self, buf: bytes) -> None:
         scan = audit.Scanner()
         scan.feed(buf)
+        with self.lock:
+            self._attribute(scan)
+
+    def retry(self) -> None:
+        """Attribute deferred records whose process is known now; drop the ones older than ``defer_unknown``."""
+        if not self.pending:
+            return
+        with self.lock:
+            pending, self.pending = self.pending, []
+            now = time.monotonic()
+            for stamp, rec in pending:
+                cid = self.cgroups.lookup(rec["pid"])
+                if cid:
+                    self._add_record(rec, [("containers", cid)], cid)
+                elif now - stamp > self.defer_unknown:
+                    self.dropped += rec["count"]
+                else:
+                    self.pending.append((stamp, rec))
+
+    def _add_record(self, rec: Dict[str, Any], keys: List[Tuple[str, str]], cid: Optional[str]) -> None:
+        for kind, key in keys:
+            target = self._target(kind, key)
+            target.syscalls.add(rec["syscall"])
+            target.arches.add(rec["arch"])
+            if rec["exe"]:
+                target.exes.add(rec["exe"])
+            target.records += rec["count"]
+            target.dirty = True
+        label = (cid or "", rec["exe"] or "", rec["syscall"])
+        self.metrics[label] = self.metrics.get(label, 0) + rec["count"]
+
+    def _attribute(self, scan: audit.Scanner) -> None:
         for rec in scan.records():
             keys = []
             if rec["ses"] is not None:
@@ -287,22 +380,26 @@ class Enricher(object):
             if cid:
                 keys.append(("containers", cid))
             if not keys:
-                self.dropped += rec["count"]
+                if self.defer_unknown > 0 and len(self.pending) < MAX_PENDING:
+                    self.pending.append((time.monotonic(), rec))
+                else:
+                    self.dropped += rec["count"]
                 continue
-            for kind, key in keys:
-                target = self._target(kind, key)
-                target.syscalls.add(rec["syscall"])
-                target.arches.add(rec["arch"])
-                if rec["exe"]:
-                    target.exes.add(rec["exe"])
-                target.records += rec["count"]
-                target.dirty = True
-            label = (self.node, "", "", cid or "", rec["exe"] or "", rec["syscall"])
-            self.metrics[label] = self.metrics.get(label, 0) + rec["count"]
+            self._add_record(rec, keys, cid)
+        for avc in scan.avcs:
+            cid = self.cgroups.lookup(avc["pid"]) if avc.get("pid") is not None else None
+            if not cid:
+                self.avcs_dropped += 1
+                continue
+            target = self._target("containers", cid)
+            target.avcs.add((avc["scontext"], avc["tcontext"], avc["tclass"], tuple(avc["permissions"])))
+            target.records += 1
+            target.dirty = True
         for session in scan.markers:
             target = self._target("sessions", str(session))
             target.complete = True
             target.dirty = True
+        self.markers_seen.extend(scan.markers)
         self.read += scan.read
         self.used += scan.used
         self.skipped += scan.skipped
@@ -310,19 +407,27 @@ class Enricher(object):
     def flush(self) -> int:
         """Write the changed sets (atomically); return how many were written."""
         written = 0
-        for (kind, key), target in self.targets.items():
-            if target.dirty:
-                path = target_path(self.state_dir, kind, key)
-                makedirs(os.path.dirname(path))
-                atomic_write(path, json.dumps(target.as_dict(), sort_keys=True).encode("utf-8"))
-                target.dirty = False
-                written += 1
+        with self.lock:
+            for (kind, key), target in self.targets.items():
+                if target.dirty:
+                    path = target_path(self.state_dir, kind, key)
+                    makedirs(os.path.dirname(path))
+                    atomic_write(path, json.dumps(target.as_dict(), sort_keys=True).encode("utf-8"))
+                    target.dirty = False
+                    written += 1
         return written
 
     def metrics_text(self) -> str:
         lines = ["# HELP %s Seccomp audit records seen per container, executable and syscall." % METRIC,
                  "# TYPE %s counter" % METRIC]
-        for labels, value in sorted(self.metrics.items()):
+        with self.lock:
+            counts = sorted(self.metrics.items())
+        rows: Dict[Tuple[str, ...], int] = {}
+        for (cid, exe, syscall), value in counts:
+            names = self.resolve(cid) if cid else None
+            labels = (self.node,) + (names or ("", "", cid)) + (exe, syscall)
+            rows[labels] = rows.get(labels, 0) + value
+        for labels, value in sorted(rows.items()):
             pairs = ",".join('%s="%s"' % (name, _escape(val)) for name, val in zip(METRIC_LABELS, labels))
             lines.append("%s{%s} %d" % (METRIC, pairs, value))
         for name, value in (("read", self.read), ("used", self.used), ("skipped", self.skipped),
@@ -352,3 +457,74 @@ def wait_session(state_dir: str, session: int, timeout: float = 30.0, interval: 
             raise TimeoutError("the log enricher did not report audit session %d complete within %ss (is spo-enricher "
                                "running with --state-dir %s?)" % (session, timeout, state_dir))
         time.sleep(interval)
+
+
+_PID = re.compile(rb" pid=(\d+) ")
+
+
+class KernelLog(object):
+    """``/dev/kmsg`` read record by record (blocking) in a thread; lines collected for :meth:`take`.
+
+    Each record's text (after the ``prio,seq,ts,flags;`` prefix) becomes one line.  ``first_sight(pid)`` is
+    called in the reading thread for every audit record's ``pid=`` at once.  Records the kernel overwrote
+    before they were read (``EPIPE``) are counted in ``lost``.  ``inject`` tests may write lines to the
+    kernel log the same way the kernel does (``/dev/kmsg`` is writable by root).
+    """
+
+    def __init__(self, path: str = "/dev/kmsg", first_sight: Optional[Callable[[int], Any]] = None,
+                 max_buffer: int = 64 << 20) -> None:
+        self.path = path
+        self.first_sight = first_sight
+        self.max_buffer = max_buffer
+        self.fd = os.open(path, os.O_RDONLY)
+        os.lseek(self.fd, 0, os.SEEK_END)  # only what is written from now on
+        self.lines: List[bytes] = []
+        self.size = 0
+        self.lost = 0
+        self.overflow = 0
+        self.records = 0
+        self.error: Optional[str] = None
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="kmsg", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        seen = self.first_sight
+        while True:
+            try:
+                record = os.read(self.fd, 8192)
+            except OSError as exc:
+                if exc.errno == errno.EPIPE:
+                    self.lost += 1
+                    continue
+                if exc.errno == errno.EINTR:
+                    continue
+                self.error = "%s: %s" % (self.path, exc)
+                with self.cond:
+                    self.cond.notify_all()
+                return
+            if not record:
+                continue
+            line = record.split(b";", 1)[-1].split(b"\n", 1)[0] + b"\n"
+            if seen is not None and b"audit" in line:
+                match = _PID.search(line)
+                if match:
+                    seen(int(match.group(1)))
+            with self.cond:
+                self.records += 1
+                if self.size > self.max_buffer:
+                    self.overflow += 1
+                    continue
+                self.lines.append(line)
+                self.size += len(line)
+                self.cond.notify_all()
+
+    def take(self, timeout: float = 0.2) -> bytes:
+        """The lines read since the last call (waits up to ``timeout`` for the first one)."""
+        with self.cond:
+            if not self.lines and self.error is None:
+                self.cond.wait(timeout)
+            data = b"".join(self.lines)
+            self.lines = []
+            self.size = 0
+        return data
