@@ -280,10 +280,23 @@ COMPAT_CIL = """\
 """
 
 
+# The permissive process type ProfileRecording gives recorded containers (``seLinuxOptions.type:
+# selinuxrecording.process``, upstream's name): a container domain whose denials are logged, not enforced, so the
+# log enricher sees every AVC the workload causes.  A concrete block (not a template a profile may inherit).
+RECORDING_BLOCK = "selinuxrecording"
+RECORDING_TYPE = RECORDING_BLOCK + ".process"
+RECORDING_CIL = """\
+(block selinuxrecording
+    (blockinherit container)
+    (typepermissive process)
+)
+"""
+
+
 def templates_cil() -> str:
-    """The store module ``spo_system_templates``: every template block, in a fixed order."""
+    """The store module ``spo_system_templates``: every template block, in a fixed order, then the recording type."""
     return "; spo_system_templates: System template blocks of spo.security_profiles\n" + "".join(
-        TEMPLATES[name] for name in TEMPLATE_NAMES)
+        TEMPLATES[name] for name in TEMPLATE_NAMES) + RECORDING_CIL
 
 
 def system_modules(compat: bool) -> Dict[str, str]:

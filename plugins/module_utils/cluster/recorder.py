@@ -519,3 +519,73 @@ class NodeRecorder(object):
                 self.enricher.forget("containers", cid)
                 dropped += 1
         return dropped
+
+
+# ---------------------------------------------------------------------------------------------- merging
+
+def plan_merge(recording_name: str, partials: List[Mapping[str, Any]]) -> Dict[str, Obj]:
+    """merged profile name -> the union of the partial profiles of each container (``mergeStrategy: containers``).
+
+    Partials are grouped by their ``spo.x-k8s.io/container-id`` label; the merged profile is
+    ``<recording>-<container>``, labelled with the recording and container, not partial, installable.
+    """
+    groups: Dict[str, List[Mapping[str, Any]]] = {}
+    for prof in sorted(partials, key=lambda p: (p.get("metadata") or {}).get("name") or ""):
+        labels = (prof.get("metadata") or {}).get("labels") or {}
+        groups.setdefault(labels.get(LABEL_CONTAINER) or (prof.get("metadata") or {}).get("name") or "", []).append(prof)
+    merged: Dict[str, Obj] = {}
+    for container, group in sorted(groups.items()):
+        name = recording.profile_name(recording_name, container)
+        slim = [{"apiVersion": p.get("apiVersion"), "kind": p.get("kind"), "spec": p.get("spec") or {},
+                 "metadata": {"name": (p.get("metadata") or {}).get("name"),
+                              "namespace": (p.get("metadata") or {}).get("namespace")}} for p in group]
+        if group[0].get("kind") == "SelinuxProfile":
+            obj = recording.merge_selinux(name, slim)
+        else:
+            obj = recording.merge_seccomp(name, slim)
+        obj["metadata"] = {"name": name, "namespace": slim[0]["metadata"]["namespace"],
+                           "labels": profile_labels(recording_name, container, False),
+                           "annotations": {"spo.x-k8s.io/merged-from": ",".join(p["metadata"]["name"] for p in slim)}}
+        if any((p.get("spec") or {}).get("disabled") for p in group):
+            obj["spec"]["disabled"] = True
+        merged[name] = obj
+    return merged
+
+
+def merge_partials(kube: Any, namespace: str, recording_name: str, kind: str, check_mode: bool = False) -> Obj:
+    """Merge the partial profiles of a recording into one per container, then delete the partials."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import KubeError
+    if kind not in KINDS:
+        raise SpoError("must be SeccompProfile or SelinuxProfile, got %r" % (kind,),
+                       "ProfileRecording %s/%s" % (namespace, recording_name), "spec.kind")
+    path = _collection(kind, namespace)
+    selector = "%s=%s,%s=true" % (LABEL_RECORDING, recording_name, LABEL_PARTIAL)
+    partials = kube.list(path, {"labelSelector": selector}).get("items") or []
+    result: Obj = {"changed": False, "merged": [], "deleted": [], "partials": len(partials)}
+    if not partials:
+        return result
+    plan = plan_merge(recording_name, partials)
+    result["changed"] = True
+    result["merged"] = sorted(plan)
+    result["deleted"] = sorted(n for n in ((p.get("metadata") or {}).get("name") for p in partials) if n not in plan)
+    result["profiles"] = [plan[name] for name in sorted(plan)]
+    if check_mode:
+        return result
+    for name, obj in sorted(plan.items()):
+        try:
+            kube.create(path, obj)
+        except KubeError as exc:
+            if exc.status != 409:
+                raise
+            current = kube.get(path + "/" + name)
+            spec_patch: Obj = dict(obj["spec"])
+            for key in (current.get("spec") or {}):
+                spec_patch.setdefault(key, None)
+            labels: Dict[str, Optional[str]] = dict(obj["metadata"]["labels"])
+            labels[LABEL_PARTIAL] = None
+            kube.merge_patch(path + "/" + name, {"metadata": {"labels": labels,
+                                                             "annotations": obj["metadata"]["annotations"]},
+                                                "spec": spec_patch})
+    for name in result["deleted"]:
+        kube.delete(path + "/" + name)
+    return result

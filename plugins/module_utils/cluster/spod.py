@@ -158,8 +158,9 @@ def _selinuxd(image: str, level: int) -> Dict[str, Any]:
 def _enricher(image: str, level: int, proc_path: str) -> Dict[str, Any]:
     return {
         "name": "log-enricher", "image": image, "imagePullPolicy": "IfNotPresent",
-        "command": ["spo-enricher"], "args": ["--audit-log", "/var/log/audit/audit.log"],
-        "env": _common_env(level),
+        "command": ["spo-enricher"], "args": ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir",
+                                              "/tmp/spo-enricher", "--metrics-address", "0.0.0.0:9111"],
+        "env": _common_env(level), "ports": [{"name": "enricher-metric", "containerPort": 9111}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         "securityContext": {"privileged": True, "runAsUser": 0, "readOnlyRootFilesystem": True},
         "volumeMounts": [{"name": "audit-log", "mountPath": "/var/log/audit", "readOnly": True},
