@@ -1137,5 +1137,12 @@ class NodeAgent(object):
         except k.KubeError as exc:
             if exc.status == 404:
                 return
-            raise
+            if exc.status != 422 or state != ns.PARTIAL:
+                raise
+            # a CRD whose status enum lacks Partial: Pending, the Ready condition says why
+            status["status"] = ns.PENDING
+            if (current.get("status") or {}).get("status") == ns.PENDING and all(
+                    c in (current.get("status") or {}).get("conditions") or [] for c in status["conditions"]):
+                return
+            fresh = self.kube.merge_patch(self.path(key, "status"), {"status": status})
         self._remember(key, fresh)
