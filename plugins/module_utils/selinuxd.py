@@ -166,8 +166,8 @@ class Daemon:
     def run(self, interval: float = 0.5, quiet: float = 1.0, stop: Optional[threading.Event] = None) -> None:
         """Poll forever (until ``stop``): reconcile after changes have settled for ``quiet`` seconds."""
         stop = stop or threading.Event()
+        applied = snapshot(self.directory)  # taken first: a file written during the first reconcile is a change
         self.reconcile()
-        applied = snapshot(self.directory)
         seen, since = applied, time.monotonic()
         while not stop.wait(interval):
             current = snapshot(self.directory)

@@ -123,3 +123,16 @@ def delete_crds(kube) -> None:
     import subprocess
     subprocess.run(["kubectl", "delete", "--ignore-not-found", "--wait=true", "--timeout=120s", "-f", CRD_DIR],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def operator_deployed(kube) -> bool:
+    """Whether the operator's namespace exists (playbooks/deploy.yml creates it, undeploy.yml removes it)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    try:
+        client.CoreV1Api(kube).read_namespace(OPERATOR_NAMESPACE)
+        return True
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise

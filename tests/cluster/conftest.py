@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 
 from clusterlib import (apply_crds, delete_crds, delete_namespace, kubeconfig_path, make_namespace,  # pylint: disable=import-error
-                        missing_crds, unavailable)
+                        missing_crds, operator_deployed, unavailable)
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +43,15 @@ def namespace(kube) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def _crds_at_start(kube) -> Iterator[bool]:
-    """Whether the project's CRDs were installed before the suite; if not, the suite removes them at the end."""
+    """The suite leaves the cluster as it found it: the operator is undeployed at the end when it was not
+    deployed before (some modules deploy it and leave it for the next), and the CRDs removed when they were
+    not installed."""
     had = not missing_crds(kube)
+    deployed = operator_deployed(kube)
     yield had
+    if not deployed and operator_deployed(kube) and os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
+        from kubehelp import playbook  # pylint: disable=import-error
+        playbook("undeploy.yml")
     if not had:
         delete_crds(kube)
 

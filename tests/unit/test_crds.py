@@ -92,7 +92,7 @@ def test_node_status_has_its_state_at_the_top():
 def test_profile_status_schema(kind):
     status = version_of(kind)["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]
     assert set(status) == {"status", "conditions", "activeWorkloads", PROFILE_KINDS[kind]}
-    assert status["status"]["enum"] == ["Pending", "InProgress", "Installed", "Error", "Terminating", "Disabled"]
+    assert status["status"]["enum"] == ["Pending", "InProgress", "Installed", "Error", "Terminating", "Disabled", "Partial"]
     condition = status["conditions"]["items"]
     assert set(condition["properties"]) == {"type", "status", "reason", "message", "lastTransitionTime"}
     assert condition["required"] == ["type", "status"] and status["conditions"]["x-kubernetes-list-map-keys"] == ["type"]

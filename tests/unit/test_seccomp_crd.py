@@ -44,7 +44,7 @@ def test_crd_shape():
     assert [col["name"] for col in VERSION["additionalPrinterColumns"]] == ["Status", "Age", "LocalhostProfile"]
     status = SCHEMA["properties"]["status"]["properties"]
     assert set(status) == {"status", "conditions", "localhostProfile", "activeWorkloads"}
-    assert status["status"]["enum"] == ["Pending", "InProgress", "Installed", "Error", "Terminating", "Disabled"]
+    assert status["status"]["enum"] == ["Pending", "InProgress", "Installed", "Error", "Terminating", "Disabled", "Partial"]
 
 
 def test_enums_match_the_engine():

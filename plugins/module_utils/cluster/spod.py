@@ -28,6 +28,10 @@ SELINUXD_SOCKET_DIR = "/var/run/selinuxd"
 HEALTH_PORT = 8085
 METRICS_PORT = 9443
 CONFIG_HASH_ANNOTATION = "spo.x-k8s.io/config-hash"
+# control-plane nodes run pods too (profiles are needed everywhere); nodes that are not ready get none
+DEFAULT_TOLERATIONS = ({"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"},
+                       {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
+                       {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"})
 
 PENDING = "Pending"
 CREATING = "Creating"
@@ -120,8 +124,11 @@ def _node_agent(image: str, level: int, kubelet_dir: str, selinux: bool,
     mounts = [{"name": "seccomp-operator", "mountPath": kubelet_dir + "/seccomp/operator"}]
     if selinux:
         args += ["--selinux-dir", SELINUX_DROPIN_DIR, "--selinuxd-socket", SELINUXD_SOCKET_DIR + "/selinuxd.sock"]
+        # the policy store, read-only: the agent sees whether container-selinux is installed (else it ships
+        # the project's stand-in module with the System templates)
         mounts += [{"name": "selinux-drop-in", "mountPath": SELINUX_DROPIN_DIR},
-                   {"name": "selinuxd-socket", "mountPath": SELINUXD_SOCKET_DIR}]
+                   {"name": "selinuxd-socket", "mountPath": SELINUXD_SOCKET_DIR},
+                   {"name": "selinux-var", "mountPath": "/var/lib/selinux", "readOnly": True}]
     probe = {"httpGet": {"path": "/readyz", "port": HEALTH_PORT}, "periodSeconds": 5, "failureThreshold": 3}
     return {
         "name": "node-agent", "image": image, "imagePullPolicy": "IfNotPresent",
@@ -213,7 +220,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
         "priorityClassName": priority,
         "containers": containers,
         "volumes": volumes,
-        "tolerations": _list(spec, "tolerations", ref) or [{"operator": "Exists"}],
+        "tolerations": _list(spec, "tolerations", ref) or [dict(t) for t in DEFAULT_TOLERATIONS],
         "terminationGracePeriodSeconds": 30,
     }
     if enricher:
