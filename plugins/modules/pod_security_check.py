@@ -25,6 +25,8 @@ description:
   - Nothing is changed on the target; the module only reads its arguments.
 author:
   - Security Profiles Operator Ansible edition team (@spo-ansible)
+extends_documentation_fragment:
+  - spo.security_profiles.attributes
 options:
   definition:
     description:
@@ -55,16 +57,8 @@ options:
     type: bool
     default: false
 attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - The same engine backs the filter P(spo.security_profiles.pod_security#filter) and the command C(spo-pss).
   - The messages are proven against a Kubernetes 1.36 API server by a corpus of pods (tests/data/pss).
