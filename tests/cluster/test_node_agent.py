@@ -22,8 +22,8 @@ import pytest
 import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+from clusterlib import ROOT, wait_for  # pylint: disable=import-error
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 AGENT = os.path.join(ROOT, ".venv", "bin", "spo-node-agent")
 SPEC_PROFILE = os.path.join(ROOT, "tests", "unit", "fixtures", "spec-seccompprofile.yaml")
 GROUP, VERSION, PLURAL = "security-profiles-operator.x-k8s.io", "v1beta1", "seccompprofiles"
@@ -31,17 +31,6 @@ SPNS = ("v1alpha1", "securityprofilenodestatuses")
 NODE = "vm"
 REAL_KUBELET = os.environ.get("CLUSTER_KUBELET_DIR") or "/var/lib/kubelet"
 FINALIZER = "vm.node.spo.x-k8s.io/profile"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition", interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0fs waiting for %s (last: %r)" % (timeout, what, last))
 
 
 class Agent(object):
@@ -53,7 +42,7 @@ class Agent(object):
         self.proc = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", kubelet_dir, "--verbosity", "1",
                                       "--namespace", namespace] + (extra or []),
                                      stdout=self.log_file, stderr=subprocess.STDOUT)
-        wait_for(lambda: "first sync done" in self.log() or self.proc.poll() is not None, 60, "the agent's first sync")
+        wait_for(lambda: "first sync done" in self.log() or self.proc.poll() is not None, 60, 0.2, "the agent's first sync")
         assert self.proc.poll() is None, self.log()
 
     def log(self) -> str:
@@ -155,7 +144,7 @@ def test_spec_profile_installed_with_node_status(custom, namespace, agent):
     name = doc["metadata"]["name"]
     started = time.monotonic()
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
-    wait_for(lambda: state(custom, namespace, name) == "Installed", 10, "status Installed")
+    wait_for(lambda: state(custom, namespace, name) == "Installed", 10, 0.2, "status Installed")
     assert time.monotonic() - started < 10
     obj = get(custom, namespace, name)
     assert obj["status"]["localhostProfile"] == "operator/%s/%s.json" % (namespace, name)
@@ -172,7 +161,7 @@ def test_spec_profile_installed_with_node_status(custom, namespace, agent):
     owner = spns[0]["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"]) == ("SeccompProfile", name, obj["metadata"]["uid"])
     # (a SPOD DaemonSet's agent of node vm may have reported Installed first: wait for ours)
-    wait_for(lambda: os.path.exists(agent.path(namespace, name)), 10, "the profile file")
+    wait_for(lambda: os.path.exists(agent.path(namespace, name)), 10, 0.2, "the profile file")
     with open(agent.path(namespace, name), "rb") as handle:
         assert handle.read() == engine_bytes(doc)
 
@@ -183,13 +172,13 @@ def test_refused_profile_is_error_and_not_written(custom, namespace, agent):
     bad["spec"]["syscalls"][0]["names"] = ["exit", "opne"]
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, bad)
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, good)
-    wait_for(lambda: state(custom, namespace, "bad") == "Error", 10, "status Error")
-    wait_for(lambda: state(custom, namespace, "good") == "Installed", 10, "the good profile Installed")
+    wait_for(lambda: state(custom, namespace, "bad") == "Error", 10, 0.2, "status Error")
+    wait_for(lambda: state(custom, namespace, "good") == "Installed", 10, 0.2, "the good profile Installed")
     obj = get(custom, namespace, "bad")
     ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"][0]
     assert ready["status"] == "False"
     assert "spec.syscalls[0].names[1]" in ready["message"] and "opne" in ready["message"], ready
-    wait_for(lambda: os.path.exists(agent.path(namespace, "good")), 10, "the good profile's file")
+    wait_for(lambda: os.path.exists(agent.path(namespace, "good")), 10, 0.2, "the good profile's file")
     assert not os.path.exists(agent.path(namespace, "bad"))
     spns = {s["metadata"]["name"]: s for s in node_statuses(custom, namespace)}
     assert spns["bad-vm"]["status"] == "Error" and "spec.syscalls[0].names[1]" in spns["bad-vm"]["message"]
@@ -204,18 +193,18 @@ def test_refused_profile_is_error_and_not_written(custom, namespace, agent):
 def test_delete_removes_file_node_status_and_finalizer(custom, namespace, agent):
     doc = spec_profile(namespace, "short-lived")
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
-    wait_for(lambda: state(custom, namespace, "short-lived") == "Installed", 10, "status Installed")
-    wait_for(lambda: os.path.exists(agent.path(namespace, "short-lived")), 10, "the profile file")
+    wait_for(lambda: state(custom, namespace, "short-lived") == "Installed", 10, 0.2, "status Installed")
+    wait_for(lambda: os.path.exists(agent.path(namespace, "short-lived")), 10, 0.2, "the profile file")
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "short-lived")
-    wait_for(lambda: get(custom, namespace, "short-lived") is None, 10, "the profile to be gone")
+    wait_for(lambda: get(custom, namespace, "short-lived") is None, 10, 0.2, "the profile to be gone")
     assert not os.path.exists(agent.path(namespace, "short-lived"))
-    wait_for(lambda: not node_statuses(custom, namespace), 10, "the node status to be gone")
+    wait_for(lambda: not node_statuses(custom, namespace), 10, 0.2, "the node status to be gone")
 
 
 def test_finalizer_and_status_of_a_missing_node_are_removed(custom, namespace, agent):
     doc = spec_profile(namespace, "ghosted")
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
-    wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, "status Installed")
+    wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, 0.2, "status Installed")
     obj = get(custom, namespace, "ghosted")
     ghost = "h-agent-ghost-%s" % uuid.uuid4().hex[:6]
     custom.create_namespaced_custom_object(GROUP, SPNS[0], namespace, SPNS[1], {
@@ -229,12 +218,12 @@ def test_finalizer_and_status_of_a_missing_node_are_removed(custom, namespace, a
     custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "ghosted", {
         "metadata": {"finalizers": obj["metadata"]["finalizers"] + [ghost + ".node.spo.x-k8s.io/profile"]}})
     wait_for(lambda: [s["nodeName"] for s in node_statuses(custom, namespace)] == [NODE], 10,
-             "the missing node's status to be deleted")
+             0.2, "the missing node's status to be deleted")
     wait_for(lambda: get(custom, namespace, "ghosted")["metadata"].get("finalizers") == [FINALIZER], 10,
-             "the missing node's finalizer to be removed")
-    wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, "status Installed again")
+             0.2, "the missing node's finalizer to be removed")
+    wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, 0.2, "status Installed again")
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "ghosted")
-    wait_for(lambda: get(custom, namespace, "ghosted") is None, 10, "the profile to be gone")
+    wait_for(lambda: get(custom, namespace, "ghosted") is None, 10, 0.2, "the profile to be gone")
 
 
 def _pod(namespace: str, name: str, profile: str) -> Dict[str, Any]:
@@ -260,16 +249,16 @@ def test_profile_in_use_stays_terminating_until_the_pod_is_gone(custom, kube, na
            "spec": {"defaultAction": "SCMP_ACT_ALLOW",
                     "syscalls": [{"action": "SCMP_ACT_ERRNO", "names": ["unshare"]}]}}
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
-    wait_for(lambda: state(custom, namespace, name) == "Installed", 10, "status Installed")
+    wait_for(lambda: state(custom, namespace, name) == "Installed", 10, 0.2, "status Installed")
     path = agent.path(namespace, name)
-    wait_for(lambda: os.path.exists(path), 10, "the profile file")
+    wait_for(lambda: os.path.exists(path), 10, 0.2, "the profile file")
     core.create_namespaced_pod(namespace, _pod(namespace, "user", "operator/%s/%s.json" % (namespace, name)))
-    wait_for(lambda: core.read_namespaced_pod("user", namespace).status.phase == "Running", 90, "the pod to run")
+    wait_for(lambda: core.read_namespaced_pod("user", namespace).status.phase == "Running", 90, 0.2, "the pod to run")
     wait_for(lambda: (get(custom, namespace, name)["status"].get("activeWorkloads") or []) == [namespace + "/user"],
-             10, "activeWorkloads to list the pod")
+             10, 0.2, "activeWorkloads to list the pod")
 
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    wait_for(lambda: state(custom, namespace, name) == "Terminating", 10, "status Terminating")
+    wait_for(lambda: state(custom, namespace, name) == "Terminating", 10, 0.2, "status Terminating")
     time.sleep(2)
     assert get(custom, namespace, name) is not None, "a profile in use must not be deleted"
     assert os.path.exists(path), "the file of a profile in use must stay"
@@ -277,7 +266,7 @@ def test_profile_in_use_stays_terminating_until_the_pod_is_gone(custom, kube, na
     assert [s["status"] for s in spns] == ["Terminating"]
 
     core.delete_namespaced_pod("user", namespace, grace_period_seconds=0)
-    wait_for(lambda: get(custom, namespace, name) is None, 60, "the profile to be gone once the pod is")
+    wait_for(lambda: get(custom, namespace, name) is None, 60, 0.2, "the profile to be gone once the pod is")
     assert not os.path.exists(path)
     assert not node_statuses(custom, namespace)
 
@@ -316,7 +305,7 @@ def test_selinux_profile_waits_while_selinux_is_off(custom, namespace, start_age
     start_agent(str(tmp_path / "kubelet"), ["--operator-namespace", namespace, "--selinux-dir", str(tmp_path / "sd")])
     custom.create_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1], errorlogger(namespace))
     obj = wait_for(lambda: ((selinux_state(custom, namespace, "errorlogger") or {}).get("status") or {}).get("status")
-                   == "Pending" and selinux_state(custom, namespace, "errorlogger"), 10, "status Pending")
+                   == "Pending" and selinux_state(custom, namespace, "errorlogger"), 10, 0.2, "status Pending")
     ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"][0]
     assert ready["status"] == "False" and "SELinux is not enabled" in ready["message"]
     assert obj["status"]["usage"] == "errorlogger_%s.process" % namespace
@@ -346,7 +335,7 @@ def test_selinux_profile_installed_through_selinuxd(custom, namespace, tmp_path)
             return False
     # selinuxd first: files that land while its first reconcile runs are not seen (it snapshots the
     # directory after that reconcile)
-    wait_for(selinuxd_ready, 60, "selinuxd ready")
+    wait_for(selinuxd_ready, 60, 0.2, "selinuxd ready")
     log = open(str(tmp_path / "agent.log"), "w")
     agent = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", str(tmp_path / "kubelet"), "--namespace",
                               namespace, "--operator-namespace", namespace, "--selinux-dir", str(dropin),
@@ -360,7 +349,7 @@ def test_selinux_profile_installed_through_selinuxd(custom, namespace, tmp_path)
         def state(name):
             return ((selinux_state(custom, namespace, name) or {}).get("status") or {}).get("status")
         try:
-            wait_for(lambda: state("errorlogger") == "Installed", 120, "the SelinuxProfile Installed", 1.0)
+            wait_for(lambda: state("errorlogger") == "Installed", 120, 1.0, "the SelinuxProfile Installed")
         except AssertionError:
             with open(str(tmp_path / "agent.log")) as handle:
                 agent_log = handle.read()[-3000:]
@@ -373,15 +362,15 @@ def test_selinux_profile_installed_through_selinuxd(custom, namespace, tmp_path)
         assert (dropin / (policy + ".cil")).exists()
         obj = selinux_state(custom, namespace, "errorlogger")
         assert obj["status"]["usage"] == policy + ".process"
-        wait_for(lambda: state("greedy") == "Error", 10, "the refused profile in Error")
+        wait_for(lambda: state("greedy") == "Error", 10, 0.2, "the refused profile in Error")
         ready = [c for c in selinux_state(custom, namespace, "greedy")["status"]["conditions"] if c["type"] == "Ready"][0]
         assert "spec.allow.kernel_t" in ready["message"], ready
         assert not (dropin / ("greedy_%s.cil" % namespace)).exists()
 
         custom.delete_namespaced_custom_object(GROUP, SELINUX[0], namespace, SELINUX[1], "errorlogger")
-        wait_for(lambda: selinux_state(custom, namespace, "errorlogger") is None, 180, "the profile gone", 1.0)
+        wait_for(lambda: selinux_state(custom, namespace, "errorlogger") is None, 180, 1.0, "the profile gone")
         assert not (dropin / (policy + ".cil")).exists()
-        wait_for(lambda: policy not in store_modules(), 60, "the module to leave the policy store", 1.0)
+        wait_for(lambda: policy not in store_modules(), 60, 1.0, "the module to leave the policy store")
     finally:
         for proc in (agent, selinuxd):
             proc.send_signal(signal.SIGTERM)
