@@ -12,7 +12,6 @@ it; it then logs how many applies, events and API requests it made.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -22,6 +21,7 @@ from typing import List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync.controller import SOURCES, LabelSync
+from spo_cli import report_stats
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -65,10 +65,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     server = None
     if args.health_port:
-        server = metrics.serve(args.health_port, {
-            "/healthz": lambda: (200, "text/plain", "ok\n"),
-            "/readyz": lambda: (200, "text/plain", "ready\n") if controller.synced_at is not None
-            else (503, "text/plain", "first list not done\n")})
+        server = metrics.serve(args.health_port, metrics.health_routes(lambda: controller.synced_at is not None,
+                                                                       "first list not done"))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: controller.shutdown())
     worker = threading.Thread(target=controller.run, name="label-sync", daemon=True)
@@ -79,10 +77,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         server.shutdown()
     stats = {"applied": controller.applied, "events": controller.events, "errors": controller.errors,
              "requests": connection.requests, "by_verb": connection.by_verb, "source": controller.source}
-    log("stopped: %s" % json.dumps(stats, sort_keys=True))
-    if args.stats_file:
-        with open(args.stats_file, "w", encoding="utf-8") as handle:
-            json.dump(stats, handle)
+    report_stats(log, stats, args.stats_file)
     return 0
 
 

@@ -12,7 +12,6 @@ the number of API requests it sent.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import signal
@@ -23,6 +22,7 @@ from typing import List, Optional
 from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import NodeAgent
+from spo_cli import report_stats
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -98,10 +98,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         servers.append(metrics.serve(args.metrics_port, {
             "/metrics": lambda: (200, metrics.CONTENT_TYPE, agent.metrics.render())}))
     if args.health_port:
-        servers.append(metrics.serve(args.health_port, {
-            "/healthz": lambda: (200, "text/plain", "ok\n"),
-            "/readyz": lambda: (200, "text/plain", "ready\n") if agent.ready.is_set()
-            else (503, "text/plain", "first sync not done\n")}))
+        servers.append(metrics.serve(args.health_port, metrics.health_routes(agent.ready.is_set, "first sync not done")))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -122,10 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
              "max_rss_kb": _peak_rss_kb(),
              "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime
                             + resource.getrusage(resource.RUSAGE_SELF).ru_stime, 2)}
-    agent.log("stopped: %s" % json.dumps(stats, sort_keys=True))
-    if args.stats_file:
-        with open(args.stats_file, "w", encoding="utf-8") as handle:
-            json.dump(stats, handle)
+    report_stats(agent.log, stats, args.stats_file)
     return 0
 
 

@@ -113,6 +113,12 @@ class AgentMetrics(object):
 Route = Callable[[], Tuple[int, str, str]]  # -> (HTTP status, content type, body)
 
 
+def health_routes(ready: Callable[[], bool], not_ready: str) -> Dict[str, Route]:
+    """``/healthz`` (ok while the process serves) and ``/readyz`` (ok once ``ready()``, else 503 ``not_ready``)."""
+    return {"/healthz": lambda: (200, "text/plain", "ok\n"),
+            "/readyz": lambda: (200, "text/plain", "ready\n") if ready() else (503, "text/plain", not_ready + "\n")}
+
+
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
