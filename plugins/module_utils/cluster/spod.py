@@ -49,7 +49,8 @@ def default_spod(namespace: str) -> Dict[str, Any]:
             "spec": {"enableSelinux": False, "enableLogEnricher": False, "verbosity": 0}}
 
 
-def _ref(spod: Mapping[str, Any]) -> str:
+def spod_ref(spod: Mapping[str, Any]) -> str:
+    """How errors name the SPOD: ``SecurityProfilesOperatorDaemon <namespace>/<name>``."""
     meta = spod.get("metadata") or {}
     return "%s %s/%s" % (SPOD_KIND, meta.get("namespace", ""), meta.get("name", ""))
 
@@ -181,7 +182,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
     """The DaemonSet the SPOD ``spod`` asks for (validated; errors name the SPOD's field)."""
     if not isinstance(spod, Mapping):
         raise SpoError("must be an object", SPOD_KIND)
-    ref = _ref(spod)
+    ref = spod_ref(spod)
     meta = spod.get("metadata") or {}
     namespace = meta.get("namespace")
     if not namespace:
@@ -238,18 +239,19 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
     return {
         "apiVersion": "apps/v1", "kind": "DaemonSet",
         "metadata": {"name": SPOD_NAME, "namespace": namespace, "labels": dict(labels),
-                     "ownerReferences": _owner(spod)},
+                     "ownerReferences": owner_references(spod)},
         "spec": {"selector": {"matchLabels": dict(labels)},
                  "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
                  "template": {"metadata": template_meta, "spec": pod_spec}},
     }
 
 
-def _owner(spod: Mapping[str, Any]) -> List[Dict[str, Any]]:
+def owner_references(spod: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """The SPOD as the controlling owner of an object built from it (none while it has no uid)."""
     meta = spod.get("metadata") or {}
     if not meta.get("uid"):
         return []
-    return [{"apiVersion": spod.get("apiVersion", SPOD_API_VERSION), "kind": SPOD_KIND, "name": meta.get("name"),
+    return [{"apiVersion": spod.get("apiVersion") or SPOD_API_VERSION, "kind": SPOD_KIND, "name": meta.get("name"),
              "uid": meta["uid"], "controller": True, "blockOwnerDeletion": False}]
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, NamedTuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spod import (DEFAULT_IMAGE, owner_references,
+                                                                                       spod_ref)
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 NAME = "spo-label-sync"
@@ -21,7 +23,6 @@ SERVICE_ACCOUNT = "spo-label-sync"
 HEALTH_PORT = 8086
 FIELD = "spec.podSecurityLabelSync"
 _SOURCES = ("auto", "workloads", "scc")
-DEFAULT_IMAGE = "localhost/spo/security-profiles-operator:dev"
 
 
 class Settings(NamedTuple):
@@ -30,14 +31,9 @@ class Settings(NamedTuple):
     source: str
 
 
-def _ref(spod: Mapping[str, Any]) -> str:
-    meta = spod.get("metadata") or {}
-    return "SecurityProfilesOperatorDaemon %s/%s" % (meta.get("namespace", ""), meta.get("name", ""))
-
-
 def settings(spod: Mapping[str, Any]) -> Settings:
     """The SPOD's label sync settings, validated (errors name the SPOD and the field)."""
-    ref = _ref(spod)
+    ref = spod_ref(spod)
     spec = spod.get("spec") or {}
     if not isinstance(spec, dict):
         raise SpoError("must be an object", ref, "spec")
@@ -66,7 +62,7 @@ def settings(spod: Mapping[str, Any]) -> Settings:
 def deployment(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE) -> Dict[str, Any]:
     """The Deployment ``spo-label-sync`` in the SPOD's namespace (built even when disabled: the role
     then removes it by name)."""
-    ref = _ref(spod)
+    ref = spod_ref(spod)
     if not isinstance(image, str) or not image:
         raise SpoError("the image must be a non-empty string", ref)
     wanted = settings(spod)
@@ -75,11 +71,7 @@ def deployment(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE) -> Dict[str,
     if not namespace:
         raise SpoError("must be set", ref, "metadata.namespace")
     labels = {"app": "security-profiles-operator", "name": NAME}
-    owner = []
-    if meta.get("uid"):
-        owner = [{"apiVersion": spod.get("apiVersion") or "security-profiles-operator.x-k8s.io/v1alpha1",
-                  "kind": "SecurityProfilesOperatorDaemon", "name": meta.get("name"), "uid": meta["uid"],
-                  "controller": True, "blockOwnerDeletion": False}]
+    owner = owner_references(spod)
     probe = {"httpGet": {"path": "/healthz", "port": HEALTH_PORT}, "periodSeconds": 10, "failureThreshold": 6}
     container = {
         "name": "label-sync", "image": image, "imagePullPolicy": "IfNotPresent",

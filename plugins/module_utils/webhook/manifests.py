@@ -34,6 +34,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spod import spod_ref
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import admission, runtimedefault
 
@@ -73,11 +74,6 @@ WEBHOOK_NAMES = tuple(w[0] for w in WEBHOOKS)
 KUBE_SYSTEM_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"]
 
 
-def _ref(spod: Mapping[str, Any]) -> str:
-    meta = spod.get("metadata") or {}
-    return "SecurityProfilesOperatorDaemon %s/%s" % (meta.get("namespace", ""), meta.get("name", ""))
-
-
 class Settings(object):
     """The SPOD's webhook settings, from either spelling."""
 
@@ -86,7 +82,7 @@ class Settings(object):
     def __init__(self, spod: Mapping[str, Any]) -> None:
         if not isinstance(spod, Mapping):
             raise SpoError("must be an object", "SecurityProfilesOperatorDaemon")
-        ref = _ref(spod)
+        ref = spod_ref(spod)
         self.namespace = (spod.get("metadata") or {}).get("namespace") or ""
         if not self.namespace:
             raise SpoError("is required", ref, "metadata.namespace")
@@ -166,7 +162,7 @@ def _meta(name: str, namespace: Optional[str] = None, annotations: Optional[Dict
 def deployment(spod: Mapping[str, Any], image: str) -> Obj:
     s = Settings(spod)
     if not isinstance(image, str) or not image:
-        raise SpoError("the webhook image must be a non-empty string", _ref(spod))
+        raise SpoError("the webhook image must be a non-empty string", spod_ref(spod))
     probe = {"httpGet": {"scheme": "HTTPS", "path": "/readyz", "port": PORT}, "periodSeconds": 5, "failureThreshold": 2,
              "timeoutSeconds": 2}
     container = {
