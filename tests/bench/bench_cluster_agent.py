@@ -94,7 +94,7 @@ class Agent(object):
         self.log = open(self.log_path, "w")
         command = os.environ.get("SPO_NODE_AGENT", AGENT).split()  # another build of the agent
         self.proc = subprocess.Popen(command + ["--node-name", node, "--kubelet-dir", kubelet_dir, "--namespace", namespace,
-                                      "--stats-file", self.stats_path], stdout=self.log, stderr=subprocess.STDOUT)
+                                                "--stats-file", self.stats_path], stdout=self.log, stderr=subprocess.STDOUT)
 
     def synced(self) -> bool:
         with open(self.log_path) as handle:
