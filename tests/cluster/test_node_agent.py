@@ -36,8 +36,8 @@ FINALIZER = "vm.node.spo.x-k8s.io/profile"
 class Agent(object):
     def __init__(self, kubelet_dir: str, namespace: str, extra: Optional[List[str]] = None) -> None:
         self.kubelet_dir = kubelet_dir
-        self.log_path = tempfile.mktemp(prefix="h-agent-", suffix=".log")
-        self.log_file = open(self.log_path, "w")
+        handle, self.log_path = tempfile.mkstemp(prefix="h-agent-", suffix=".log")
+        self.log_file = os.fdopen(handle, "w")
         # --namespace: the agent leaves the other engineers' profiles (and their files) alone
         self.proc = subprocess.Popen([AGENT, "--node-name", NODE, "--kubelet-dir", kubelet_dir, "--verbosity", "1",
                                       "--namespace", namespace] + (extra or []),
@@ -312,7 +312,7 @@ def test_selinux_profile_waits_while_selinux_is_off(custom, namespace, start_age
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or subprocess.run(["sh", "-c", "command -v semodule"],
-                                                        capture_output=True).returncode != 0,
+                                                        capture_output=True, check=False).returncode != 0,
                     reason="needs root and semodule (hack/setup.sh installs policycoreutils)")
 def test_selinux_profile_installed_through_selinuxd(custom, namespace, tmp_path):
     """SPOD (in the test namespace, given as the agent's --operator-namespace) with SELinux on, the real

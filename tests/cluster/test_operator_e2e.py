@@ -69,14 +69,13 @@ def operator(kube):
     try:
         yield kube
     finally:
-        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") == "1":  # a developer's option: the operator stays deployed
-            return
-        try:
-            playbook("undeploy.yml")
-            left = wait_for(lambda: not _nothing_left(kube) or None, 120, 2.0, "undeploy to leave nothing")
-            assert left is None or left is True
-        finally:
-            delete_namespace(kube, SPEC_NAMESPACE)
+        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":  # a developer's option: the operator stays deployed
+            try:
+                playbook("undeploy.yml")
+                left = wait_for(lambda: not _nothing_left(kube) or None, 120, 2.0, "undeploy to leave nothing")
+                assert left is None or left is True
+            finally:
+                delete_namespace(kube, SPEC_NAMESPACE)
 
 
 def test_spod_running_and_daemonset_ready(operator):
