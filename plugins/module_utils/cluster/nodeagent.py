@@ -66,6 +66,7 @@ SPOD_VERSION, SPOD_PLURAL, SPOD_NAME = "v1alpha1", "securityprofilesoperatordaem
 COMPONENT = "spo-node-agent"
 SELINUX_POLL = 1.0
 ATTEMPTS = 8  # of a finalizer patch before the profile is requeued
+PATCHED, GONE, RETRY = "patched", "gone", "retry"  # outcomes of one finalizer patch
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 Key = Tuple[str, str, str]  # (kind, namespace, name)
@@ -930,21 +931,9 @@ class NodeAgent(object):
             else:
                 ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
                        {"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]}]
-            try:
-                fresh = self.kube.json_patch(path, ops)
-                self._remember(key, fresh)
-                return True
-            except k.KubeError as exc:
-                if exc.status == 404:
-                    return False
-                if exc.status not in (409, 422, 500):
-                    raise
-            try:
-                obj = slim_profile(self.kube.get(path))
-            except k.KubeError as exc:
-                if exc.status == 404:
-                    return False
-                raise
+            outcome, obj = self._patch_or_reread(key, path, ops)
+            if outcome != RETRY:
+                return outcome == PATCHED
         return False
 
     def remove_finalizer(self, key: Key, obj: Dict[str, Any], finalizer: str) -> None:
@@ -961,23 +950,30 @@ class NodeAgent(object):
             index = finalizers.index(finalizer)
             ops = [{"op": "test", "path": "/metadata/finalizers/%d" % index, "value": finalizer},
                    {"op": "remove", "path": "/metadata/finalizers/%d" % index}]
-            try:
-                fresh = self.kube.json_patch(path, ops)
-                self._remember(key, fresh)
+            outcome, obj = self._patch_or_reread(key, path, ops)
+            if outcome != RETRY:
                 return
-            except k.KubeError as exc:
-                if exc.status == 404:
-                    return
-                if exc.status not in (409, 422, 500):
-                    raise
-            try:
-                obj = slim_profile(self.kube.get(path))
-            except k.KubeError as exc:
-                if exc.status == 404:
-                    return
-                raise
         raise k.KubeError(409, "finalizer %s not removed after %d attempts (the object changes too often); "
                                "trying again later" % (finalizer, ATTEMPTS), "Conflict", "PATCH", path)
+
+    def _patch_or_reread(self, key: Key, path: str, ops: List[Dict[str, Any]]) -> Tuple[str, Dict[str, Any]]:
+        """One JSON patch guarded by its ``test`` ops: (PATCHED, the object as patched), (GONE, {}) on a 404, or
+        (RETRY, the object read again) when a guard failed or the API server was busy (409, 422, 500)."""
+        try:
+            fresh = self.kube.json_patch(path, ops)
+            self._remember(key, fresh)
+            return PATCHED, fresh or {}
+        except k.KubeError as exc:
+            if exc.status == 404:
+                return GONE, {}
+            if exc.status not in (409, 422, 500):
+                raise
+        try:
+            return RETRY, slim_profile(self.kube.get(path))
+        except k.KubeError as exc:
+            if exc.status == 404:
+                return GONE, {}
+            raise
 
     def _remember(self, key: Key, fresh: Optional[Dict[str, Any]]) -> None:
         """Put an object the API returned into the cache (unless the watch already brought a newer one)."""
