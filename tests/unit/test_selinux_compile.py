@@ -85,16 +85,22 @@ def support_policy(modules):
     return "\n".join(lines) + "\n"
 
 
+def write_cil(modules, tmp):
+    """BASE + support + modules as numbered .cil files in ``tmp``; their paths, in order."""
+    paths = []
+    for index, text in enumerate([BASE, support_policy(modules)] + modules):
+        path = os.path.join(tmp, "%02d.cil" % index)
+        with open(path, "w") as handle:
+            handle.write(text)
+        paths.append(path)
+    return paths
+
+
 def secilc(modules):
     """Compile BASE + support + modules; return (returncode, output)."""
     modules = list(modules)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for index, text in enumerate([BASE, support_policy(modules)] + modules):
-            path = os.path.join(tmp, "%02d.cil" % index)
-            with open(path, "w") as handle:
-                handle.write(text)
-            paths.append(path)
+        paths = write_cil(modules, tmp)
         proc = subprocess.run(["secilc", "-o", os.path.join(tmp, "policy"), "-f", "/dev/null"] + paths,
                               capture_output=True, text=True, check=False)
         return proc.returncode, proc.stdout + proc.stderr

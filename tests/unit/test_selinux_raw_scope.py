@@ -18,7 +18,7 @@ import tempfile
 import pytest
 
 from conftest import require_tools
-from test_selinux_compile import BASE, SYSTEM, profile, support_policy
+from test_selinux_compile import SYSTEM, profile, write_cil
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
@@ -81,12 +81,7 @@ def raw(body):
 
 
 def compile_policy(modules, tmp):
-    paths = []
-    for index, text in enumerate([BASE, support_policy(modules)] + modules):
-        path = os.path.join(tmp, "%02d.cil" % index)
-        with open(path, "w") as handle:
-            handle.write(text)
-        paths.append(path)
+    paths = write_cil(modules, tmp)
     out = os.path.join(tmp, "policy")
     # -X: every attribute expanded into its member types, so each rule is shown per type
     proc = subprocess.run(["secilc", "-X", "65535", "-o", out, "-f", "/dev/null"] + paths, capture_output=True, text=True,
