@@ -181,11 +181,6 @@ def spns_patch(current: Mapping[str, Any], kind: str, name: str, node: str, stat
     return patch or None
 
 
-def spns_workloads(spns: Mapping[str, Any]) -> List[str]:
-    text = ((spns.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_WORKLOADS, "")
-    return [item for item in text.split(",") if item]
-
-
 class NodeState(object):
     """One node's view of a profile, as its SPNS records it."""
 

@@ -65,15 +65,6 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
-def format_duration(seconds: float) -> str:
-    """A short Go-style rendering of ``seconds`` for logs (``1h0m0s`` style is not needed)."""
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return "%dh" % (seconds // 3600)
-    if seconds >= 60 and seconds % 60 == 0:
-        return "%dm" % (seconds // 60)
-    return "%gs" % seconds
-
-
 def expand_env(text: str, environ: Mapping[str, str]) -> str:
     """Replace ``${VAR}`` / ``$VAR`` with the environment's value; unknown references stay as ``${VAR}``."""
     def repl(match: "re.Match[str]") -> str:
