@@ -28,7 +28,8 @@ SELINUXD_SOCKET_DIR = "/var/run/selinuxd"
 HEALTH_PORT = 8085
 METRICS_PORT = 9443
 CONFIG_HASH_ANNOTATION = "spo.x-k8s.io/config-hash"
-# control-plane nodes run pods too (profiles are needed everywhere); nodes that are not ready get none
+# upstream's defaults: control-plane nodes run the pods too (profiles are needed everywhere) and a pod stays on a
+# node that turns not-ready; every other taint keeps the pods off
 DEFAULT_TOLERATIONS = ({"key": "node-role.kubernetes.io/master", "operator": "Exists", "effect": "NoSchedule"},
                        {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
                        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"})
