@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, NamedTuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spod import (DEFAULT_IMAGE, owner_references,
-                                                                                       spod_ref)
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spod import DEFAULT_IMAGE, owner_references, spod_ref
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 NAME = "spo-label-sync"
