@@ -192,7 +192,8 @@ def test_archive_is_valid_and_named(built):
     assert env["ANSIBLE_COLLECTIONS_PATH"] == "/opt/spo/collections"
     assert env["HOME"] == "/opt/spo/home"
     assert config["WorkingDir"] == "/opt/spo"
-    assert "User" not in config  # daemons run as root; the operator's pod sets runAsUser 65532
+    # user spo, so runAsNonRoot pods start anywhere; the node daemons' DaemonSet sets runAsUser 0 (images/README.md)
+    assert config["User"] == "65532"
     assert archive.config["architecture"] == "amd64" and archive.config["os"] == "linux"
 
 
