@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
-from clusterlib import ROOT, wait_for  # pylint: disable=import-error
+from clusterlib import ROOT, operator_deployed, wait_for  # pylint: disable=import-error
 
 AGENT = os.path.join(ROOT, ".venv", "bin", "spo-node-agent")
 SPEC_PROFILE = os.path.join(ROOT, "tests", "unit", "fixtures", "spec-seccompprofile.yaml")
@@ -61,6 +61,16 @@ class Agent(object):
 
     def path(self, namespace: str, name: str) -> str:
         return os.path.join(self.kubelet_dir, "seccomp", "operator", namespace, name + ".json")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _only_this_agent(kube):
+    """These tests run their own agent as node ``vm``: the operator's DaemonSet agent of the same node must not
+    work on their profiles, so the operator is undeployed while they run (modules after this one deploy it again
+    as they need; the suite undeploys at the end what it deployed)."""
+    if operator_deployed(kube):
+        from kubehelp import playbook  # pylint: disable=import-error
+        playbook("undeploy.yml", "-e", "spo_keep_crds=true")
 
 
 @pytest.fixture
