@@ -13,7 +13,8 @@
                                      the SPOD DaemonSet's log enricher: the same, plus ProfileRecording on
                                      this node (pods of NODE_NAME watched, recorded profiles written as
                                      SeccompProfile / SelinuxProfile objects when a recorded pod ends);
-                                     source auto = auditd's log when auditd runs, else /dev/kmsg
+                                     source auto = both auditd's log and /dev/kmsg (the kernel writes
+                                     to the one or the other, whether an auditd runs or not)
 
 The engine is plugins/module_utils/{audit,enricher,cgroup}.py; this is only the door.
 """
@@ -148,37 +149,39 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import ForkWatcher
     from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher, KernelLog, Tailer
 
+    # auto: both. The kernel hands each audit record either to a registered auditd (its log) or, without one, to
+    # the kernel log; reading both follows an auditd that starts or stops while recordings run.
     source = args.audit_source
-    if source == "auto":
-        source = "file" if recording_local.auditd_running() and os.path.exists(args.audit_log) else "kmsg"
     enricher = Enricher(args.state_dir, node=args.node_name, defer_unknown=3.0)
     forks = ForkWatcher(enricher.cgroups, log=_log).start()
     reader = tailer = None
-    if source == "kmsg":
+    if source in ("auto", "kmsg"):
         reader = KernelLog(args.kmsg, first_sight=enricher.cgroups.lookup)
-    else:
+    if source in ("auto", "file"):
         tailer = Tailer(args.audit_log, os.path.join(args.state_dir, "position.json"), from_start=args.from_start)
     recorder = NodeRecorder(kubeapi.connect(user_agent="spo-enricher/" + args.node_name), enricher, args.node_name,
-                            _log, kernel_log=source == "kmsg", marker=recording_local.send_marker).start()
+                            _log, kernel_log=reader is not None, marker=recording_local.send_marker).start()
     server = _serve_metrics(enricher, args.metrics_address) if args.metrics_address else None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *args: stop.set())
     signal.signal(signal.SIGINT, lambda *args: stop.set())
-    _log("recording on node %s from %s, state in %s%s" % (args.node_name, "/dev/kmsg" if reader else args.audit_log,
+    _log("recording on node %s from %s, state in %s%s" % (args.node_name, " and ".join(
+        ([args.kmsg] if reader else []) + ([args.audit_log + " (when auditd runs)"] if tailer else [])),
                                                              args.state_dir, "" if forks.error else
                                                              ", new processes followed by process events"))
     last_save = last_sweep = 0.0
     while not stop.is_set():
-        if reader is not None:
-            data = reader.take(args.interval)
-            if reader.error:
-                _log(reader.error)
-                return 1
-        else:
+        data = b""
+        if tailer is not None:
             data = b"".join(tailer.poll())
             for event in tailer.events:
                 _log(event)
             tailer.events = []
+        if reader is not None:
+            data += reader.take(0.0 if data else args.interval)
+            if reader.error:
+                _log(reader.error)
+                return 1
         if data:
             enricher.process(data)
         enricher.retry()
@@ -192,7 +195,7 @@ def cluster_daemon(args: argparse.Namespace) -> int:
         if now - last_sweep > 60.0:
             recorder.sweep()
             last_sweep = now
-        if not data and tailer is not None:
+        if not data and reader is None:
             stop.wait(args.interval)
     enricher.flush()
     if tailer is not None:
@@ -217,8 +220,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--cluster", action="store_true",
                         help="the SPOD's log enricher: record the ProfileRecordings of this node's pods")
     parser.add_argument("--audit-source", choices=("auto", "kmsg", "file"), default="auto",
-                        help="--cluster: where audit records are read (default %(default)s: auditd's log when an "
-                             "auditd runs, else the kernel log)")
+                        help="--cluster: where audit records are read (default %(default)s: auditd's log and the "
+                             "kernel log)")
     parser.add_argument("--kmsg", default="/dev/kmsg", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

@@ -10,7 +10,7 @@ module: recording_merge
 short_description: Merge the partial profiles of a ProfileRecording into one profile per container
 version_added: 0.2.0
 description:
-  - A ProfileRecording with C(mergeStrategy: containers) records each replica of a container as a partial profile
+  - A ProfileRecording with C(mergeStrategy=containers) records each replica of a container as a partial profile
     (label C(spo.x-k8s.io/partial=true), not installed by the node agents). This module unions the partial profiles
     of each container (label C(spo.x-k8s.io/container-id)) into the profile C(<recording>-<container>), labelled
     with the recording (C(spo.x-k8s.io/recording-id)) and installable, then deletes the partial profiles.

@@ -13,8 +13,8 @@ or the permissive SELinux type ``selinuxrecording.process``) and the pod an anno
   cgroup's records, for the metric labels and for the profiles;
 * audit records reach the :class:`~..enricher.Enricher` (attribution pid -> ``/proc/<pid>/cgroup`` -> container
   ID, per container syscall / AVC sets kept in the state dir);
-* the audit source: auditd's log when an auditd process runs on the node, else the kernel log (``/dev/kmsg``),
-  where the kernel prints audit records when no auditd is registered.  While a recorded pod lives on the node,
+* the audit sources: auditd's log and the kernel log (``/dev/kmsg``), both: the kernel hands each record to a
+  registered auditd or, without one, prints it to the kernel log.  While a recorded pod lives on the node,
   kernel auditing is kept on (``auditctl -e 1``, backlog >= 8192: nodes may boot with auditing off) and, for the
   kernel log, ``kernel.printk_ratelimit`` is kept at 0 (otherwise the kernel drops all but ten records per five
   seconds); the previous ratelimit is put back when no recorded pod is left;
