@@ -165,10 +165,9 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *args: stop.set())
     signal.signal(signal.SIGINT, lambda *args: stop.set())
-    _log("recording on node %s from %s, state in %s%s" % (args.node_name, " and ".join(
-        ([args.kmsg] if reader else []) + ([args.audit_log + " (when auditd runs)"] if tailer else [])),
-                                                             args.state_dir, "" if forks.error else
-                                                             ", new processes followed by process events"))
+    sources = " and ".join(([args.kmsg] if reader else []) + ([args.audit_log + " (when auditd runs)"] if tailer else []))
+    followed = "" if forks.error else ", new processes followed by process events"
+    _log("recording on node %s from %s, state in %s%s" % (args.node_name, sources, args.state_dir, followed))
     last_save = last_sweep = 0.0
     while not stop.is_set():
         data = b""

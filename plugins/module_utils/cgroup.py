@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import socket
 import struct
 import threading
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -172,8 +171,9 @@ class ForkWatcher(object):
             found.append(seen[inode])
         return found
 
-    def _socket(self) -> socket.socket:
+    def _socket(self) -> Any:
         import ctypes
+        import socket  # only the daemon follows process events (`spo-enricher --once` imports this module)
         libc = ctypes.CDLL(None, use_errno=True)
         errors = []
         for path in (self._candidates() if self.netns else [None]):

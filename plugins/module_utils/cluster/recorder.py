@@ -583,9 +583,9 @@ def merge_partials(kube: Any, namespace: str, recording_name: str, kind: str, ch
                 spec_patch.setdefault(key, None)
             labels: Dict[str, Optional[str]] = dict(obj["metadata"]["labels"])
             labels[LABEL_PARTIAL] = None
-            kube.merge_patch(path + "/" + name, {"metadata": {"labels": labels,
-                                                             "annotations": obj["metadata"]["annotations"]},
-                                                "spec": spec_patch})
+            patch = {"metadata": {"labels": labels, "annotations": obj["metadata"]["annotations"]},
+                     "spec": spec_patch}
+            kube.merge_patch(path + "/" + name, patch)
     for name in result["deleted"]:
         kube.delete(path + "/" + name)
     return result
