@@ -68,6 +68,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import cleanup
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube
 
 
 def main() -> None:
@@ -79,7 +80,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     try:
-        api = cleanup.CustomObjects(api_client(module.params["kubeconfig"]), module.params["group"])
+        api = cleanup.CustomObjects(Kube(api_client(module.params["kubeconfig"]), "spo-undeploy"), module.params["group"])
         result = cleanup.delete_all(api, module.params["kinds"], module.params["timeout"], module.check_mode)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="cleanup of %s failed: %s" % (module.params["group"], exc))

@@ -12,54 +12,53 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube, KubeError
+
 Ref = Tuple[str, str, str]  # kind, namespace, name
 
 
 class CustomObjects(object):
-    """The few calls cleanup needs, over kubernetes' CustomObjectsApi and the discovery of a group."""
+    """The few calls cleanup needs: the kinds a group serves (discovery), list, delete, drop finalizers."""
 
-    def __init__(self, api_client: Any, group: str) -> None:
-        from kubernetes import client  # imported here: module_utils stay importable without the client
-        self._custom = client.CustomObjectsApi(api_client)
-        self._group = group
-        self._resources: Dict[str, Tuple[str, str, bool]] = {}
-        for version_group in client.ApisApi(api_client).get_api_versions().groups:
-            if version_group.name != group:
-                continue
-            for version in version_group.versions:
-                listing = api_client.call_api("/apis/%s/%s" % (group, version.version), "GET",
-                                              response_type="object", auth_settings=["BearerToken"],
-                                              _return_http_data_only=True)
-                for res in listing.get("resources", []):
-                    if "/" not in res["name"] and res["kind"] not in self._resources:
-                        self._resources[res["kind"]] = (version.version, res["name"], res["namespaced"])
+    def __init__(self, kube: Kube, group: str) -> None:
+        self._kube = kube
+        self._resources: Dict[str, Tuple[str, bool]] = {}  # kind -> (collection path prefix, namespaced)
+        try:
+            versions = kube.get("/apis/%s" % group).get("versions", [])
+        except KubeError as exc:
+            if exc.status == 404:  # the group is not served (no CRDs): nothing to clean
+                return
+            raise
+        for version in versions:
+            base = "/apis/%s/%s" % (group, version["version"])
+            for res in kube.get(base).get("resources", []):
+                if "/" not in res["name"] and res["kind"] not in self._resources:
+                    self._resources[res["kind"]] = ("%s/%s" % (base, res["name"]), res["namespaced"])
 
     def known(self, kind: str) -> bool:
         return kind in self._resources
 
+    def _path(self, ref: Ref) -> str:
+        kind, namespace, name = ref
+        collection, namespaced = self._resources[kind]
+        if namespaced:
+            group_version, plural = collection.rsplit("/", 1)
+            return "%s/namespaces/%s/%s/%s" % (group_version, namespace, plural, name)
+        return "%s/%s" % (collection, name)
+
     def list(self, kind: str) -> List[Ref]:
-        version, plural, _namespaced = self._resources[kind]
-        items = self._custom.list_cluster_custom_object(self._group, version, plural).get("items", [])
+        items = self._kube.list(self._resources[kind][0]).get("items", [])
         return [(kind, i["metadata"].get("namespace", ""), i["metadata"]["name"]) for i in items]
 
-    def _call(self, ref: Ref, method: str, *args: Any) -> None:
-        from kubernetes.client.rest import ApiException
-        kind, namespace, name = ref
-        version, plural, namespaced = self._resources[kind]
-        try:
-            if namespaced:
-                getattr(self._custom, method + "_namespaced_custom_object")(self._group, version, namespace, plural, name, *args)
-            else:
-                getattr(self._custom, method + "_cluster_custom_object")(self._group, version, plural, name, *args)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-
     def delete(self, ref: Ref) -> None:
-        self._call(ref, "delete")
+        self._kube.delete(self._path(ref))
 
     def drop_finalizers(self, ref: Ref) -> None:
-        self._call(ref, "patch", {"metadata": {"finalizers": None}})
+        try:
+            self._kube.merge_patch(self._path(ref), {"metadata": {"finalizers": None}})
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
 
 
 def delete_all(api: Any, kinds: Sequence[str], timeout: float, check_mode: bool = False,
