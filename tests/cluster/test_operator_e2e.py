@@ -207,7 +207,7 @@ def test_selinux_profile_installed_into_the_node_store(operator, namespace):
     assert "allow %s var_log_t:file" % usage not in _policy_store_rules(usage)
     patch_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod", {"spec": {"enableSelinux": False}})
     wait_for(lambda: len(apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE).spec.template.spec.containers) == 1,
-             120, 2.0, "the DaemonSet to roll without selinuxd")
+             300, 2.0, "the DaemonSet to roll without selinuxd")
 
 
 def status_of_spod(kube) -> str:
