@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import cgroup
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import recorder
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodeagent, recorder
 from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
@@ -50,11 +50,14 @@ def test_seccomp_profile_installable_shape():
     obj = recorder.build_profile("SeccompProfile", "rec", "web", "ns",
                                  {"syscalls": ["write", "read", "read"], "architectures": ["SCMP_ARCH_X86_64"]},
                                  "rec-web", partial=True, pod=_pod())
-    assert obj["spec"] == {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+    # the runtime's own calls after the filter is loaded come from the shipped base, not from the recording
+    assert obj["spec"] == {"baseProfileName": recorder.RUNTIME_BASE, "defaultAction": "SCMP_ACT_ERRNO",
+                           "architectures": ["SCMP_ARCH_X86_64"],
                            "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read", "write"]}]}
     assert obj["metadata"]["labels"] == {"spo.x-k8s.io/recording-id": "rec", "spo.x-k8s.io/container-id": "web",
                                          "spo.x-k8s.io/partial": "true"}
     assert obj["metadata"]["annotations"]["spo.x-k8s.io/recorded-pod-uid"] == "u-1"
+    assert recorder.RUNTIME_BASE in {p["metadata"]["name"] for p in nodeagent.load_shipped()}
     with pytest.raises(SpoError, match="nothing was recorded"):
         recorder.build_profile("SeccompProfile", "rec", "web", "ns", {"syscalls": []}, "rec-web")
     with pytest.raises(SpoError, match="spec.kind"):

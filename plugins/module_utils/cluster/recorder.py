@@ -26,6 +26,11 @@ or the permissive SELinux type ``selinuxrecording.process``) and the pod an anno
   (the node agent does not install partial profiles; the operator's role ``profilerecording`` merges them when
   the recording is deleted).  The pod's UID is kept in the annotation ``spo.x-k8s.io/recorded-pod-uid``, so a
   restarted enricher never writes the same pod twice.
+* a recorded SeccompProfile names the shipped base ``runc-recorded-v1.1.5`` in ``spec.baseProfileName``: the
+  syscalls the OCI runtime's own init makes after loading the filter (the Go runtime's futex waits, signals)
+  show up in some runs only, so a recording alone can miss them and the bound pod would then die in runc init.
+  The base lists those calls and nothing a workload needs (crun makes fewer still); the recorded list stays
+  the workload's own.
 
 Pure parts (annotations, container IDs, profile objects, naming) are functions; :class:`NodeRecorder` does I/O.
 """
@@ -54,6 +59,7 @@ SELINUX_RECORDING_TYPE = "selinuxrecording.process"
 KINDS = {"SeccompProfile": ("v1beta1", "seccompprofiles"), "SelinuxProfile": ("v1alpha2", "selinuxprofiles")}
 RECORDINGS = ("v1alpha1", "profilerecordings")
 MAX_REPLICAS = 1000
+RUNTIME_BASE = "runc-recorded-v1.1.5"
 
 Obj = Dict[str, Any]
 
@@ -147,7 +153,8 @@ def build_profile(kind: str, recording_name: str, container: str, namespace: str
     labels = profile_labels(recording_name, container, partial)
     if kind == "SeccompProfile":
         obj = recording.seccomp_profile(name, namespace, data.get("syscalls") or [],
-                                        sorted(data.get("architectures") or []) or None, labels=labels)
+                                        sorted(data.get("architectures") or []) or None, base_profile_name=RUNTIME_BASE,
+                                        labels=labels)
     elif kind == "SelinuxProfile":
         obj = recording.selinux_profile(name, namespace, data.get("avcs") or [], self_type=SELINUX_RECORDING_TYPE,
                                         labels=labels)
