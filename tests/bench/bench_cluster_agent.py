@@ -342,6 +342,11 @@ def main() -> int:
     cluster_or_skip()
     from kubernetes import config
     kube = config.new_client_from_config(config_file=os.environ["KUBECONFIG"])
+    sys.path.insert(0, os.path.join(ROOT, "tests", "cluster"))
+    import clusterlib  # the cluster tests' helpers: the project's CRDs
+    installed_crds = bool(clusterlib.missing_crds(kube))
+    if installed_crds:
+        clusterlib.apply_crds(kube)
     work = tempfile.mkdtemp(prefix="h-agent-bench-")
     failed = False
     try:
@@ -370,6 +375,8 @@ def main() -> int:
                      sum(per) / max(len(per), 1), min(rss or [0]), max(rss or [0])))
             failed = failed or not multi["ok"]
     finally:
+        if installed_crds:
+            clusterlib.delete_crds(kube)
         if args.keep:
             print("work directory kept: %s" % work)
         else:
