@@ -228,3 +228,32 @@ def test_metrics_text_and_endpoint():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_deletion_first_seen_in_an_api_response_is_reconciled(tmp_path):
+    """A status patch's response can show the deletion before the watch does; the watch event then finds
+    that version cached and reports nothing, so the cache update itself must queue the profile (a bench
+    run of 20 agents left profiles Terminating for ever on a node finalizer before this)."""
+    doc = _spec("p")
+    doc["metadata"]["resourceVersion"] = "10"
+    agent = _agent([doc], tmp_path)
+    agent.lock = threading.RLock()
+    agent.full = set()
+    agent.queue = Coalescer(0.01)
+    key = (SECCOMP_KIND, "ns", "p")
+    status_only = copy.deepcopy(doc)
+    status_only["metadata"]["resourceVersion"] = "11"
+    status_only["status"] = {"status": "Installed"}
+    agent._remember(key, status_only)
+    assert agent.queue.wait(0.2) == []  # only the status changed: nothing to do on the node
+    deleting = copy.deepcopy(status_only)
+    deleting["metadata"]["resourceVersion"] = "12"
+    deleting["metadata"]["deletionTimestamp"] = "2026-12-01T09:16:02Z"
+    agent._remember(key, deleting)
+    assert agent.reflectors[SECCOMP_KIND].get(("ns", "p"))["metadata"]["deletionTimestamp"]
+    assert agent.queue.wait(1.0) == [key] and key in agent.full
+    # the watch event of that version changes nothing any more: the handler would not have queued it
+    assert agent.change_level(agent.reflectors[SECCOMP_KIND].get(("ns", "p")), slim_profile(deleting)) is None
+    agent._remember(key, status_only)  # an older response never replaces the cache
+    assert agent.reflectors[SECCOMP_KIND].get(("ns", "p"))["metadata"]["resourceVersion"] == "12"
+    agent.queue.close()

@@ -178,6 +178,15 @@ class Outcome(object):
         self.reason = ""
 
 
+def unseen_change(cached: Mapping[str, Any], fresh: Mapping[str, Any]) -> bool:
+    """Whether ``fresh`` (a profile an API response returned) changes what the node must do, compared with
+    the ``cached`` version: its spec, identity, labels or deletion (finalizers and status are this agent's
+    own writes, or only change the aggregated status)."""
+    old, new = cached.get("metadata") or {}, fresh.get("metadata") or {}
+    return (cached.get("spec") != fresh.get("spec") or old.get("uid") != new.get("uid")
+            or old.get("deletionTimestamp") != new.get("deletionTimestamp") or old.get("labels") != new.get("labels"))
+
+
 class NodeAgent(object):
     def __init__(self, kube: k.Kube, node: str, kubelet_dir: str = "/var/lib/kubelet",
                  selinux_dir: str = selinuxd.DEFAULT_DIR, selinuxd_socket: str = selinuxd.DEFAULT_SOCKET,
@@ -269,12 +278,9 @@ class NodeAgent(object):
         """True: reconcile on the node; False: only the status; None: nothing this agent cares about."""
         if old is None or new is None:
             return True
-        om, nm = old["metadata"], new["metadata"]
-        if (old.get("spec") != new.get("spec") or om.get("uid") != nm.get("uid")
-                or om.get("deletionTimestamp") != nm.get("deletionTimestamp")
-                or om.get("labels") != nm.get("labels")):
+        if unseen_change(old, new):
             return True
-        ofin, nfin = om.get("finalizers") or [], nm.get("finalizers") or []
+        ofin, nfin = old["metadata"].get("finalizers") or [], new["metadata"].get("finalizers") or []
         if ofin != nfin:
             if (self.finalizer in ofin) != (self.finalizer in nfin):
                 return True
@@ -976,14 +982,25 @@ class NodeAgent(object):
             raise
 
     def _remember(self, key: Key, fresh: Optional[Dict[str, Any]]) -> None:
-        """Put an object the API returned into the cache (unless the watch already brought a newer one)."""
+        """Put an object the API returned into the cache (unless the watch already brought a newer one).
+
+        The watch event of that version then finds it cached and reports no change, so a change this
+        agent did not make itself (a deletion begun, a new spec: the response of a status patch can be
+        the first to show them) is queued here, or the profile would never be reconciled for it (its
+        deletion would wait for this node's finalizer forever).
+        """
         if not fresh:
             return
         reflector = self.reflectors[key[0]]
+        slim = slim_profile(fresh)
         with reflector.lock:
             current = reflector.store.get((key[1], key[2]))
-            if current is None or _rv(current) <= _rv(fresh):
-                reflector.store[(key[1], key[2])] = slim_profile(fresh)
+            if current is not None and _rv(current) > _rv(fresh):
+                return
+            reflector.store[(key[1], key[2])] = slim
+        if current is not None and unseen_change(current, slim):
+            changed_spec = key[0] == SECCOMP_KIND and current.get("spec") != slim.get("spec")
+            self.mark([key] + (self.dependants(key[1], key[2]) if changed_spec else []))
 
     def cleanup_stale_nodes(self, key: Key, obj: Dict[str, Any], live: Set[str]) -> None:
         for finalizer in ns.stale_finalizers(obj["metadata"].get("finalizers") or [], live):
