@@ -30,7 +30,7 @@ GROUP, VERSION, PLURAL = "security-profiles-operator.x-k8s.io", "v1beta1", "secc
 SPNS = ("v1alpha1", "securityprofilenodestatuses")
 NODE = "vm"
 REAL_KUBELET = os.environ.get("CLUSTER_KUBELET_DIR") or "/var/lib/kubelet"
-FINALIZER = "vm.node.spo.x-k8s.io/profile"
+FINALIZER = "spo.x-k8s.io/files-on-nodes"
 
 
 class Agent(object):
@@ -234,6 +234,42 @@ def test_finalizer_and_status_of_a_missing_node_are_removed(custom, namespace, a
     wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, 0.2, "status Installed again")
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "ghosted")
     wait_for(lambda: get(custom, namespace, "ghosted") is None, 10, 0.2, "the profile to be gone")
+
+
+def test_deletion_waits_for_every_existing_node(custom, namespace, agent):
+    """One finalizer for all nodes: a deleted profile stays while another existing node still has its node
+    status (its file), and goes once that node is done."""
+    from kubernetes import client
+    core = client.CoreV1Api(custom.api_client)
+    doc = spec_profile(namespace, "two-nodes")
+    custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
+    wait_for(lambda: state(custom, namespace, "two-nodes") == "Installed", 10, 0.2, "status Installed")
+    obj = get(custom, namespace, "two-nodes")
+    assert obj["metadata"]["finalizers"] == [FINALIZER]
+    other = "h-agent-other-%s" % uuid.uuid4().hex[:6]
+    core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": other},
+                      "spec": {"taints": [{"key": "spo.x-k8s.io/test", "value": "true", "effect": "NoSchedule"}]}})
+    try:
+        # what the other node's agent wrote: its node status (Installed, the file is there)
+        custom.create_namespaced_custom_object(GROUP, SPNS[0], namespace, SPNS[1], {
+            "apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfileNodeStatus",
+            "metadata": {"name": "two-nodes-" + other, "labels": {
+                "spo.x-k8s.io/profile-id": "SeccompProfile-two-nodes", "spo.x-k8s.io/node-name": other,
+                "spo.x-k8s.io/profile-state": "Installed", "spo.x-k8s.io/profile-kind": "SeccompProfile"},
+                "ownerReferences": [{"apiVersion": GROUP + "/v1beta1", "kind": "SeccompProfile", "name": "two-nodes",
+                                     "uid": obj["metadata"]["uid"]}]},
+            "nodeName": other, "status": "Installed"})
+        custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "two-nodes")
+        wait_for(lambda: not os.path.exists(agent.path(namespace, "two-nodes")), 10, 0.2, "this node's file removed")
+        wait_for(lambda: [s["nodeName"] for s in node_statuses(custom, namespace)] == [other], 10, 0.2,
+                 "this node's status deleted")
+        time.sleep(2)
+        held = get(custom, namespace, "two-nodes")
+        assert held is not None and held["metadata"]["finalizers"] == [FINALIZER], held
+        custom.delete_namespaced_custom_object(GROUP, SPNS[0], namespace, SPNS[1], "two-nodes-" + other)
+        wait_for(lambda: get(custom, namespace, "two-nodes") is None, 10, 0.2, "the profile to be gone")
+    finally:
+        core.delete_node(other)
 
 
 def _pod(namespace: str, name: str, profile: str) -> Dict[str, Any]:

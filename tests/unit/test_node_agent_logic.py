@@ -257,3 +257,21 @@ def test_a_deletion_first_seen_in_an_api_response_is_reconciled(tmp_path):
     agent._remember(key, status_only)  # an older response never replaces the cache
     assert agent.reflectors[SECCOMP_KIND].get(("ns", "p"))["metadata"]["resourceVersion"] == "12"
     agent.queue.close()
+
+
+def test_agents_take_turns_at_a_deleted_profiles_finalizer(tmp_path):
+    """Every node gets its own place for a profile, and the order differs between profiles."""
+    nodes = {"n%d" % i for i in range(20)}
+    firsts = set()
+    for name in ("p1", "p2", "p3", "p4", "p5", "p6"):
+        key = (SECCOMP_KIND, "ns", name)
+        turns = []
+        for node in sorted(nodes):
+            agent = _agent([], tmp_path)
+            agent.node = node
+            turns.append(agent.turn(key, nodes))
+        assert sorted(turns) == list(range(20))
+        firsts.add(turns.index(0))
+    assert len(firsts) > 1
+    agent.node = "not-a-node-yet"
+    assert 0 <= agent.turn(key, nodes) <= 20 and agent.turn(key, None) == 0

@@ -135,15 +135,22 @@ def test_long_names_are_shortened_with_a_hash(name, node):
     assert ns.profile_id("SeccompProfile", name) != ns.profile_id("SeccompProfile", name[:-1] + "b")
 
 
-def test_node_finalizer_and_stale_ones():
-    assert ns.node_finalizer("vm") == "vm.node.spo.x-k8s.io/profile"
-    long_node = "n" * 250
-    fin = ns.node_finalizer(long_node)
-    prefix, _name = fin.split("/")
-    assert len(prefix) <= 253 and ns.is_node_finalizer(fin)
-    finalizers = ["vm.node.spo.x-k8s.io/profile", "gone.node.spo.x-k8s.io/profile", "other.io/keep", fin]
-    assert ns.stale_finalizers(finalizers, ["vm", long_node]) == ["gone.node.spo.x-k8s.io/profile"]
-    assert ns.stale_finalizers(finalizers, ["vm"]) == ["gone.node.spo.x-k8s.io/profile", fin]
+def test_one_shared_finalizer_and_the_per_node_ones_of_earlier_agents():
+    finalizers = ["vm.node.spo.x-k8s.io/profile", ns.CLEANUP_FINALIZER, "other.io/keep",
+                  "h" + "0" * 32 + ".node.spo.x-k8s.io/profile"]
+    assert ns.legacy_finalizers(finalizers) == [finalizers[0], finalizers[3]]
+    assert not ns.is_node_finalizer(ns.CLEANUP_FINALIZER)
+
+
+@pytest.mark.parametrize("spns_nodes, live, left", [
+    (["vm"], ["vm", "b"], []),                    # only this node's own status: done
+    (["vm", "b"], ["vm", "b"], ["b"]),            # node b still has its file
+    (["vm", "gone"], ["vm"], []),                 # a node that no longer exists never holds a deletion
+    (["b", "a"], None, ["a", "b"]),               # nodes not known yet: every status counts
+    ([], ["vm"], []),
+])
+def test_nodes_left_before_the_finalizer_goes(spns_nodes, live, left):
+    assert ns.nodes_left(spns_nodes, "vm", live) == left
 
 
 def test_alt_name_differs_per_kind():

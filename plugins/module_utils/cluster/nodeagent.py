@@ -10,14 +10,16 @@ Every change marks profiles dirty; dirty profiles are reconciled together once e
 quiet for a moment (:class:`coalesce.Coalescer`), in phases, so a thousand new profiles cost one
 engine call and one write pass:
 
-1. finalizers of nodes that no longer exist are removed, with their SPNS (any agent does this);
-2. this node's finalizer is added to every profile about to be written to the node;
+1. SPNS of nodes that no longer exist are deleted, and earlier agents' per-node finalizers removed (any agent
+   does this);
+2. the shared finalizer ``spo.x-k8s.io/files-on-nodes`` is added to every profile about to be written to the
+   node (by the first agent to get there);
 3. seccomp: each profile is validated on its own (a refused one never blocks the others), the
    accepted ones are installed by ONE ``seccomp_install.install`` call; SELinux: ``<policy>.cil``
    files are written into the selinuxd drop-in directory and selinuxd's status is read back;
 4. this node's SPNS of each profile is created or patched (only when it differs);
 5. deleted profiles: the file stays (state Terminating) while a pod of this node uses it, then the
-   file, the SPNS and this node's finalizer go;
+   file and the SPNS go; the agent that sees no SPNS of an existing node left removes the finalizer;
 6. the profile's status is aggregated over the SPNS and patched only when it differs.
 
 Decisions: a refused profile is Error with the engine's message (and one Warning event per
@@ -203,7 +205,7 @@ class NodeAgent(object):
         self.selinux_compat = selinux_compat
         self.selinux_store = selinux_store
         self.operator_namespace = operator_namespace
-        self.finalizer = ns.node_finalizer(node)
+        self.finalizer = ns.CLEANUP_FINALIZER
         self.namespace = namespace  # only this namespace's profiles (tests, benchmarks); None: all
         self._log = log
         self.verbosity = verbosity
@@ -282,10 +284,7 @@ class NodeAgent(object):
             return True
         ofin, nfin = old["metadata"].get("finalizers") or [], new["metadata"].get("finalizers") or []
         if ofin != nfin:
-            if (self.finalizer in ofin) != (self.finalizer in nfin):
-                return True
-            live = self.live_nodes()
-            if live and ns.stale_finalizers(nfin, live):
+            if (self.finalizer in ofin) != (self.finalizer in nfin) or ns.legacy_finalizers(nfin):
                 return True
         if old.get("status") != new.get("status"):
             return False
@@ -361,7 +360,7 @@ class NodeAgent(object):
 
     def _on_node(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
         if event == k.DELETED and self.ready.is_set():
-            self.log("node %s is gone: removing its finalizers and node statuses" % key[1])
+            self.log("node %s is gone: removing its node statuses" % key[1])
             self.mark(self.all_profile_keys())
 
     def requeue(self, key: Key, delay: float) -> None:
@@ -561,6 +560,12 @@ class NodeAgent(object):
                 self.requeue(key, 2.0)
         self.debug("batch %d: %d profiles in %.3fs (%d API requests so far, RSS %.1f MB)"
                    % (self.batches, len(keys), time.monotonic() - started, self.kube.requests, rss_mb()))
+
+    def turn(self, key: Key, live: Optional[Set[str]]) -> int:
+        """This node's place among the nodes in an order of the profile ``key``'s own."""
+        salt = "/".join(key).encode("utf-8")
+        order = sorted((live or set()) | {self.node}, key=lambda node: (zlib.crc32(node.encode("utf-8") + salt), node))
+        return order.index(self.node)
 
     def spread(self, keys: Iterable[Key]) -> List[Key]:
         """``keys`` in an order of this node's own: agents that work through the same new profiles at
@@ -922,7 +927,11 @@ class NodeAgent(object):
 
     # ------------------------------------------------------------------ API writes
     def add_finalizer(self, key: Key, obj: Dict[str, Any]) -> bool:
+        """Add the shared finalizer unless another node's agent did already (the cache is read again: the
+        batch was planned before); every patch is guarded by the resourceVersion, so agents adding it at
+        the same moment never write it twice."""
         path = self.path(key)
+        obj = self.profile(key) or obj
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0, 0.05 * attempt))
@@ -932,11 +941,11 @@ class NodeAgent(object):
                 return True
             if meta.get("deletionTimestamp"):
                 return False
+            ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")}]
             if finalizers:
-                ops = [{"op": "add", "path": "/metadata/finalizers/-", "value": self.finalizer}]
+                ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": self.finalizer})
             else:
-                ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
-                       {"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]}]
+                ops.append({"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]})
             outcome, obj = self._patch_or_reread(key, path, ops)
             if outcome != RETRY:
                 return outcome == PATCHED
@@ -1003,8 +1012,8 @@ class NodeAgent(object):
             self.mark([key] + (self.dependants(key[1], key[2]) if changed_spec else []))
 
     def cleanup_stale_nodes(self, key: Key, obj: Dict[str, Any], live: Set[str]) -> None:
-        for finalizer in ns.stale_finalizers(obj["metadata"].get("finalizers") or [], live):
-            self.log("%s %s/%s: removing finalizer %s (its node does not exist)" % (key + (finalizer,)))
+        for finalizer in ns.legacy_finalizers(obj["metadata"].get("finalizers") or []):
+            self.log("%s %s/%s: removing the per-node finalizer %s (replaced by %s)" % (key + (finalizer, self.finalizer)))
             self.remove_finalizer(key, self.profile(key) or obj, finalizer)
         for node, spns in self.node_spns(key).items():
             if node not in live:
@@ -1096,18 +1105,39 @@ class NodeAgent(object):
         workloads = self.users(key)
         if out.delete:
             self.delete_spns(key)
-            current = self.profile(key) or obj
-            self.remove_finalizer(key, current, self.finalizer)
+            self.release(key, obj, live)
             self.reported.pop(key, None)
             return
         self.report(key, obj, out)
         self.write_spns(key, obj, out, workloads)
         self.update_status(key, out, workloads, live)
 
+    def release(self, key: Key, obj: Dict[str, Any], live: Optional[Set[str]]) -> None:
+        """This node is done with a deleted profile (file and SPNS gone): the last node to be done removes the
+        shared finalizer.  Nodes finishing at the same moment may each still see the other's SPNS; the
+        SPNS deletions then reach every agent (:meth:`refresh_status`), which tries again."""
+        current = self.profile(key) or obj
+        if self.finalizer not in (current["metadata"].get("finalizers") or []):
+            return
+        left = ns.nodes_left(self.node_spns(key), self.node, live)
+        if left:
+            self.debug("%s %s/%s: deleted; waiting for nodes %s" % (key + (", ".join(left[:5]),)))
+            return
+        self.remove_finalizer(key, current, self.finalizer)
+
     def refresh_status(self, key: Key) -> None:
-        """Re-aggregate the status from the node statuses (this node's as its SPNS says)."""
+        """Re-aggregate the status from the node statuses (this node's as its SPNS says); for a deleted
+        profile this node is done with, see whether the shared finalizer can go now."""
         obj = self.profile(key)
-        if obj is None or obj["metadata"].get("deletionTimestamp"):
+        if obj is None:
+            return
+        if obj["metadata"].get("deletionTimestamp"):
+            spns, live = self.node_spns(key), self.live_nodes()
+            if self.node not in spns and self.finalizer in (obj["metadata"].get("finalizers") or []) \
+                    and not ns.nodes_left(spns, self.node, live):
+                # every agent done with it sees this; they take turns (an order of the nodes of this
+                # profile's own), so the first one's removal reaches the others' caches before they try
+                self.requeue(key, 0.1 + 0.5 * self.turn(key, live) + random.uniform(0, 0.2))
             return
         mine = self.node_spns(key).get(self.node)
         if mine is None:

@@ -11,8 +11,9 @@ SPNS with its result in one request), an unset state counts as Pending.
 Names and labels follow docs/cluster-design.md: SPNS ``<profile>-<node>`` (shortened with a hash
 when longer than an object name may be), labels ``spo.x-k8s.io/profile-id`` (``<Kind>-<name>``),
 ``node-name``, ``profile-state``, ``profile-kind`` (values longer than a label value may be are
-shortened with a hash), an owner reference to the profile, and the node's finalizer
-``<node>.node.spo.x-k8s.io/profile``.  The pods of a node that use a profile are listed in the
+shortened with a hash), an owner reference to the profile.  One finalizer, ``spo.x-k8s.io/files-on-nodes``,
+keeps a deleted profile until no node that exists has its SPNS any more (each node deletes its SPNS
+once its file is gone).  The pods of a node that use a profile are listed in the
 SPNS annotation ``spo.x-k8s.io/active-workloads`` (``ns/pod`` joined by ``,``); the profile's
 ``status.activeWorkloads`` is their union.
 """
@@ -39,7 +40,8 @@ LABEL_KIND = "spo.x-k8s.io/profile-kind"
 ANNOTATION_WORKLOADS = "spo.x-k8s.io/active-workloads"
 # upstream's mark of a partial recording result: never installed, state Partial
 LABEL_PARTIAL = "spo.x-k8s.io/partial"
-FINALIZER_SUFFIX = ".node.spo.x-k8s.io/profile"
+FINALIZER_SUFFIX = ".node.spo.x-k8s.io/profile"  # earlier agents' per-node finalizers
+CLEANUP_FINALIZER = "spo.x-k8s.io/files-on-nodes"
 
 MAX_LABEL_VALUE = 63
 MAX_NAME = 253
@@ -111,22 +113,22 @@ def spns_alt_name(kind: str, profile: str, node: str) -> str:
     return "%s-%s" % (spns_name(profile, node)[:MAX_NAME - 9].rstrip("-."), suffix)
 
 
-def node_finalizer(node: str) -> str:
-    """The node's finalizer on a profile; the prefix must be a DNS subdomain of at most 253 characters."""
-    prefix = node + FINALIZER_SUFFIX.split("/", 1)[0]
-    if len(prefix) > MAX_NAME or any(len(part) > 63 for part in prefix.split(".")):
-        prefix = "h" + _hash(node, 32) + FINALIZER_SUFFIX.split("/", 1)[0]
-    return prefix + "/" + FINALIZER_SUFFIX.split("/", 1)[1]
-
-
 def is_node_finalizer(finalizer: str) -> bool:
+    """A per-node finalizer (``<node>.node.spo.x-k8s.io/profile``) of the agents before
+    :data:`CLEANUP_FINALIZER`; any agent removes them."""
     return finalizer.endswith(FINALIZER_SUFFIX)
 
 
-def stale_finalizers(finalizers: Sequence[str], nodes: Iterable[str]) -> List[str]:
-    """Node finalizers on a profile that belong to none of ``nodes`` (nodes that no longer exist)."""
-    live = {node_finalizer(node) for node in nodes}
-    return [f for f in finalizers if is_node_finalizer(f) and f not in live]
+def legacy_finalizers(finalizers: Sequence[str]) -> List[str]:
+    return [f for f in finalizers if is_node_finalizer(f)]
+
+
+def nodes_left(spns_nodes: Iterable[str], me: str, live: Optional[Iterable[str]]) -> List[str]:
+    """The other nodes whose SPNS of a deleted profile still stand (their file may still be there):
+    the profile's :data:`CLEANUP_FINALIZER` stays until none is left.  SPNS of nodes that no longer
+    exist do not count; with ``live`` unknown (None) every node counts."""
+    alive = None if live is None else set(live)
+    return sorted(n for n in spns_nodes if n != me and (alive is None or n in alive))
 
 
 def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, message: str = "",
