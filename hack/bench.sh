@@ -1,37 +1,63 @@
 #!/usr/bin/env bash
 # `make bench`: every tests/bench/bench_*.py, each printing its figures beside a baseline from the same run.
-# When the project's test cluster is at hand (../shared/cluster/cluster, or SPO_CLUSTER), the benchmarks run
-# inside its network namespace with KUBECONFIG set (the cluster figures need it; the others do not mind): the
-# cluster is started if it is down (and stopped again at the end) and the project's image is imported.
-# SPO_TEST_KUBECONFIG names another cluster instead. Without either, the cluster figures say why they are skipped.
+# Host benchmarks (no `# bench: cluster` line) run first, before the project's test cluster is started: on a
+# small machine an idle API server takes a large share of the CPU they time. The cluster benchmarks then run
+# inside the cluster's network namespace with KUBECONFIG set (../shared/cluster/cluster, or SPO_CLUSTER): the
+# cluster is started if it is down (and stopped again at the end) and the project's image is imported; those
+# marked `# bench: operator` run with the operator deployed (playbooks/deploy.yml; undeployed again afterwards
+# unless it was deployed before). SPO_TEST_KUBECONFIG names another cluster instead (used as it is). Without
+# either, the cluster figures say why they are skipped.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
-run_all() {
-  local status=0 b
-  for b in tests/bench/bench_*.py; do
-    echo "== $b"
-    "$@" "$PY" "$b" || { echo "bench: $b FAILED"; status=1; }
-  done
-  return $status
+status=0
+run() {  # run BENCH with the command prefix given
+  local b="$1"; shift
+  echo "== $b"
+  "$@" "$PY" "$b" || { echo "bench: $b FAILED"; status=1; }
 }
+host=() cluster=() operator=()
+for b in tests/bench/bench_*.py; do
+  if grep -q '^# bench: operator' "$b"; then operator+=("$b")
+  elif grep -q '^# bench: cluster' "$b"; then cluster+=("$b")
+  else host+=("$b"); fi
+done
+
+for b in "${host[@]}"; do run "$b" env; done
 
 if [[ -n "${SPO_TEST_KUBECONFIG:-}" ]]; then
-  run_all env KUBECONFIG="$SPO_TEST_KUBECONFIG"
-  exit
+  for b in "${cluster[@]}" "${operator[@]}"; do run "$b" env KUBECONFIG="$SPO_TEST_KUBECONFIG"; done
+  exit $status
 fi
 CLUSTER="${SPO_CLUSTER:-$ROOT/../shared/cluster/cluster}"
 if [[ ! -x "$CLUSTER" ]]; then
   echo "bench: no test cluster ($CLUSTER) and no SPO_TEST_KUBECONFIG: the cluster figures are skipped"
-  run_all env
-  exit
+  for b in "${cluster[@]}" "${operator[@]}"; do run "$b" env; done
+  exit $status
 fi
-started=0
-trap '[[ $started == 1 ]] && "$CLUSTER" stop >/dev/null 2>&1 || true' EXIT
+started=0 deployed=0
+cleanup() {
+  if [[ $deployed == 1 ]]; then
+    "$CLUSTER" exec env ANSIBLE_CONFIG="$ROOT/ansible.cfg" "$ROOT/.venv/bin/ansible-playbook" \
+      playbooks/undeploy.yml >/dev/null 2>&1 || echo "bench: undeploy failed"
+  fi
+  if [[ $started == 1 ]]; then "$CLUSTER" stop >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
 if ! "$CLUSTER" status >/dev/null 2>&1; then
   "$CLUSTER" start >/dev/null
   started=1
 fi
 hack/build-image.sh --import --cluster "$CLUSTER" >/dev/null
-run_all "$CLUSTER" exec env
+for b in "${cluster[@]}"; do run "$b" "$CLUSTER" exec env; done
+if [[ ${#operator[@]} -gt 0 ]]; then
+  if ! "$CLUSTER" exec kubectl get namespace security-profiles-operator >/dev/null 2>&1; then
+    echo "== deploying the operator (playbooks/deploy.yml) for: ${operator[*]}"
+    deployed=1
+    "$CLUSTER" exec env ANSIBLE_CONFIG="$ROOT/ansible.cfg" "$ROOT/.venv/bin/ansible-playbook" \
+      playbooks/deploy.yml >/dev/null
+  fi
+  for b in "${operator[@]}"; do run "$b" "$CLUSTER" exec env; done
+fi
+exit $status

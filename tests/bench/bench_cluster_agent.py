@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# bench: cluster  (hack/bench.sh runs it in the test cluster, after the host benchmarks)
 """Benchmark: the node agent installing 1000 SeccompProfiles from a real API server.
 
 Run from the repository root (``make bench``)::
@@ -18,7 +19,9 @@ through ``cluster exec``.  Without one it prints why it is skipped and exits 0.
     Installed on every node, i.e. ``agents x count`` SecurityProfileNodeStatus objects Installed
     (target <= 60 s).  Each agent reports at exit the API requests it sent and its peak RSS
     (target <= 64 MB); requests per profile per node are (requests - the idle agent's start-up
-    requests) / count.  Deleting the profiles afterwards is timed too.
+    requests) / count.  Deleting the profiles afterwards is timed too.  Baseline: the API server's own pace
+    for those node statuses, i.e. a sample of SPNS creates by 4 processes x 8 connections with no agent
+    running, scaled to ``agents x count`` (no agent design can install faster than its statuses are written).
 
 The agents run with ``--namespace`` (only the benchmark's namespace), so nothing else in the
 cluster is touched.  Exits non-zero only on a correctness failure (a profile not Installed, a file
@@ -287,6 +290,43 @@ def bench_single(kube: Any, count: int, work: str) -> Dict[str, Any]:
     return result
 
 
+def _create_spns_part(args: Any) -> int:
+    """A worker process of :func:`api_write_floor`: create its share of SPNS objects, 8 at a time."""
+    namespace, first, number = args
+    from kubernetes import client, config
+    custom = client.CustomObjectsApi(config.new_client_from_config(config_file=os.environ["KUBECONFIG"]))
+
+    def create(index: int) -> None:
+        custom.create_namespaced_custom_object(GROUP, SPNS_VERSION, namespace, SPNS_PLURAL, {
+            "apiVersion": GROUP + "/" + SPNS_VERSION, "kind": "SecurityProfileNodeStatus",
+            "metadata": {"name": "floor-%05d" % index, "namespace": namespace,
+                         "labels": {"spo.x-k8s.io/node": "floor-node", "spo.x-k8s.io/profile-state": "Installed"}},
+            "nodeName": "floor-node", "status": "Installed"})
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(first, first + number)))
+    return number
+
+
+def api_write_floor(kube: Any, writes: int, sample: int = 2000) -> Dict[str, Any]:
+    """The API server's own pace for the node statuses (b) must write: ``sample`` SPNS creates from 4 processes
+    x 8 connections, with no agent running, scaled to ``writes`` (the floor any agent design meets)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from kubernetes import client
+    core, custom = client.CoreV1Api(kube), client.CustomObjectsApi(kube)
+    namespace = new_namespace(core, "h-agent-floor")
+    sample = min(sample, writes)
+    parts = [(namespace, i * (sample // 4), sample // 4) for i in range(4)]
+    try:
+        started = time.monotonic()
+        with ProcessPoolExecutor(4) as pool:
+            done = sum(pool.map(_create_spns_part, parts))
+        seconds = time.monotonic() - started
+    finally:
+        drop_namespace(core, custom, namespace)
+    rate = done / max(seconds, 0.001)
+    return {"sample": done, "sample_s": round(seconds, 2), "per_s": round(rate, 1), "floor_s": round(writes / rate, 1)}
+
+
 def bench_multi(kube: Any, count: int, agents_n: int, work: str) -> Dict[str, Any]:
     from kubernetes import client
     core, custom = client.CoreV1Api(kube), client.CustomObjectsApi(kube)
@@ -362,6 +402,11 @@ def main() -> int:
                      json.dumps(stats.get("by_verb"), sort_keys=True), (stats.get("max_rss_kb") or 0) / 1024.0))
             failed = failed or not single["ok"]
         if not args.skip_multi:
+            floor = api_write_floor(kube, args.count * args.agents)
+            print("(b) baseline: the API server alone creates %d node statuses in %.2f s (%.1f/s, 4 processes x 8 "
+                  "connections, no agent running): the %d node statuses of (b) need >= %.1f s of API writes"
+                  % (floor["sample"], floor["sample_s"], floor["per_s"], args.count * args.agents, floor["floor_s"]),
+                  flush=True)
             multi = bench_multi(kube, args.count, args.agents, work)
             stats = multi["stats"]
             rss = [s.get("max_rss_kb", 0) / 1024.0 for s in stats]
@@ -373,6 +418,9 @@ def main() -> int:
                   % (args.agents, args.count, args.agents * args.count, multi["installed_all_nodes_s"],
                      multi["create_s"], multi["delete_s"], min(per or [0]), max(per or [0]),
                      sum(per) / max(len(per), 1), min(rss or [0]), max(rss or [0])))
+            print("(b) against the API server's write floor: %.1fx (%.2f s / %.1f s)"
+                  % (multi["installed_all_nodes_s"] / max(floor["floor_s"], 0.001), multi["installed_all_nodes_s"],
+                     floor["floor_s"]))
             failed = failed or not multi["ok"]
     finally:
         if installed_crds:

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# bench: cluster  (hack/bench.sh runs it in the test cluster, after the host benchmarks)
 """Benchmark: Pod Security label sync of 200 namespaces — time to converge after start.
 
     ../shared/cluster/cluster exec .venv/bin/python tests/bench/bench_labelsync.py

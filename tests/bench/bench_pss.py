@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# bench: cluster  (hack/bench.sh runs it in the test cluster, after the host benchmarks)
 """Benchmark: judge 10,000 pods against restricted:latest with the engine (pods/s), and, in the same run
 when a cluster is reachable, the API server's own evaluation of a sample of the same pods through
 server-side dry runs (one request per pod, in a namespace labelled warn=restricted): pods/s and the

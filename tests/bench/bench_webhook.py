@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# bench: operator  (hack/bench.sh runs it in the test cluster with the operator deployed)
 """Benchmark of the webhook server (spo-webhook).
 
 1. AdmissionReview requests (a pod of two containers, POST /mutate-v1-pod-binding, 60 bindings in the cache, one
