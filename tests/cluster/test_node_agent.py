@@ -211,20 +211,28 @@ def test_delete_removes_file_node_status_and_finalizer(custom, namespace, agent)
     wait_for(lambda: not node_statuses(custom, namespace), 10, 0.2, "the node status to be gone")
 
 
+def other_node_status(custom, profile: Dict[str, Any], node: str, status: str, message: str = "") -> None:
+    """The SPNS another node's agent would write for ``profile`` (a SeccompProfile as read back)."""
+    meta = profile["metadata"]
+    body = {"apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfileNodeStatus",
+            "metadata": {"name": "%s-%s" % (meta["name"], node), "labels": {
+                "spo.x-k8s.io/profile-id": "SeccompProfile-" + meta["name"], "spo.x-k8s.io/node-name": node,
+                "spo.x-k8s.io/profile-state": status, "spo.x-k8s.io/profile-kind": "SeccompProfile"},
+                "ownerReferences": [{"apiVersion": GROUP + "/v1beta1", "kind": "SeccompProfile", "name": meta["name"],
+                                     "uid": meta["uid"]}]},
+            "nodeName": node, "status": status}
+    if message:
+        body["message"] = message
+    custom.create_namespaced_custom_object(GROUP, SPNS[0], meta["namespace"], SPNS[1], body)
+
+
 def test_finalizer_and_status_of_a_missing_node_are_removed(custom, namespace, agent):
     doc = spec_profile(namespace, "ghosted")
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
     wait_for(lambda: state(custom, namespace, "ghosted") == "Installed", 10, 0.2, "status Installed")
     obj = get(custom, namespace, "ghosted")
     ghost = "h-agent-ghost-%s" % uuid.uuid4().hex[:6]
-    custom.create_namespaced_custom_object(GROUP, SPNS[0], namespace, SPNS[1], {
-        "apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfileNodeStatus",
-        "metadata": {"name": "ghosted-" + ghost, "labels": {
-            "spo.x-k8s.io/profile-id": "SeccompProfile-ghosted", "spo.x-k8s.io/node-name": ghost,
-            "spo.x-k8s.io/profile-state": "Error", "spo.x-k8s.io/profile-kind": "SeccompProfile"},
-            "ownerReferences": [{"apiVersion": GROUP + "/v1beta1", "kind": "SeccompProfile", "name": "ghosted",
-                                 "uid": obj["metadata"]["uid"]}]},
-        "nodeName": ghost, "status": "Error", "message": "a node that is gone"})
+    other_node_status(custom, obj, ghost, "Error", "a node that is gone")
     custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "ghosted", {
         "metadata": {"finalizers": obj["metadata"]["finalizers"] + [ghost + ".node.spo.x-k8s.io/profile"]}})
     wait_for(lambda: [s["nodeName"] for s in node_statuses(custom, namespace)] == [NODE], 10,
@@ -251,14 +259,7 @@ def test_deletion_waits_for_every_existing_node(custom, namespace, agent):
                       "spec": {"taints": [{"key": "spo.x-k8s.io/test", "value": "true", "effect": "NoSchedule"}]}})
     try:
         # what the other node's agent wrote: its node status (Installed, the file is there)
-        custom.create_namespaced_custom_object(GROUP, SPNS[0], namespace, SPNS[1], {
-            "apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfileNodeStatus",
-            "metadata": {"name": "two-nodes-" + other, "labels": {
-                "spo.x-k8s.io/profile-id": "SeccompProfile-two-nodes", "spo.x-k8s.io/node-name": other,
-                "spo.x-k8s.io/profile-state": "Installed", "spo.x-k8s.io/profile-kind": "SeccompProfile"},
-                "ownerReferences": [{"apiVersion": GROUP + "/v1beta1", "kind": "SeccompProfile", "name": "two-nodes",
-                                     "uid": obj["metadata"]["uid"]}]},
-            "nodeName": other, "status": "Installed"})
+        other_node_status(custom, obj, other, "Installed")
         custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "two-nodes")
         wait_for(lambda: not os.path.exists(agent.path(namespace, "two-nodes")), 10, 0.2, "this node's file removed")
         wait_for(lambda: [s["nodeName"] for s in node_statuses(custom, namespace)] == [other], 10, 0.2,
