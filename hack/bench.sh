@@ -37,14 +37,12 @@ if [[ ! -x "$CLUSTER" ]]; then
   exit $status
 fi
 started=0 deployed=0
-cleanup() {
-  if [[ $deployed == 1 ]]; then
-    "$CLUSTER" exec env ANSIBLE_CONFIG="$ROOT/ansible.cfg" "$ROOT/.venv/bin/ansible-playbook" \
-      playbooks/undeploy.yml >/dev/null 2>&1 || echo "bench: undeploy failed"
-  fi
-  if [[ $started == 1 ]]; then "$CLUSTER" stop >/dev/null 2>&1 || true; fi
+playbook() {
+  "$CLUSTER" exec env ANSIBLE_CONFIG="$ROOT/ansible.cfg" "$ROOT/.venv/bin/ansible-playbook" "playbooks/$1" >/dev/null
 }
-trap cleanup EXIT
+# on exit: undeploy what was deployed here, stop the cluster if it was started here
+trap '{ [[ $deployed == 1 ]] && { playbook undeploy.yml || echo "bench: undeploy failed"; }; \
+  [[ $started == 1 ]] && "$CLUSTER" stop >/dev/null 2>&1; } || true' EXIT
 if ! "$CLUSTER" status >/dev/null 2>&1; then
   "$CLUSTER" start >/dev/null
   started=1
@@ -55,8 +53,7 @@ if [[ ${#operator[@]} -gt 0 ]]; then
   if ! "$CLUSTER" exec kubectl get namespace security-profiles-operator >/dev/null 2>&1; then
     echo "== deploying the operator (playbooks/deploy.yml) for: ${operator[*]}"
     deployed=1
-    "$CLUSTER" exec env ANSIBLE_CONFIG="$ROOT/ansible.cfg" "$ROOT/.venv/bin/ansible-playbook" \
-      playbooks/deploy.yml >/dev/null
+    playbook deploy.yml
   fi
   for b in "${operator[@]}"; do run "$b" "$CLUSTER" exec env; done
 fi
