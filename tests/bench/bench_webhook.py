@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-# bench: operator  (hack/bench.sh runs it in the test cluster with the operator deployed)
+# bench: operator  (hack/bench.sh runs part 1 with the host benchmarks, part 2 in the test cluster with the operator deployed)
 """Benchmark of the webhook server (spo-webhook).
 
 1. AdmissionReview requests (a pod of two containers, POST /mutate-v1-pod-binding, 60 bindings in the cache, one
@@ -12,7 +12,7 @@
 
     .venv/bin/python tests/bench/bench_webhook.py
     ../shared/cluster/cluster exec .venv/bin/python tests/bench/bench_webhook.py
-    SPO_WEBHOOK_BENCH_RATE=200 SPO_WEBHOOK_BENCH_SECONDS=30 (defaults)
+    SPO_WEBHOOK_BENCH_RATE=200 SPO_WEBHOOK_BENCH_SECONDS=30 (defaults); SPO_BENCH_PART=host or cluster: one part only
 """
 from __future__ import annotations
 
@@ -257,5 +257,8 @@ def _bench_pod(name):
 
 
 if __name__ == "__main__":
-    loopback()
-    cluster()
+    PART = os.environ.get("SPO_BENCH_PART", "all")  # hack/bench.sh: "host" first, "cluster" with the operator deployed
+    if PART in ("all", "host"):
+        loopback()
+    if PART in ("all", "cluster"):
+        cluster()
