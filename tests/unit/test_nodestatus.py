@@ -110,9 +110,47 @@ def test_spns_object_names_labels_owner():
     assert (obj["nodeName"], obj["status"], obj["message"]) == ("node-1", "Error", "bad")
     assert ns.spns_patch(obj, "SeccompProfile", "p", "node-1", "Error", "bad", ["ns/a"]) is None
     patch = ns.spns_patch(obj, "SeccompProfile", "p", "node-1", "Installed", "", [])
-    assert patch == {"metadata": {"labels": {"spo.x-k8s.io/profile-state": "Installed"},
+    assert patch == {"metadata": {"labels": {"spo.x-k8s.io/profile-state": "Installed", "spo.x-k8s.io/settled": "true"},
                                   "annotations": {ns.ANNOTATION_WORKLOADS: None}},
                      "status": "Installed", "message": None}
+
+
+@pytest.mark.parametrize("state, workloads, is_settled", [
+    ("Installed", [], True),
+    ("Installed", ["ns/pod"], False),    # its workloads are part of the profile's activeWorkloads
+    ("Terminating", ["ns/pod"], False),
+    ("Pending", [], False),
+    ("Error", [], False),
+])
+def test_settled_label_marks_what_cannot_change_the_aggregate(state, workloads, is_settled):
+    profile = {"apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns", "uid": "u"}}
+    labels = ns.spns_object("SeccompProfile", profile, "n1", state, "", workloads)["metadata"]["labels"]
+    assert (labels.get(ns.LABEL_SETTLED) == "true") == is_settled
+    # an unsettled SPNS never changes the aggregate less than a settled one: dropping every settled
+    # SPNS from the states leaves the aggregated state, message and workloads as they are
+    others = [ns.NodeState("a", "Installed"), ns.NodeState("b", state, "", workloads)]
+    kept = [s for s in others if not ns.settled(s.state, s.workloads)]
+    for mine in ("Installed", "Pending", "Error"):
+        me = ns.NodeState("n1", mine)
+        assert ns.aggregate(others + [me]) == ns.aggregate(kept + [me])
+
+
+def test_settled_label_removed_when_a_pod_uses_the_profile():
+    profile = {"apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns", "uid": "u"}}
+    obj = ns.spns_object("SeccompProfile", profile, "n1", "Installed")
+    assert obj["metadata"]["labels"][ns.LABEL_SETTLED] == "true"
+    patch = ns.spns_patch(obj, "SeccompProfile", "p", "n1", "Installed", "", ["ns/pod"])
+    assert patch == {"metadata": {"labels": {ns.LABEL_SETTLED: None},
+                                  "annotations": {ns.ANNOTATION_WORKLOADS: "ns/pod"}}}
+
+
+def test_selectors_own_others_and_profile():
+    assert ns.own_selector("vm") == "spo.x-k8s.io/node-name=vm"
+    assert ns.others_selector("vm") == "spo.x-k8s.io/node-name!=vm,!spo.x-k8s.io/settled"
+    assert ns.profile_selector("SeccompProfile", "p") == \
+        "spo.x-k8s.io/profile-id=SeccompProfile-p,spo.x-k8s.io/profile-kind=SeccompProfile"
+    node = "n" * 100  # label values are shortened the same way in the labels and the selectors
+    assert ns.own_selector(node).split("=", 1)[1] == ns.spns_labels("K", "p", node, "Pending")[ns.LABEL_NODE]
 
 
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

@@ -3,15 +3,16 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The node agent: installs the cluster's profiles on one node, in batches (docs/cluster-design.md).
 
-Caches (list+watch, :class:`kube.Reflector`): SeccompProfile, SelinuxProfile, RawSelinuxProfile and
-SecurityProfileNodeStatus of all namespaces, the SPOD ``spod`` of the operator namespace, the
-pods of this node (only the profiles they use are kept) and the Node objects (metadata only).
+Caches (list+watch, :class:`kube.Reflector`): SeccompProfile, SelinuxProfile, RawSelinuxProfile of all
+namespaces; SecurityProfileNodeStatus (SPNS): this node's own and the other nodes' unsettled ones
+(:mod:`nodestatus`); the SPOD ``spod`` of the operator namespace, the pods of this node (only the
+profiles they use are kept) and the Node objects (metadata only).
 Every change marks profiles dirty; dirty profiles are reconciled together once events have been
 quiet for a moment (:class:`coalesce.Coalescer`), in phases, so a thousand new profiles cost one
 engine call and one write pass:
 
-1. SPNS of nodes that no longer exist are deleted, and earlier agents' per-node finalizers removed (any agent
-   does this);
+1. SPNS of nodes that no longer exist are deleted (the cached ones by any agent; all of a node's when its
+   Node object goes, by one agent), and earlier agents' per-node finalizers removed (any agent);
 2. the shared finalizer ``spo.x-k8s.io/files-on-nodes`` is added to every profile about to be written to the
    node (by the first agent to get there);
 3. seccomp: each profile is validated on its own (a refused one never blocks the others), the
@@ -19,7 +20,7 @@ engine call and one write pass:
    files are written into the selinuxd drop-in directory and selinuxd's status is read back;
 4. this node's SPNS of each profile is created or patched (only when it differs);
 5. deleted profiles: the file stays (state Terminating) while a pod of this node uses it, then the
-   file and the SPNS go; the agent that sees no SPNS of an existing node left removes the finalizer;
+   file and the SPNS go; the agent that lists no SPNS of an existing node left removes the finalizer;
 6. the profile's status is aggregated over the SPNS and patched only when it differs.
 
 Decisions: a refused profile is Error with the engine's message (and one Warning event per
@@ -116,8 +117,8 @@ def slim_profile(obj: Dict[str, Any]) -> Dict[str, Any]:
 
 
 class SpnsEntry(object):
-    """What the agent keeps of one SPNS: every node's SPNS of every profile is cached (20 nodes x 1000
-    profiles = 20000 objects), so this is small; the labels are kept only for this node's own."""
+    """What the agent keeps of one SPNS (this node's, and the unsettled ones of the other nodes: with many
+    profiles and nodes still many objects, so this is small); the labels are kept only for this node's own."""
 
     __slots__ = ("name", "namespace", "rv", "node", "status", "message", "workloads", "index", "owner", "labels")
 
@@ -229,10 +230,13 @@ class NodeAgent(object):
             self.reflectors[kind] = k.Reflector(kube, kind, k.custom_path(GROUP, version, plural, namespace),
                                                 self._profile_handler(kind), slim=slim_profile, missing_ok=True,
                                                 log=self.log)
-        self.reflectors["spns"] = k.Reflector(kube, "spns", k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL,
-                                                                          namespace),
-                                              self._on_spns, slim=lambda o: SpnsEntry(o, node), missing_ok=True,
-                                              log=self.log)
+        # SPNS: this node's own, and the other nodes' unsettled ones (nodestatus: a settled SPNS cannot
+        # change an aggregated status); the two selectors are disjoint
+        spns_path = k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace)
+        for name, selector in (("spns", ns.own_selector(node)), ("spns-others", ns.others_selector(node))):
+            self.reflectors[name] = k.Reflector(kube, name, spns_path, self._on_spns,
+                                                query={"labelSelector": selector},
+                                                slim=lambda o: SpnsEntry(o, node), missing_ok=True, log=self.log)
         self.reflectors["spod"] = k.Reflector(kube, "spod", k.custom_path(GROUP, SPOD_VERSION, SPOD_PLURAL,
                                                                           operator_namespace),
                                               self._on_spod, query={"fieldSelector": "metadata.name=" + SPOD_NAME},
@@ -361,6 +365,7 @@ class NodeAgent(object):
     def _on_node(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
         if event == k.DELETED and self.ready.is_set():
             self.log("node %s is gone: removing its node statuses" % key[1])
+            self.pool.submit(self.forget_node, key[1])
             self.mark(self.all_profile_keys())
 
     def requeue(self, key: Key, delay: float) -> None:
@@ -389,13 +394,22 @@ class NodeAgent(object):
         kind, namespace, name = key
         with self.lock:
             refs = dict(self.spns_index.get((namespace, kind, ns.profile_id(kind, name)), {}))
-        store = self.reflectors["spns"]
+        own, others = self.reflectors["spns"], self.reflectors["spns-others"]
         result = {}
         for node, ref in refs.items():
-            obj = store.get(ref)
+            obj = own.get(ref) or others.get(ref)
             if obj is not None and obj.owner in (None, key):
                 result[node] = obj
         return result
+
+    def listed_spns_nodes(self, key: Key) -> List[str]:
+        """The nodes with an SPNS of the profile ``key`` as the API server lists them now (the cache holds
+        only the other nodes' unsettled ones)."""
+        kind, namespace, name = key
+        listing = self.kube.list(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace),
+                                 {"labelSelector": ns.profile_selector(kind, name)})
+        entries = [SpnsEntry(obj) for obj in listing.get("items") or []]
+        return sorted({e.node for e in entries if e.node and e.owner in (None, key)})
 
     def live_nodes(self) -> Optional[Set[str]]:
         nodes = self.reflectors["nodes"]
@@ -429,9 +443,10 @@ class NodeAgent(object):
             while not reflector.synced.wait(0.5):
                 if self.stop.is_set():
                     return
-        self.log("caches synced: %d seccomp, %d selinux, %d raw selinux profiles, %d node statuses, %d pods using "
-                 "profiles, %d nodes" % tuple(len(self.reflectors[n].store) for n in
-                                              (SECCOMP_KIND, SELINUX_KIND, RAW_KIND, "spns", "pods", "nodes")))
+        self.log("caches synced: %d seccomp, %d selinux, %d raw selinux profiles, %d node statuses of this node "
+                 "and %d unsettled ones of other nodes, %d pods using profiles, %d nodes"
+                 % tuple(len(self.reflectors[n].store) for n in
+                         (SECCOMP_KIND, SELINUX_KIND, RAW_KIND, "spns", "spns-others", "pods", "nodes")))
         with self.lock:
             self.settings = spod_settings(self.reflectors["spod"].get((self.operator_namespace, SPOD_NAME)))
         try:
@@ -1011,6 +1026,22 @@ class NodeAgent(object):
             changed_spec = key[0] == SECCOMP_KIND and current.get("spec") != slim.get("spec")
             self.mark([key] + (self.dependants(key[1], key[2]) if changed_spec else []))
 
+    def forget_node(self, node: str) -> None:
+        """Delete the SPNS of ``node``, whose Node object is gone (its settled ones are in no agent's cache).
+        One agent does it: the first in an order of that node's own among the nodes that exist."""
+        if self.stop.is_set() or self.turn(("Node", "", node), self.live_nodes()) != 0:
+            return
+        try:
+            listing = self.kube.list(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, self.namespace),
+                                     {"labelSelector": ns.own_selector(node)})
+            gone = [e for e in (SpnsEntry(obj) for obj in listing.get("items") or []) if e.node == node]
+            for entry in gone:
+                self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, entry.namespace,
+                                                   entry.name))
+            self.log("deleted %d node statuses of node %s (gone)" % (len(gone), node))
+        except k.KubeError as exc:
+            self.log("cannot delete the node statuses of node %s (gone): %s" % (node, exc))
+
     def cleanup_stale_nodes(self, key: Key, obj: Dict[str, Any], live: Set[str]) -> None:
         for finalizer in ns.legacy_finalizers(obj["metadata"].get("finalizers") or []):
             self.log("%s %s/%s: removing the per-node finalizer %s (replaced by %s)" % (key + (finalizer, self.finalizer)))
@@ -1114,12 +1145,14 @@ class NodeAgent(object):
 
     def release(self, key: Key, obj: Dict[str, Any], live: Optional[Set[str]]) -> None:
         """This node is done with a deleted profile (file and SPNS gone): the last node to be done removes the
-        shared finalizer.  Nodes finishing at the same moment may each still see the other's SPNS; the
-        SPNS deletions then reach every agent (:meth:`refresh_status`), which tries again."""
+        shared finalizer.  The cache holds only the other nodes' unsettled SPNS, so the profile's SPNS are
+        listed: every node lists after deleting its own, so the last of nodes finishing together sees the
+        others' deletions (the API server's lists are consistent) and no deletion waits for a watch event."""
         current = self.profile(key) or obj
         if self.finalizer not in (current["metadata"].get("finalizers") or []):
             return
-        left = ns.nodes_left(self.node_spns(key), self.node, live)
+        left = ns.nodes_left(self.node_spns(key), self.node, live) or ns.nodes_left(
+            self.listed_spns_nodes(key), self.node, live)
         if left:
             self.debug("%s %s/%s: deleted; waiting for nodes %s" % (key + (", ".join(left[:5]),)))
             return

@@ -11,7 +11,14 @@ SPNS with its result in one request), an unset state counts as Pending.
 Names and labels follow docs/cluster-design.md: SPNS ``<profile>-<node>`` (shortened with a hash
 when longer than an object name may be), labels ``spo.x-k8s.io/profile-id`` (``<Kind>-<name>``),
 ``node-name``, ``profile-state``, ``profile-kind`` (values longer than a label value may be are
-shortened with a hash), an owner reference to the profile.  One finalizer, ``spo.x-k8s.io/files-on-nodes``,
+shortened with a hash), ``settled`` (``"true"`` on an SPNS that is Installed and lists no workloads),
+an owner reference to the profile.
+
+A settled SPNS cannot change a profile's aggregated status (Installed is the best state, its
+message names no node, it adds no workload), so an agent watches only its own node's SPNS and the
+other nodes' unsettled ones (:func:`own_selector`, :func:`others_selector`): with N nodes each agent
+gets about one SPNS event per profile instead of N.  Before it removes the shared finalizer, an
+agent lists the profile's SPNS (they are not all in its cache).  One finalizer, ``spo.x-k8s.io/files-on-nodes``,
 keeps a deleted profile until no node that exists has its SPNS any more (each node deletes its SPNS
 once its file is gone).  The pods of a node that use a profile are listed in the
 SPNS annotation ``spo.x-k8s.io/active-workloads`` (``ns/pod`` joined by ``,``); the profile's
@@ -37,6 +44,7 @@ LABEL_PROFILE_ID = "spo.x-k8s.io/profile-id"
 LABEL_NODE = "spo.x-k8s.io/node-name"
 LABEL_STATE = "spo.x-k8s.io/profile-state"
 LABEL_KIND = "spo.x-k8s.io/profile-kind"
+LABEL_SETTLED = "spo.x-k8s.io/settled"
 ANNOTATION_WORKLOADS = "spo.x-k8s.io/active-workloads"
 # upstream's mark of a partial recording result: never installed, state Partial
 LABEL_PARTIAL = "spo.x-k8s.io/partial"
@@ -131,6 +139,26 @@ def nodes_left(spns_nodes: Iterable[str], me: str, live: Optional[Iterable[str]]
     return sorted(n for n in spns_nodes if n != me and (alive is None or n in alive))
 
 
+def settled(state: str, workloads: Sequence[str]) -> bool:
+    """Whether an SPNS of ``state`` listing ``workloads`` leaves the aggregated status as it is."""
+    return state == INSTALLED and not workloads
+
+
+def own_selector(node: str) -> str:
+    """Label selector of ``node``'s own SPNS."""
+    return "%s=%s" % (LABEL_NODE, node_label(node))
+
+
+def others_selector(node: str) -> str:
+    """Label selector of the other nodes' SPNS that can change an aggregated status (not settled)."""
+    return "%s!=%s,!%s" % (LABEL_NODE, node_label(node), LABEL_SETTLED)
+
+
+def profile_selector(kind: str, name: str) -> str:
+    """Label selector of every node's SPNS of one profile (within its namespace)."""
+    return "%s=%s,%s=%s" % (LABEL_PROFILE_ID, profile_id(kind, name), LABEL_KIND, kind)
+
+
 def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, message: str = "",
                 workloads: Sequence[str] = (), name: Optional[str] = None) -> Dict[str, Any]:
     """The SPNS of ``profile`` (a profile object with apiVersion and metadata.uid) on ``node``."""
@@ -140,7 +168,7 @@ def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, me
         "metadata": {
             "name": name or spns_name(meta["name"], node),
             "namespace": meta["namespace"],
-            "labels": spns_labels(kind, meta["name"], node, state),
+            "labels": spns_labels(kind, meta["name"], node, state, workloads),
             "ownerReferences": [{"apiVersion": profile.get("apiVersion"), "kind": kind, "name": meta["name"],
                                  "uid": meta["uid"], "controller": True, "blockOwnerDeletion": False}],
         },
@@ -154,9 +182,12 @@ def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, me
     return body
 
 
-def spns_labels(kind: str, name: str, node: str, state: str) -> Dict[str, str]:
-    return {LABEL_PROFILE_ID: profile_id(kind, name), LABEL_NODE: node_label(node),
-            LABEL_STATE: state, LABEL_KIND: kind}
+def spns_labels(kind: str, name: str, node: str, state: str, workloads: Sequence[str] = ()) -> Dict[str, str]:
+    labels = {LABEL_PROFILE_ID: profile_id(kind, name), LABEL_NODE: node_label(node),
+              LABEL_STATE: state, LABEL_KIND: kind}
+    if settled(state, workloads):
+        labels[LABEL_SETTLED] = "true"
+    return labels
 
 
 def spns_patch(current: Mapping[str, Any], kind: str, name: str, node: str, state: str, message: str,
@@ -165,8 +196,10 @@ def spns_patch(current: Mapping[str, Any], kind: str, name: str, node: str, stat
     patch: Dict[str, Any] = {}
     meta = current.get("metadata", {})
     labels = meta.get("labels") or {}
-    want_labels = spns_labels(kind, name, node, state)
-    label_patch = {k: v for k, v in want_labels.items() if labels.get(k) != v}
+    want_labels = spns_labels(kind, name, node, state, workloads)
+    label_patch: Dict[str, Optional[str]] = {k: v for k, v in want_labels.items() if labels.get(k) != v}
+    if LABEL_SETTLED in labels and LABEL_SETTLED not in want_labels:
+        label_patch[LABEL_SETTLED] = None
     want_workloads = ",".join(sorted(workloads))
     have_workloads = (meta.get("annotations") or {}).get(ANNOTATION_WORKLOADS, "")
     if label_patch:
