@@ -168,7 +168,7 @@ def test_spec_profile_installed_with_node_status(custom, namespace, agent):
     assert spns[0]["metadata"]["labels"] == {
         "spo.x-k8s.io/profile-id": "SeccompProfile-" + name, "spo.x-k8s.io/node-name": NODE,
         "spo.x-k8s.io/profile-state": "Installed", "spo.x-k8s.io/profile-kind": "SeccompProfile",
-        "spo.x-k8s.io/settled": "true"}
+        "spo.x-k8s.io/settled": "true", "spo.x-k8s.io/keeper": NODE}
     owner = spns[0]["metadata"]["ownerReferences"][0]
     assert (owner["kind"], owner["name"], owner["uid"]) == ("SeccompProfile", name, obj["metadata"]["uid"])
     # (a SPOD DaemonSet's agent of node vm may have reported Installed first: wait for ours)
@@ -213,14 +213,16 @@ def test_delete_removes_file_node_status_and_finalizer(custom, namespace, agent)
 
 
 def other_node_status(custom, profile: Dict[str, Any], node: str, status: str, message: str = "",
-                      settled: bool = False) -> None:
+                      settled: bool = False, keeper: Optional[str] = None) -> None:
     """The SPNS another node's agent would write for ``profile`` (a SeccompProfile as read back); without
-    ``settled``, as agents before the label ``spo.x-k8s.io/settled`` wrote it."""
+    ``settled`` and ``keeper``, as agents before the labels ``spo.x-k8s.io/settled`` and ``keeper`` wrote it."""
     meta = profile["metadata"]
     labels = {"spo.x-k8s.io/profile-id": "SeccompProfile-" + meta["name"], "spo.x-k8s.io/node-name": node,
               "spo.x-k8s.io/profile-state": status, "spo.x-k8s.io/profile-kind": "SeccompProfile"}
     if settled:
         labels["spo.x-k8s.io/settled"] = "true"
+    if keeper:
+        labels["spo.x-k8s.io/keeper"] = keeper
     body = {"apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfileNodeStatus",
             "metadata": {"name": "%s-%s" % (meta["name"], node), "labels": labels,
                          "ownerReferences": [{"apiVersion": GROUP + "/v1beta1", "kind": "SeccompProfile",
@@ -249,12 +251,16 @@ def test_finalizer_and_status_of_a_missing_node_are_removed(custom, namespace, a
     wait_for(lambda: get(custom, namespace, "ghosted") is None, 10, 0.2, "the profile to be gone")
 
 
-@pytest.mark.parametrize("settled", [False, True], ids=["unsettled", "settled"])
-def test_deletion_waits_for_every_existing_node(custom, namespace, agent, settled):
+@pytest.mark.parametrize("other", ["unsettled", "settled", "node-gone"])
+def test_deletion_waits_for_every_existing_node(custom, namespace, agent, other):
     """One finalizer for all nodes: a deleted profile stays while another existing node still has its node
-    status (its file), and goes once that node is done.  A settled status (Installed, unused) is in no other
-    agent's cache: the agent finds it by listing, and when its node goes, the agent deletes that node's
-    statuses and lets the profile go."""
+    status (its file), and goes once that node is done.  This agent claimed the profile (finalizer and keeper
+    annotation), so it removes the finalizer:
+    - unsettled: the other node's status (as earlier agents wrote it) is in every agent's cache;
+    - settled: written as agents write it now (Installed, unused, naming this node as keeper), it is only in
+      the keeper's cache, which sees the other node finish;
+    - node-gone: a settled status without the keeper label is in no cache here: the agent finds it by listing,
+      and lets the profile go when that node's Node object goes (deleting that node's statuses)."""
     from kubernetes import client
     core = client.CoreV1Api(custom.api_client)
     doc = spec_profile(namespace, "two-nodes")
@@ -262,15 +268,19 @@ def test_deletion_waits_for_every_existing_node(custom, namespace, agent, settle
     wait_for(lambda: state(custom, namespace, "two-nodes") == "Installed", 10, 0.2, "status Installed")
     obj = get(custom, namespace, "two-nodes")
     assert obj["metadata"]["finalizers"] == [FINALIZER]
+    assert obj["metadata"]["annotations"]["spo.x-k8s.io/keeper"] == NODE
     mine = node_statuses(custom, namespace)
-    assert [(s["nodeName"], s["metadata"]["labels"].get("spo.x-k8s.io/settled")) for s in mine] == [(NODE, "true")]
+    assert [(s["nodeName"], s["metadata"]["labels"].get("spo.x-k8s.io/settled"),
+             s["metadata"]["labels"].get("spo.x-k8s.io/keeper")) for s in mine] == [(NODE, "true", NODE)]
+    settled = other != "unsettled"
+    keeper = NODE if other == "settled" else None
     other = "h-agent-other-%s" % uuid.uuid4().hex[:6]
     core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": other},
                       "spec": {"taints": [{"key": "spo.x-k8s.io/test", "value": "true", "effect": "NoSchedule"}]}})
     node_deleted = False
     try:
         # what the other node's agent wrote: its node status (Installed, the file is there)
-        other_node_status(custom, obj, other, "Installed", settled=settled)
+        other_node_status(custom, obj, other, "Installed", settled=settled, keeper=keeper)
         custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, "two-nodes")
         wait_for(lambda: not os.path.exists(agent.path(namespace, "two-nodes")), 10, 0.2, "this node's file removed")
         wait_for(lambda: [s["nodeName"] for s in node_statuses(custom, namespace)] == [other], 10, 0.2,
@@ -278,7 +288,7 @@ def test_deletion_waits_for_every_existing_node(custom, namespace, agent, settle
         time.sleep(2)
         held = get(custom, namespace, "two-nodes")
         assert held is not None and held["metadata"]["finalizers"] == [FINALIZER], held
-        if settled:
+        if settled and not keeper:
             core.delete_node(other)
             node_deleted = True
             wait_for(lambda: not node_statuses(custom, namespace), 10, 0.2, "the gone node's status deleted")

@@ -69,6 +69,9 @@ SPOD_VERSION, SPOD_PLURAL, SPOD_NAME = "v1alpha1", "securityprofilesoperatordaem
 COMPONENT = "spo-node-agent"
 SELINUX_POLL = 1.0
 ATTEMPTS = 8  # of a finalizer patch before the profile is requeued
+SPNS_CACHES = ("spns", "spns-others", "spns-kept")  # this node's own; others' unsettled; others' settled, kept here
+RELEASE_FALLBACK = 120.0  # s: a node not the keeper lists a deleted profile's statuses this long after its own went
+RELEASE_POLL = (1.0, 30.0)  # s: first and longest wait between lists of an agent that does not see every status
 PATCHED, GONE, RETRY = "patched", "gone", "retry"  # outcomes of one finalizer patch
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
@@ -112,6 +115,9 @@ def slim_profile(obj: Dict[str, Any]) -> Dict[str, Any]:
         obj["metadata"]["finalizers"] = [sys.intern(f) if isinstance(f, str) else f for f in finalizers]
     meta = k.slim_metadata(obj.get("metadata") or {}, ("name", "namespace", "uid", "resourceVersion", "generation",
                                                        "deletionTimestamp", "finalizers", "labels"))
+    keeper = ns.keeper_of(obj)
+    if keeper:
+        meta["annotations"] = {ns.ANNOTATION_KEEPER: sys.intern(keeper)}
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta,
             "spec": obj.get("spec"), "status": obj.get("status") or {}}
 
@@ -223,6 +229,8 @@ class NodeAgent(object):
         self.reported: Dict[Key, Tuple[str, Any, str]] = {}
         self.full: Set[Key] = set()
         self.done: Dict[Key, Tuple[Any, Outcome]] = {}
+        self.release_due: Dict[Key, float] = {}   # deleted profiles another node keeps: when to look again
+        self.release_polls: Dict[Key, int] = {}   # deleted profiles this node lists for: lists so far
         self.batches = 0
         self.errors = 0
         self.reflectors: Dict[str, k.Reflector] = {}
@@ -230,10 +238,11 @@ class NodeAgent(object):
             self.reflectors[kind] = k.Reflector(kube, kind, k.custom_path(GROUP, version, plural, namespace),
                                                 self._profile_handler(kind), slim=slim_profile, missing_ok=True,
                                                 log=self.log)
-        # SPNS: this node's own, and the other nodes' unsettled ones (nodestatus: a settled SPNS cannot
-        # change an aggregated status); the two selectors are disjoint
+        # SPNS: this node's own, the other nodes' unsettled ones (nodestatus: a settled SPNS cannot change an
+        # aggregated status) and their settled ones of the profiles this node keeps; the selectors are disjoint
         spns_path = k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace)
-        for name, selector in (("spns", ns.own_selector(node)), ("spns-others", ns.others_selector(node))):
+        for name, selector in zip(SPNS_CACHES, (ns.own_selector(node), ns.others_selector(node),
+                                                ns.kept_selector(node))):
             self.reflectors[name] = k.Reflector(kube, name, spns_path, self._on_spns,
                                                 query={"labelSelector": selector},
                                                 slim=lambda o: SpnsEntry(o, node), missing_ok=True, log=self.log)
@@ -290,6 +299,8 @@ class NodeAgent(object):
         if ofin != nfin:
             if (self.finalizer in ofin) != (self.finalizer in nfin) or ns.legacy_finalizers(nfin):
                 return True
+        if ns.keeper_of(old) != ns.keeper_of(new):
+            return True  # this node's SPNS names the keeper
         if old.get("status") != new.get("status"):
             return False
         return None
@@ -315,6 +326,8 @@ class NodeAgent(object):
 
     def _on_spns(self, event: str, key: Tuple[str, str], old: Optional[SpnsEntry], new: Optional[SpnsEntry]) -> None:
         dirty = []
+        # an SPNS moving between two caches (settled or not) may reach the new one first
+        elsewhere = new is None and any(self.reflectors[name].get(key) is not None for name in SPNS_CACHES)
         with self.lock:
             for entry, present in ((old, False), (new, True)):
                 if entry is None or entry.index is None:
@@ -322,7 +335,7 @@ class NodeAgent(object):
                 nodes = self.spns_index.setdefault(entry.index, {})
                 if present:
                     nodes[entry.node] = key
-                elif nodes.get(entry.node) == key:
+                elif nodes.get(entry.node) == key and not elsewhere:
                     del nodes[entry.node]
                     if not nodes:
                         del self.spns_index[entry.index]
@@ -394,10 +407,10 @@ class NodeAgent(object):
         kind, namespace, name = key
         with self.lock:
             refs = dict(self.spns_index.get((namespace, kind, ns.profile_id(kind, name)), {}))
-        own, others = self.reflectors["spns"], self.reflectors["spns-others"]
+        stores = [self.reflectors[name] for name in SPNS_CACHES]
         result = {}
         for node, ref in refs.items():
-            obj = own.get(ref) or others.get(ref)
+            obj = next((found for found in (store.get(ref) for store in stores) if found is not None), None)
             if obj is not None and obj.owner in (None, key):
                 result[node] = obj
         return result
@@ -443,10 +456,10 @@ class NodeAgent(object):
             while not reflector.synced.wait(0.5):
                 if self.stop.is_set():
                     return
-        self.log("caches synced: %d seccomp, %d selinux, %d raw selinux profiles, %d node statuses of this node "
-                 "and %d unsettled ones of other nodes, %d pods using profiles, %d nodes"
+        self.log("caches synced: %d seccomp, %d selinux, %d raw selinux profiles, %d node statuses of this node, "
+                 "%d unsettled and %d settled kept ones of other nodes, %d pods using profiles, %d nodes"
                  % tuple(len(self.reflectors[n].store) for n in
-                         (SECCOMP_KIND, SELINUX_KIND, RAW_KIND, "spns", "spns-others", "pods", "nodes")))
+                         (SECCOMP_KIND, SELINUX_KIND, RAW_KIND) + SPNS_CACHES + ("pods", "nodes")))
         with self.lock:
             self.settings = spod_settings(self.reflectors["spod"].get((self.operator_namespace, SPOD_NAME)))
         try:
@@ -548,9 +561,9 @@ class NodeAgent(object):
                 outcomes[key] = self.plan_selinux(key, present[key])
         # 2. finalizers before anything is written
         need = self.spread(key for key, out in outcomes.items() if out.need_finalizer and key in present
-                           and self.finalizer not in (present[key]["metadata"].get("finalizers") or []))
+                           and self.unclaimed(present[key], live))
         failed = set()
-        for key, ok in zip(need, self._parallel(lambda key: self.add_finalizer(key, present[key]), need)):
+        for key, ok in zip(need, self._parallel(lambda key: self.claim(key, present[key], live), need)):
             if not ok:
                 failed.add(key)
         for key in failed:
@@ -941,10 +954,16 @@ class NodeAgent(object):
         return ns.IN_PROGRESS, "selinuxd is installing the policy"
 
     # ------------------------------------------------------------------ API writes
-    def add_finalizer(self, key: Key, obj: Dict[str, Any]) -> bool:
-        """Add the shared finalizer unless another node's agent did already (the cache is read again: the
-        batch was planned before); every patch is guarded by the resourceVersion, so agents adding it at
-        the same moment never write it twice."""
+    def unclaimed(self, obj: Mapping[str, Any], live: Optional[Set[str]]) -> bool:
+        """Whether the profile lacks the shared finalizer or a keeper of a node that exists."""
+        keeper = ns.keeper_of(obj)
+        return (self.finalizer not in (obj["metadata"].get("finalizers") or []) or keeper is None
+                or (live is not None and keeper not in live))
+
+    def claim(self, key: Key, obj: Dict[str, Any], live: Optional[Set[str]]) -> bool:
+        """Add the shared finalizer, and this node as the keeper, unless another node's agent did already (the
+        cache is read again: the batch was planned before); every patch is guarded by the resourceVersion, so
+        agents claiming at the same moment never write twice.  False: the finalizer is not there."""
         path = self.path(key)
         obj = self.profile(key) or obj
         for attempt in range(ATTEMPTS):
@@ -952,16 +971,16 @@ class NodeAgent(object):
                 time.sleep(random.uniform(0, 0.05 * attempt))
             meta = obj["metadata"]
             finalizers = meta.get("finalizers") or []
-            if self.finalizer in finalizers:
+            if not self.unclaimed(obj, live):
                 return True
             if meta.get("deletionTimestamp"):
-                return False
-            ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")}]
-            if finalizers:
-                ops.append({"op": "add", "path": "/metadata/finalizers/-", "value": self.finalizer})
-            else:
-                ops.append({"op": "add", "path": "/metadata/finalizers", "value": [self.finalizer]})
-            outcome, obj = self._patch_or_reread(key, path, ops)
+                return self.finalizer in finalizers
+            # a merge patch: the annotation map may or may not exist; the resourceVersion makes it conditional
+            patch = {"metadata": {"resourceVersion": meta.get("resourceVersion"),
+                                  "annotations": {ns.ANNOTATION_KEEPER: self.node}}}
+            if self.finalizer not in finalizers:
+                patch["metadata"]["finalizers"] = list(finalizers) + [self.finalizer]
+            outcome, obj = self._patch_or_reread(key, path, merge=patch)
             if outcome != RETRY:
                 return outcome == PATCHED
         return False
@@ -986,11 +1005,13 @@ class NodeAgent(object):
         raise k.KubeError(409, "finalizer %s not removed after %d attempts (the object changes too often); "
                                "trying again later" % (finalizer, ATTEMPTS), "Conflict", "PATCH", path)
 
-    def _patch_or_reread(self, key: Key, path: str, ops: List[Dict[str, Any]]) -> Tuple[str, Dict[str, Any]]:
-        """One JSON patch guarded by its ``test`` ops: (PATCHED, the object as patched), (GONE, {}) on a 404, or
-        (RETRY, the object read again) when a guard failed or the API server was busy (409, 422, 500)."""
+    def _patch_or_reread(self, key: Key, path: str, ops: Optional[List[Dict[str, Any]]] = None,
+                         merge: Optional[Dict[str, Any]] = None) -> Tuple[str, Dict[str, Any]]:
+        """One JSON patch guarded by its ``test`` ops (or a merge patch guarded by its resourceVersion): (PATCHED,
+        the object as patched), (GONE, {}) on a 404, or (RETRY, the object read again, cached) when a guard failed
+        or the API server was busy (409, 422, 500)."""
         try:
-            fresh = self.kube.json_patch(path, ops)
+            fresh = self.kube.merge_patch(path, merge) if merge is not None else self.kube.json_patch(path, ops or [])
             self._remember(key, fresh)
             return PATCHED, fresh or {}
         except k.KubeError as exc:
@@ -999,11 +1020,13 @@ class NodeAgent(object):
             if exc.status not in (409, 422, 500):
                 raise
         try:
-            return RETRY, slim_profile(self.kube.get(path))
+            fresh = self.kube.get(path)
         except k.KubeError as exc:
             if exc.status == 404:
                 return GONE, {}
             raise
+        self._remember(key, fresh)
+        return RETRY, slim_profile(fresh)
 
     def _remember(self, key: Key, fresh: Optional[Dict[str, Any]]) -> None:
         """Put an object the API returned into the cache (unless the watch already brought a newer one).
@@ -1053,10 +1076,12 @@ class NodeAgent(object):
 
     def write_spns(self, key: Key, obj: Dict[str, Any], out: Outcome, workloads: List[str]) -> None:
         kind, namespace, name = key
+        obj = self.profile(key) or obj  # the keeper may have been set since the batch was planned
+        keeper = ns.keeper_of(obj)
         mine = self.node_spns(key).get(self.node)
         message = out.message
         if mine is not None:
-            patch = ns.spns_patch(mine.as_object(), kind, name, self.node, out.state, message, workloads)
+            patch = ns.spns_patch(mine.as_object(), kind, name, self.node, out.state, message, workloads, keeper)
             if patch:
                 fresh = self.kube.merge_patch(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace,
                                                             mine.name), patch)
@@ -1072,7 +1097,7 @@ class NodeAgent(object):
             existing = self.kube.get(collection + "/" + body["metadata"]["name"])
             entry = SpnsEntry(existing, self.node)
             if (entry.index, entry.node) == ((namespace, kind, ns.profile_id(kind, name)), self.node):
-                patch = ns.spns_patch(existing, kind, name, self.node, out.state, message, workloads)
+                patch = ns.spns_patch(existing, kind, name, self.node, out.state, message, workloads, keeper)
                 fresh = self.kube.merge_patch(collection + "/" + body["metadata"]["name"], patch) if patch else existing
             else:  # the name belongs to another profile's status
                 body["metadata"]["name"] = ns.spns_alt_name(kind, name, self.node)
@@ -1129,6 +1154,8 @@ class NodeAgent(object):
         if obj is None or out.delete:
             self.done.pop(key, None)
         if obj is None:  # gone
+            self.release_due.pop(key, None)
+            self.release_polls.pop(key, None)
             if out.remove_file:
                 self._remove_any_file(key)
             self.reported.pop(key, None)
@@ -1143,18 +1170,48 @@ class NodeAgent(object):
         self.write_spns(key, obj, out, workloads)
         self.update_status(key, out, workloads, live)
 
+    def acting_keeper(self, obj: Mapping[str, Any], live: Optional[Set[str]]) -> Tuple[bool, bool]:
+        """(acts, sees all): whether this agent removes the shared finalizer of the profile ``obj``, and whether
+        every node's SPNS of it reaches this agent's caches.  The keeper acts; when the profile has no keeper or
+        its node is gone, every agent does (it lists, as it does not see the other nodes' settled SPNS)."""
+        keeper = ns.keeper_of(obj)
+        if keeper == self.node:
+            return True, True
+        return keeper is None or (live is not None and keeper not in live), False
+
     def release(self, key: Key, obj: Dict[str, Any], live: Optional[Set[str]]) -> None:
-        """This node is done with a deleted profile (file and SPNS gone): the last node to be done removes the
-        shared finalizer.  The cache holds only the other nodes' unsettled SPNS, so the profile's SPNS are
-        listed: every node lists after deleting its own, so the last of nodes finishing together sees the
-        others' deletions (the API server's lists are consistent) and no deletion waits for a watch event."""
+        """This node is done with a deleted profile (file and SPNS gone): once no node that exists has its SPNS
+        left, the keeper removes the shared finalizer.  The keeper sees every node's SPNS go (its caches hold the
+        settled SPNS of the profiles it keeps) and lists them once more before the finalizer goes.  Another node
+        looks again after :data:`RELEASE_FALLBACK` in case the keeper's agent has stopped for good; an agent
+        acting without the keeper's cache lists every :data:`RELEASE_POLL` while nodes are left."""
         current = self.profile(key) or obj
         if self.finalizer not in (current["metadata"].get("finalizers") or []):
+            self.release_due.pop(key, None)
+            self.release_polls.pop(key, None)
             return
-        left = ns.nodes_left(self.node_spns(key), self.node, live) or ns.nodes_left(
-            self.listed_spns_nodes(key), self.node, live)
+        acts, sees_all = self.acting_keeper(current, live)
+        now = time.monotonic()
+        if not acts:
+            due = self.release_due.get(key)
+            if due is None or now < due:
+                if due is None:
+                    self.release_due[key] = now + RELEASE_FALLBACK
+                    self.requeue(key, RELEASE_FALLBACK)
+                return
+            self.release_due[key] = now + RELEASE_FALLBACK
+            self.requeue(key, RELEASE_FALLBACK)
+        cached = ns.nodes_left(self.node_spns(key), self.node, live)
+        if cached and sees_all:
+            self.debug("%s %s/%s: deleted; waiting for nodes %s" % (key + (", ".join(cached[:5]),)))
+            return
+        left = cached or ns.nodes_left(self.listed_spns_nodes(key), self.node, live)
         if left:
             self.debug("%s %s/%s: deleted; waiting for nodes %s" % (key + (", ".join(left[:5]),)))
+            if acts:  # some SPNS do not reach the caches here: look again
+                polls = self.release_polls.get(key, 0)
+                self.release_polls[key] = polls + 1
+                self.requeue(key, min(RELEASE_POLL[0] * 2 ** polls, RELEASE_POLL[1]))
             return
         self.remove_finalizer(key, current, self.finalizer)
 
@@ -1167,10 +1224,12 @@ class NodeAgent(object):
         if obj["metadata"].get("deletionTimestamp"):
             spns, live = self.node_spns(key), self.live_nodes()
             if self.node not in spns and self.finalizer in (obj["metadata"].get("finalizers") or []) \
-                    and not ns.nodes_left(spns, self.node, live):
-                # every agent done with it sees this; they take turns (an order of the nodes of this
-                # profile's own), so the first one's removal reaches the others' caches before they try
-                self.requeue(key, 0.1 + 0.5 * self.turn(key, live) + random.uniform(0, 0.2))
+                    and self.acting_keeper(obj, live)[0] and not ns.nodes_left(spns, self.node, live):
+                if ns.keeper_of(obj) == self.node:
+                    self.requeue(key, 0.05)
+                else:  # no keeper: every agent done with it sees this; they take turns (an order of the nodes of
+                    # this profile's own), so the first one's removal reaches the others' caches before they try
+                    self.requeue(key, 0.1 + 0.5 * self.turn(key, live) + random.uniform(0, 0.2))
             return
         mine = self.node_spns(key).get(self.node)
         if mine is None:

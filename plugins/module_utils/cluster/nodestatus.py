@@ -17,8 +17,11 @@ an owner reference to the profile.
 A settled SPNS cannot change a profile's aggregated status (Installed is the best state, its
 message names no node, it adds no workload), so an agent watches only its own node's SPNS and the
 other nodes' unsettled ones (:func:`own_selector`, :func:`others_selector`): with N nodes each agent
-gets about one SPNS event per profile instead of N.  Before it removes the shared finalizer, an
-agent lists the profile's SPNS (they are not all in its cache).  One finalizer, ``spo.x-k8s.io/files-on-nodes``,
+gets about one SPNS event per profile instead of N.  The shared finalizer is removed by the profile's
+keeper: the node whose agent added it, named in the profile's annotation ``spo.x-k8s.io/keeper`` (set
+in the same patch).  Every node's SPNS carries the label ``spo.x-k8s.io/keeper`` too, and a keeper
+also watches the other nodes' settled SPNS of the profiles it keeps (:func:`kept_selector`), so it sees
+each node finish; it lists the profile's SPNS once more before the finalizer goes.  One finalizer, ``spo.x-k8s.io/files-on-nodes``,
 keeps a deleted profile until no node that exists has its SPNS any more (each node deletes its SPNS
 once its file is gone).  The pods of a node that use a profile are listed in the
 SPNS annotation ``spo.x-k8s.io/active-workloads`` (``ns/pod`` joined by ``,``); the profile's
@@ -45,6 +48,7 @@ LABEL_NODE = "spo.x-k8s.io/node-name"
 LABEL_STATE = "spo.x-k8s.io/profile-state"
 LABEL_KIND = "spo.x-k8s.io/profile-kind"
 LABEL_SETTLED = "spo.x-k8s.io/settled"
+LABEL_KEEPER = ANNOTATION_KEEPER = "spo.x-k8s.io/keeper"  # label of the SPNS, annotation of the profile
 ANNOTATION_WORKLOADS = "spo.x-k8s.io/active-workloads"
 # upstream's mark of a partial recording result: never installed, state Partial
 LABEL_PARTIAL = "spo.x-k8s.io/partial"
@@ -154,6 +158,18 @@ def others_selector(node: str) -> str:
     return "%s!=%s,!%s" % (LABEL_NODE, node_label(node), LABEL_SETTLED)
 
 
+def kept_selector(node: str) -> str:
+    """Label selector of the other nodes' settled SPNS of the profiles ``node`` keeps (disjoint from
+    :func:`others_selector`)."""
+    return "%s!=%s,%s,%s=%s" % (LABEL_NODE, node_label(node), LABEL_SETTLED, LABEL_KEEPER, node_label(node))
+
+
+def keeper_of(profile: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """The node named by a profile's keeper annotation (None: none yet)."""
+    annotations = ((profile or {}).get("metadata") or {}).get("annotations") or {}
+    return annotations.get(ANNOTATION_KEEPER) or None
+
+
 def profile_selector(kind: str, name: str) -> str:
     """Label selector of every node's SPNS of one profile (within its namespace)."""
     return "%s=%s,%s=%s" % (LABEL_PROFILE_ID, profile_id(kind, name), LABEL_KIND, kind)
@@ -163,12 +179,13 @@ def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, me
                 workloads: Sequence[str] = (), name: Optional[str] = None) -> Dict[str, Any]:
     """The SPNS of ``profile`` (a profile object with apiVersion and metadata.uid) on ``node``."""
     meta = profile["metadata"]
+    keeper = keeper_of(profile)
     body: Dict[str, Any] = {
         "apiVersion": SPNS_API_VERSION, "kind": SPNS_KIND,
         "metadata": {
             "name": name or spns_name(meta["name"], node),
             "namespace": meta["namespace"],
-            "labels": spns_labels(kind, meta["name"], node, state, workloads),
+            "labels": spns_labels(kind, meta["name"], node, state, workloads, keeper),
             "ownerReferences": [{"apiVersion": profile.get("apiVersion"), "kind": kind, "name": meta["name"],
                                  "uid": meta["uid"], "controller": True, "blockOwnerDeletion": False}],
         },
@@ -182,21 +199,25 @@ def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, me
     return body
 
 
-def spns_labels(kind: str, name: str, node: str, state: str, workloads: Sequence[str] = ()) -> Dict[str, str]:
+def spns_labels(kind: str, name: str, node: str, state: str, workloads: Sequence[str] = (),
+                keeper: Optional[str] = None) -> Dict[str, str]:
     labels = {LABEL_PROFILE_ID: profile_id(kind, name), LABEL_NODE: node_label(node),
               LABEL_STATE: state, LABEL_KIND: kind}
     if settled(state, workloads):
         labels[LABEL_SETTLED] = "true"
+    if keeper:
+        labels[LABEL_KEEPER] = node_label(keeper)
     return labels
 
 
 def spns_patch(current: Mapping[str, Any], kind: str, name: str, node: str, state: str, message: str,
-               workloads: Sequence[str]) -> Optional[Dict[str, Any]]:
-    """Merge patch bringing ``current`` (an SPNS) to the wanted content; None when nothing differs."""
+               workloads: Sequence[str], keeper: Optional[str] = None) -> Optional[Dict[str, Any]]:
+    """Merge patch bringing ``current`` (an SPNS) to the wanted content; None when nothing differs (a
+    keeper label stays as it is while the keeper is not known)."""
     patch: Dict[str, Any] = {}
     meta = current.get("metadata", {})
     labels = meta.get("labels") or {}
-    want_labels = spns_labels(kind, name, node, state, workloads)
+    want_labels = spns_labels(kind, name, node, state, workloads, keeper)
     label_patch: Dict[str, Optional[str]] = {k: v for k, v in want_labels.items() if labels.get(k) != v}
     if LABEL_SETTLED in labels and LABEL_SETTLED not in want_labels:
         label_patch[LABEL_SETTLED] = None
