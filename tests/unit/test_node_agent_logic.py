@@ -275,3 +275,58 @@ def test_agents_take_turns_at_a_deleted_profiles_finalizer(tmp_path):
     assert len(firsts) > 1
     agent.node = "not-a-node-yet"
     assert 0 <= agent.turn(key, nodes) <= 20 and agent.turn(key, None) == 0
+
+
+@pytest.mark.parametrize("keeper, live, acts", [
+    ("vm", {"vm", "b"}, (True, True)),      # the keeper: every node's status reaches its caches
+    ("b", {"vm", "b"}, (False, False)),     # another node keeps it
+    ("b", None, (False, False)),            # nodes not known yet: the keeper named still counts
+    ("gone", {"vm", "b"}, (True, False)),   # the keeper's node is gone: every agent acts, listing
+    (None, {"vm"}, (True, False)),          # claimed by an agent before keepers
+])
+def test_who_removes_a_deleted_profiles_finalizer(tmp_path, keeper, live, acts):
+    agent = _agent([], tmp_path)
+    agent.node = "vm"
+    doc = _spec("p")
+    if keeper:
+        doc["metadata"]["annotations"] = {ns.ANNOTATION_KEEPER: keeper, "other": "x"}
+    obj = slim_profile(doc)
+    assert obj["metadata"].get("annotations") == ({ns.ANNOTATION_KEEPER: keeper} if keeper else None)
+    assert agent.acting_keeper(obj, live) == acts
+
+
+def test_an_spns_moving_between_caches_stays_known(tmp_path):
+    """A settled SPNS that becomes unsettled leaves one watch and joins another; the second watch's event may
+    come first, and the first watch's deletion must not drop it."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import (
+        SPNS_CACHES, SpnsEntry)
+    profile = dict(_spec("p"), apiVersion="security-profiles-operator.x-k8s.io/v1beta1")
+    agent = _agent([profile], tmp_path)
+    agent.node, agent.lock, agent.full, agent.spns_index = "vm", threading.RLock(), set(), {}
+    agent.queue = Coalescer(0.01)
+    for name in SPNS_CACHES:
+        agent.reflectors[name] = _Reflector([])
+    key = (SECCOMP_KIND, "ns", "p")
+
+    def entry(state, workloads=()):
+        return SpnsEntry(ns.spns_object(SECCOMP_KIND, profile, "b", state, "", workloads), "vm")
+
+    def event(cache, old, new):  # as kube.Reflector does: the store first, then the handler
+        store = agent.reflectors[cache].store
+        if new is None:
+            store.pop(old.key)
+        else:
+            store[new.key] = new
+        agent._on_spns("X", (new or old).key, old, new)
+
+    settled = entry("Installed")
+    event("spns-kept", None, settled)
+    assert agent.node_spns(key)["b"].status == "Installed"
+    busy = entry("Installed", ["ns/pod"])
+    event("spns-others", None, busy)
+    event("spns-kept", settled, None)
+    assert agent.node_spns(key)["b"].workload_list() == ["ns/pod"]
+    event("spns-others", busy, None)
+    assert agent.node_spns(key) == {}
+    assert agent.queue.wait(0.5) == [key]  # the status is aggregated again
+    agent.queue.close()
