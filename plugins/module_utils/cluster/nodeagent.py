@@ -108,8 +108,9 @@ def _intern_names(spec: Any) -> Any:
     return spec
 
 
-def slim_profile(obj: Dict[str, Any]) -> Dict[str, Any]:
-    _intern_names(obj.get("spec"))
+def slim_profile(obj: Dict[str, Any], interned: bool = False) -> Dict[str, Any]:
+    if not interned:
+        _intern_names(obj.get("spec"))
     finalizers = (obj.get("metadata") or {}).get("finalizers")
     if isinstance(finalizers, list):
         obj["metadata"]["finalizers"] = [sys.intern(f) if isinstance(f, str) else f for f in finalizers]
@@ -236,8 +237,8 @@ class NodeAgent(object):
         self.reflectors: Dict[str, k.Reflector] = {}
         for kind, (version, plural) in KINDS.items():
             self.reflectors[kind] = k.Reflector(kube, kind, k.custom_path(GROUP, version, plural, namespace),
-                                                self._profile_handler(kind), slim=slim_profile, missing_ok=True,
-                                                log=self.log)
+                                                self._profile_handler(kind), slim=self._slim_profile(kind),
+                                                missing_ok=True, log=self.log)
         # SPNS: this node's own, the other nodes' unsettled ones (nodestatus: a settled SPNS cannot change an
         # aggregated status) and their settled ones of the profiles this node keeps; the selectors are disjoint
         spns_path = k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace)
@@ -257,6 +258,18 @@ class NodeAgent(object):
         self.reflectors["nodes"] = k.Reflector(kube, "nodes", k.core_path("nodes"), self._on_node,
                                                slim=lambda o: {"metadata": {"name": (o.get("metadata") or {}).get("name")}},
                                                log=self.log)
+
+    def _slim_profile(self, kind: str) -> Callable[[Dict[str, Any]], Dict[str, Any]]:
+        """:func:`slim_profile`, sharing the cached version's spec when it is unchanged (most events of a profile
+        change only its metadata or status; comparing is much cheaper than interning the names again)."""
+        def slim(obj: Dict[str, Any]) -> Dict[str, Any]:
+            meta = obj.get("metadata") or {}
+            cached = self.reflectors[kind].get((meta.get("namespace") or "", meta.get("name") or ""))
+            if cached is not None and cached.get("spec") == obj.get("spec"):
+                obj["spec"] = cached["spec"]
+                return slim_profile(obj, interned=True)
+            return slim_profile(obj)
+        return slim
 
     # ------------------------------------------------------------------ logging
     def log(self, message: str) -> None:
@@ -654,7 +667,7 @@ class NodeAgent(object):
                 else:
                     memo = self.done.get(key)
                     if memo is not None and memo[0] == self.signature(key, obj) and (
-                            memo[1].state != ns.INSTALLED or os.path.exists(self.seccomp_path(key))):
+                            memo[1].state != ns.INSTALLED or os.path.exists(self.seccomp_file(key))):
                         out = Outcome(memo[1].state, memo[1].message)
                         out.refused, out.reason = memo[1].refused, memo[1].reason
                         out.need_finalizer = memo[1].need_finalizer
@@ -822,6 +835,10 @@ class NodeAgent(object):
     # ------------------------------------------------------------------ node writes
     def seccomp_path(self, key: Key) -> str:
         return nodefs.safe_join(self.root, key[1], key[2] + ".json")
+
+    def seccomp_file(self, key: Key) -> str:
+        """:meth:`seccomp_path` without its checks (names the API server validated; only to look at the file)."""
+        return os.path.join(self.root, key[1], key[2] + ".json")
 
     def apply_seccomp(self, outcomes: Dict[Key, Outcome], present: Mapping[Key, Dict[str, Any]]) -> None:
         accepted = [key for key, out in outcomes.items() if out.write]
@@ -1249,6 +1266,12 @@ class NodeAgent(object):
             pass
 
     def update_status(self, key: Key, out: Outcome, workloads: List[str], live: Optional[Set[str]]) -> None:
+        """Aggregate the profile's status over the nodes and patch it when it differs.  Only the keeper does (its
+        caches hold every node's SPNS that can change the aggregate), unless the profile has no keeper of a node
+        that exists: then every agent does, as each sees the unsettled SPNS."""
+        current = self.profile(key)
+        if current is None or not self.acting_keeper(current, live)[0]:
+            return
         states = []
         for node, spns in self.node_spns(key).items():
             if node == self.node or (live is not None and node not in live):
@@ -1261,9 +1284,6 @@ class NodeAgent(object):
         kind, namespace, name = key
         extra = ({"localhostProfile": localhost_profile(namespace, name)} if kind == SECCOMP_KIND
                  else {"usage": selinux_model.policy_name(name, namespace) + ".process"})
-        current = self.profile(key)
-        if current is None:
-            return
         status = ns.profile_status(current.get("status"), state, message, all_workloads, extra, k.now_rfc3339())
         if status is None:
             return
