@@ -125,3 +125,11 @@ def test_bad_files_are_refused_by_name(tmp_path, files):
     assert created.returncode == 0, created.stdout
     assert yaml.safe_load((tmp_path / "new.yaml").read_text()) == {
         "apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "seccompDefault": True}
+
+
+def test_a_bad_crio_setting_fails_naming_the_variable_and_changes_nothing(tmp_path, files):
+    config, dropin = files
+    proc = _run(tmp_path, "bad", seccomp_default_crio="sometimes")
+    assert proc.returncode != 0
+    assert "seccomp_default_crio: must be true, false or auto, not 'sometimes'" in proc.stdout + proc.stderr
+    assert config.read_text() == KUBELET_CONFIG and not dropin.exists()
