@@ -23,7 +23,7 @@ def test_batch_written_and_stale_temps_removed(tmp_path, count):
         assert open(path, "rb").read() == data
         assert os.stat(path).st_mode & 0o777 == 0o640
     assert not stale.exists() and other.exists()
-    assert sorted(os.listdir(tmp_path)) == sorted([".unrelated.json.abc123.tmp"] + [os.path.basename(p) for p, _ in items])
+    assert sorted(os.listdir(tmp_path)) == sorted([".unrelated.json.abc123.tmp"] + [os.path.basename(item[0]) for item in items])
 
 
 def test_failed_batch_renames_nothing_and_leaves_no_temp(tmp_path):

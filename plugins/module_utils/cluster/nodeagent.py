@@ -78,6 +78,11 @@ COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirnam
 Key = Tuple[str, str, str]  # (kind, namespace, name)
 
 
+def spns_path(namespace: Optional[str], name: Optional[str] = None) -> str:
+    """API path of the SPNS collection of ``namespace`` (None: all namespaces) or of one SPNS."""
+    return k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace, name)
+
+
 def rss_mb() -> float:
     """Resident memory of this process (Linux), MB."""
     try:
@@ -241,10 +246,9 @@ class NodeAgent(object):
                                                 missing_ok=True, log=self.log)
         # SPNS: this node's own, the other nodes' unsettled ones (nodestatus: a settled SPNS cannot change an
         # aggregated status) and their settled ones of the profiles this node keeps; the selectors are disjoint
-        spns_path = k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace)
         for name, selector in zip(SPNS_CACHES, (ns.own_selector(node), ns.others_selector(node),
                                                 ns.kept_selector(node))):
-            self.reflectors[name] = k.Reflector(kube, name, spns_path, self._on_spns,
+            self.reflectors[name] = k.Reflector(kube, name, spns_path(namespace), self._on_spns,
                                                 query={"labelSelector": selector},
                                                 slim=lambda o: SpnsEntry(o, node), missing_ok=True, log=self.log)
         self.reflectors["spod"] = k.Reflector(kube, "spod", k.custom_path(GROUP, SPOD_VERSION, SPOD_PLURAL,
@@ -432,8 +436,7 @@ class NodeAgent(object):
         """The nodes with an SPNS of the profile ``key`` as the API server lists them now (the cache holds
         only the other nodes' unsettled ones)."""
         kind, namespace, name = key
-        listing = self.kube.list(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace),
-                                 {"labelSelector": ns.profile_selector(kind, name)})
+        listing = self.kube.list(spns_path(namespace), {"labelSelector": ns.profile_selector(kind, name)})
         entries = [SpnsEntry(obj) for obj in listing.get("items") or []]
         return sorted({e.node for e in entries if e.node and e.owner in (None, key)})
 
@@ -1072,12 +1075,10 @@ class NodeAgent(object):
         if self.stop.is_set() or self.turn(("Node", "", node), self.live_nodes()) != 0:
             return
         try:
-            listing = self.kube.list(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, self.namespace),
-                                     {"labelSelector": ns.own_selector(node)})
+            listing = self.kube.list(spns_path(self.namespace), {"labelSelector": ns.own_selector(node)})
             gone = [e for e in (SpnsEntry(obj) for obj in listing.get("items") or []) if e.node == node]
             for entry in gone:
-                self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, entry.namespace,
-                                                   entry.name))
+                self.kube.delete(spns_path(entry.namespace, entry.name))
             self.log("deleted %d node statuses of node %s (gone)" % (len(gone), node))
         except k.KubeError as exc:
             self.log("cannot delete the node statuses of node %s (gone): %s" % (node, exc))
@@ -1089,7 +1090,7 @@ class NodeAgent(object):
         for node, spns in self.node_spns(key).items():
             if node not in live:
                 self.debug("%s %s/%s: deleting the node status of node %s (gone)" % (key + (node,)))
-                self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, spns.namespace, spns.name))
+                self.kube.delete(spns_path(spns.namespace, spns.name))
 
     def write_spns(self, key: Key, obj: Dict[str, Any], out: Outcome, workloads: List[str]) -> None:
         kind, namespace, name = key
@@ -1100,12 +1101,11 @@ class NodeAgent(object):
         if mine is not None:
             patch = ns.spns_patch(mine.as_object(), kind, name, self.node, out.state, message, workloads, keeper)
             if patch:
-                fresh = self.kube.merge_patch(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace,
-                                                            mine.name), patch)
+                fresh = self.kube.merge_patch(spns_path(namespace, mine.name), patch)
                 self._remember_spns(fresh)
             return
         body = ns.spns_object(kind, obj, self.node, out.state, message, workloads)
-        collection = k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, namespace)
+        collection = spns_path(namespace)
         try:
             fresh = self.kube.create(collection, body)
         except k.KubeError as exc:
@@ -1140,7 +1140,7 @@ class NodeAgent(object):
         mine = self.node_spns(key).get(self.node)
         if mine is None:
             return
-        self.kube.delete(k.custom_path(GROUP, ns.SPNS_VERSION, ns.SPNS_PLURAL, mine.namespace, mine.name))
+        self.kube.delete(spns_path(mine.namespace, mine.name))
         store = self.reflectors["spns"]
         with store.lock:
             store.store.pop(mine.key, None)
