@@ -4,8 +4,8 @@
 """The node agent: installs the cluster's profiles on one node, in batches (docs/cluster-design.md).
 
 Caches (list+watch, :class:`kube.Reflector`): SeccompProfile, SelinuxProfile, RawSelinuxProfile of all
-namespaces; SecurityProfileNodeStatus (SPNS): this node's own and the other nodes' unsettled ones
-(:mod:`nodestatus`); the SPOD ``spod`` of the operator namespace, the pods of this node (only the
+namespaces; SecurityProfileNodeStatus (SPNS): this node's own, the other nodes' unsettled ones and their
+settled ones of the profiles this node keeps (:mod:`nodestatus`); the SPOD ``spod`` of the operator namespace, the pods of this node (only the
 profiles they use are kept) and the Node objects (metadata only).
 Every change marks profiles dirty; dirty profiles are reconciled together once events have been
 quiet for a moment (:class:`coalesce.Coalescer`), in phases, so a thousand new profiles cost one
@@ -14,14 +14,15 @@ engine call and one write pass:
 1. SPNS of nodes that no longer exist are deleted (the cached ones by any agent; all of a node's when its
    Node object goes, by one agent), and earlier agents' per-node finalizers removed (any agent);
 2. the shared finalizer ``spo.x-k8s.io/files-on-nodes`` is added to every profile about to be written to the
-   node (by the first agent to get there);
+   node, with the annotation ``spo.x-k8s.io/keeper`` naming this node (by the first agent to get there: the
+   profile's keeper);
 3. seccomp: each profile is validated on its own (a refused one never blocks the others), the
    accepted ones are installed by ONE ``seccomp_install.install`` call; SELinux: ``<policy>.cil``
    files are written into the selinuxd drop-in directory and selinuxd's status is read back;
 4. this node's SPNS of each profile is created or patched (only when it differs);
 5. deleted profiles: the file stays (state Terminating) while a pod of this node uses it, then the
-   file and the SPNS go; the agent that lists no SPNS of an existing node left removes the finalizer;
-6. the profile's status is aggregated over the SPNS and patched only when it differs.
+   file and the SPNS go; the keeper removes the finalizer once no SPNS of an existing node is left;
+6. the keeper aggregates the profile's status over the SPNS and patches it only when it differs.
 
 Decisions: a refused profile is Error with the engine's message (and one Warning event per
 generation); a refused UPDATE keeps the node's previous file, which was validated when written
