@@ -198,11 +198,22 @@ def cluster():
     from kubernetes.client.rest import ApiException
     api = config.new_client_from_config(config_file=os.environ["KUBECONFIG"])
     core, custom = client.CoreV1Api(api), client.CustomObjectsApi(api)
-    try:
-        client.AppsV1Api(api).read_namespaced_deployment("security-profiles-operator-webhook", "security-profiles-operator")
-    except ApiException as exc:
-        print("== pod creation: skipped (the webhook is not deployed: %s; run playbooks/deploy.yml)" % exc.reason)
-        return
+    # the operator creates the webhook's Deployment when it reconciles the SPOD, after the deploy has returned
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            deployment = client.AppsV1Api(api).read_namespaced_deployment("security-profiles-operator-webhook",
+                                                                          "security-profiles-operator")
+            if (deployment.status.available_replicas or 0) >= 1:
+                break
+            reason = "not available yet"
+        except ApiException as exc:
+            reason = exc.reason
+        if time.monotonic() > deadline:
+            print("== pod creation: skipped (the webhook is not deployed after 300 s: %s; run playbooks/deploy.yml)"
+                  % reason)
+            return
+        time.sleep(2)
     group = "security-profiles-operator.x-k8s.io"
     results = {}
     for mode in ("without", "with"):
