@@ -330,3 +330,53 @@ def test_an_spns_moving_between_caches_stays_known(tmp_path):
     assert agent.node_spns(key) == {}
     assert agent.queue.wait(0.5) == [key]  # the status is aggregated again
     agent.queue.close()
+
+
+class _Listing(object):
+    """The two API calls :meth:`NodeAgent.release` makes, answered from a list of SPNS (no API server here:
+    the cluster suite runs the same decisions against a real one)."""
+
+    def __init__(self, spns):
+        self.spns = spns
+        self.lists = 0
+        self.removed = []
+
+    def list(self, path, query):
+        self.lists += 1
+        return {"items": list(self.spns)}
+
+
+@pytest.mark.parametrize("keeper, other_left, lists, removed, requeued", [
+    ("vm", False, 1, True, None),      # the keeper: one list to be sure, then the finalizer goes
+    ("vm", True, 1, False, 1.0),       # a status its caches lack: listed, looked at again in 1 s
+    ("b", False, 0, False, 120.0),     # another node keeps it: nothing now, one look in 120 s
+    (None, True, 1, False, 1.0),       # no keeper: every agent lists, and again while nodes are left
+])
+def test_release_of_a_deleted_profile(tmp_path, keeper, other_left, lists, removed, requeued):
+    agent = _agent([], tmp_path)
+    agent.node, agent.lock, agent.full, agent.spns_index = "vm", threading.RLock(), set(), {}
+    agent.release_due, agent.release_polls = {}, {}
+    agent.finalizer, agent.verbosity = ns.CLEANUP_FINALIZER, 0
+    agent.settings = settings(None)
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import SPNS_CACHES
+    for name in SPNS_CACHES:
+        agent.reflectors[name] = _Reflector([])
+    doc = dict(_spec("p"), apiVersion="security-profiles-operator.x-k8s.io/v1beta1")
+    doc["metadata"]["finalizers"] = [ns.CLEANUP_FINALIZER]
+    doc["metadata"]["deletionTimestamp"] = "2026-12-01T13:00:00Z"
+    if keeper:
+        doc["metadata"]["annotations"] = {ns.ANNOTATION_KEEPER: keeper}
+    key = (SECCOMP_KIND, "ns", "p")
+    agent.reflectors[SECCOMP_KIND].store[("ns", "p")] = doc
+    agent.kube = _Listing([ns.spns_object(SECCOMP_KIND, doc, "b", "Installed")] if other_left else [])
+    agent.remove_finalizer = lambda k, obj, finalizer: agent.kube.removed.append((k, finalizer))
+    requeues = []
+    agent.requeue = lambda k, delay: requeues.append(delay)
+    agent.release(key, doc, {"vm", "b"})
+    assert agent.kube.lists == lists
+    assert agent.kube.removed == ([(key, ns.CLEANUP_FINALIZER)] if removed else [])
+    assert requeues == ([requeued] if requeued else [])
+    if keeper == "b":  # once the 120 s have passed, it lists and removes the finalizer itself
+        agent.release_due[key] = 0.0
+        agent.release(key, doc, {"vm", "b"})
+        assert agent.kube.lists == 1 and agent.kube.removed == [(key, ns.CLEANUP_FINALIZER)]
