@@ -5,9 +5,9 @@
 
 A profile file is never half-written: content goes to a temporary file in
 the destination directory, is flushed to disk (fsync, or one syncfs for a
-batch), then renamed over the target, and the directory is fsync'ed.  A killed writer leaves at most a stray
-``.<name>.*.tmp`` file (cleaned up on the next write), never a partial or
-empty profile.
+batch), then renamed over the target, and the directory is fsync'ed.  A
+killed writer leaves at most a stray ``.<name>.*.tmp`` file (cleaned up on
+the next write), never a partial or empty profile.
 """
 from __future__ import annotations
 

@@ -15,15 +15,11 @@ shortened with a hash), ``settled`` (``"true"`` on an SPNS that is Installed and
 an owner reference to the profile.
 
 A settled SPNS cannot change a profile's aggregated status (Installed is the best state, its
-message names no node, it adds no workload), so an agent watches only its own node's SPNS and the
-other nodes' unsettled ones (:func:`own_selector`, :func:`others_selector`): with N nodes each agent
-gets about one SPNS event per profile instead of N.  The shared finalizer is removed by the profile's
-keeper: the node whose agent added it, named in the profile's annotation ``spo.x-k8s.io/keeper`` (set
-in the same patch).  Every node's SPNS carries the label ``spo.x-k8s.io/keeper`` too, and a keeper
-also watches the other nodes' settled SPNS of the profiles it keeps (:func:`kept_selector`), so it sees
-each node finish; it lists the profile's SPNS once more before the finalizer goes.  One finalizer, ``spo.x-k8s.io/files-on-nodes``,
+message names no node, it adds no workload).  One finalizer, ``spo.x-k8s.io/files-on-nodes``,
 keeps a deleted profile until no node that exists has its SPNS any more (each node deletes its SPNS
-once its file is gone).  The pods of a node that use a profile are listed in the
+once its file is gone); the profile's keeper (annotation and SPNS label ``spo.x-k8s.io/keeper``: the node
+whose agent added the finalizer) removes it and writes the status.  What each agent watches:
+:func:`own_selector`, :func:`others_selector`, :func:`kept_selector`.  The pods of a node that use a profile are listed in the
 SPNS annotation ``spo.x-k8s.io/active-workloads`` (``ns/pod`` joined by ``,``); the profile's
 ``status.activeWorkloads`` is their union.
 """
