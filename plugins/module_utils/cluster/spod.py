@@ -131,7 +131,7 @@ def _node_agent(image: str, level: int, kubelet_dir: str, selinux: bool,
         mounts += [{"name": "selinux-drop-in", "mountPath": SELINUX_DROPIN_DIR},
                    {"name": "selinuxd-socket", "mountPath": SELINUXD_SOCKET_DIR},
                    {"name": "selinux-var", "mountPath": "/var/lib/selinux", "readOnly": True}]
-    probe = {"httpGet": {"path": "/readyz", "port": HEALTH_PORT}, "periodSeconds": 5, "failureThreshold": 3}
+    probe = {"httpGet": {"path": "/readyz", "port": HEALTH_PORT}, "periodSeconds": 2, "failureThreshold": 5}
     return {
         "name": "node-agent", "image": image, "imagePullPolicy": "IfNotPresent",
         "command": ["spo-node-agent"], "args": args, "env": _common_env(level),
