@@ -40,8 +40,7 @@ def run_id(kube):
     run = uuid.uuid4().hex[:8]
     created: List[str] = []
     yield run, created
-    for name in created:
-        delete_namespace(kube, name)
+    delete_namespace(kube, *created)
 
 
 def _core(kube):

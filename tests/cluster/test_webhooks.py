@@ -58,8 +58,7 @@ def labelled(webhook):
         core(webhook).patch_namespace(name, {"metadata": {"labels": labels}})
         return name
     yield make
-    for name in made:
-        delete_namespace(webhook, name)
+    delete_namespace(webhook, *made)
 
 
 def dry_run(kube, namespace, manifest):
