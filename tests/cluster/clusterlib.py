@@ -72,7 +72,7 @@ def _has_default_sa(kube, namespace: str) -> bool:
 
 def delete_namespace(kube, *names: str, wait: float = 120.0) -> None:
     """Delete the namespaces ``names`` and wait until all are gone (the deletions run side by side: each takes
-    the namespace controller about 5 s here)."""
+    the namespace controller about 5 s here); ``wait=0`` only requests the deletions."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
     core = client.CoreV1Api(kube)
@@ -82,8 +82,12 @@ def delete_namespace(kube, *names: str, wait: float = 120.0) -> None:
             core.delete_namespace(name, grace_period_seconds=0)
             pending.append(name)
         except ApiException as exc:
-            if exc.status != 404:
+            if exc.status == 409:  # already being deleted
+                pending.append(name)
+            elif exc.status != 404:
                 raise
+    if wait <= 0:
+        return
 
     def gone(name: str) -> bool:
         try:
@@ -96,6 +100,28 @@ def delete_namespace(kube, *names: str, wait: float = 120.0) -> None:
         pending[:] = [name for name in pending if not gone(name)]
         return not pending
     wait_for(all_gone, wait, 1.0, "namespaces %s to be deleted" % ", ".join(pending))
+
+
+# the project's namespaced kinds (version, plural): a namespace holding one of them needs the operator or a node
+# agent to finish its deletion
+NAMESPACED = (("v1beta1", "seccompprofiles"), ("v1alpha2", "selinuxprofiles"), ("v1alpha2", "rawselinuxprofiles"),
+              ("v1alpha1", "profilebindings"), ("v1alpha1", "profilerecordings"),
+              ("v1alpha1", "securityprofilenodestatuses"))
+
+
+def holds_project_objects(kube, name: str) -> bool:
+    """Whether the namespace ``name`` holds any object of the project's kinds."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    api = client.CustomObjectsApi(kube)
+    for version, plural in NAMESPACED:
+        try:
+            if api.list_namespaced_custom_object(GROUP, version, name, plural, limit=1)["items"]:
+                return True
+        except ApiException as exc:
+            if exc.status != 404:  # 404: the CRD is not served
+                raise
+    return False
 
 
 CRD_DIR = os.path.join(ROOT, "config", "crd", "bases")

@@ -7,8 +7,12 @@ from typing import Iterator
 
 import pytest
 
-from clusterlib import (apply_crds, delete_crds, delete_namespace, kubeconfig_path, make_namespace,  # pylint: disable=import-error
-                        missing_crds, operator_deployed, unavailable)
+from clusterlib import (apply_crds, delete_crds, delete_namespace, holds_project_objects,  # pylint: disable=import-error
+                        kubeconfig_path, make_namespace, missing_crds, operator_deployed, unavailable)
+
+# namespaces whose deletion was requested but not awaited (they held none of the project's objects, so nothing
+# of the project can hold them up): the suite waits for them all at its end
+DELETING = []
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +37,17 @@ def kube(kubeconfig: str):
 
 @pytest.fixture
 def namespace(kube) -> Iterator[str]:
-    """A fresh privileged namespace, deleted (and waited for) after the test."""
+    """A fresh privileged namespace, deleted after the test: awaited there when it still holds objects of the
+    project (their finalizers need the test's agent or operator), else at the end of the suite."""
     name = make_namespace(kube)
     try:
         yield name
     finally:
-        delete_namespace(kube, name)
+        if holds_project_objects(kube, name):
+            delete_namespace(kube, name)
+        else:
+            delete_namespace(kube, name, wait=0)
+            DELETING.append(name)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +58,7 @@ def _crds_at_start(kube) -> Iterator[bool]:
     had = not missing_crds(kube)
     deployed = operator_deployed(kube)
     yield had
+    delete_namespace(kube, *DELETING)
     if not deployed and operator_deployed(kube) and os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
         from kubehelp import playbook  # pylint: disable=import-error
         playbook("undeploy.yml")
