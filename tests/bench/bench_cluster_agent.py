@@ -291,17 +291,16 @@ def bench_single(kube: Any, count: int, work: str) -> Dict[str, Any]:
 
 
 def _create_spns_part(args: Any) -> int:
-    """A worker process of :func:`api_write_floor`: create its share of SPNS objects, 8 at a time."""
-    namespace, first, number = args
+    """A worker process of :func:`api_write_floor`: create its share of node statuses, 8 at a time."""
+    owner, first, number = args
     from kubernetes import client, config
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus
     custom = client.CustomObjectsApi(config.new_client_from_config(config_file=os.environ["KUBECONFIG"]))
+    namespace = owner["metadata"]["namespace"]
 
     def create(index: int) -> None:
-        custom.create_namespaced_custom_object(GROUP, SPNS_VERSION, namespace, SPNS_PLURAL, {
-            "apiVersion": GROUP + "/" + SPNS_VERSION, "kind": "SecurityProfileNodeStatus",
-            "metadata": {"name": "floor-%05d" % index, "namespace": namespace,
-                         "labels": {"spo.x-k8s.io/node": "floor-node", "spo.x-k8s.io/profile-state": "Installed"}},
-            "nodeName": "floor-node", "status": "Installed"})
+        body = nodestatus.spns_object("SeccompProfile", owner, "floor-node-%05d" % index, "Installed")
+        custom.create_namespaced_custom_object(GROUP, SPNS_VERSION, namespace, SPNS_PLURAL, body)
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(create, range(first, first + number)))
     return number
@@ -309,14 +308,18 @@ def _create_spns_part(args: Any) -> int:
 
 def api_write_floor(kube: Any, writes: int, sample: int = 2000) -> Dict[str, Any]:
     """The API server's own pace for the node statuses (b) must write: ``sample`` SPNS creates from 4 processes
-    x 8 connections, with no agent running, scaled to ``writes`` (the floor any agent design meets)."""
+    x 8 connections, with no agent running, scaled to ``writes`` (the floor any agent design meets).  Each is
+    the object an agent writes (its labels, and an owner reference to a real profile, which the garbage
+    collector follows): a leaner object would make the floor look lower than what (b) must write."""
     from concurrent.futures import ProcessPoolExecutor
     from kubernetes import client
     core, custom = client.CoreV1Api(kube), client.CustomObjectsApi(kube)
     namespace = new_namespace(core, "h-agent-floor")
     sample = min(sample, writes)
-    parts = [(namespace, i * (sample // 4), sample // 4) for i in range(4)]
     try:
+        owner = custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
+                                                       make_profiles(namespace, 1, seed=3)[0])
+        parts = [(owner, i * (sample // 4), sample // 4) for i in range(4)]
         started = time.monotonic()
         with ProcessPoolExecutor(4) as pool:
             done = sum(pool.map(_create_spns_part, parts))
