@@ -102,19 +102,14 @@ def delete_namespace(kube, *names: str, wait: float = 120.0) -> None:
     wait_for(all_gone, wait, 1.0, "namespaces %s to be deleted" % ", ".join(pending))
 
 
-# the project's namespaced kinds (version, plural): a namespace holding one of them needs the operator or a node
-# agent to finish its deletion
-NAMESPACED = (("v1beta1", "seccompprofiles"), ("v1alpha2", "selinuxprofiles"), ("v1alpha2", "rawselinuxprofiles"),
-              ("v1alpha1", "profilebindings"), ("v1alpha1", "profilerecordings"),
-              ("v1alpha1", "securityprofilenodestatuses"))
-
-
 def holds_project_objects(kube, name: str) -> bool:
-    """Whether the namespace ``name`` holds any object of the project's kinds."""
+    """Whether the namespace ``name`` holds any object of the project's kinds (then the operator or a node agent
+    must run their finalizers before the namespace can go)."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
+    from kubehelp import PLURALS  # pylint: disable=import-error
     api = client.CustomObjectsApi(kube)
-    for version, plural in NAMESPACED:
+    for version, plural in PLURALS.values():
         try:
             if api.list_namespaced_custom_object(GROUP, version, name, plural, limit=1)["items"]:
                 return True
