@@ -66,7 +66,9 @@ def prepare_busybox_rootfs(rootfs: str) -> bool:
         shutil.copy2(busybox, target + ".new")
         os.rename(target + ".new", target)
         changed = True
-    applets = subprocess.run([target, "--list"], check=True, capture_output=True, text=True).stdout.split()
+    # the applets of the host's binary (same bytes): executing the fresh copy can fail with ETXTBSY while a
+    # process forked by another thread during the copy still holds it open for writing
+    applets = subprocess.run([busybox, "--list"], check=True, capture_output=True, text=True).stdout.split()
     for applet in applets:
         link = os.path.join(rootfs, "bin", applet)
         if applet != "busybox" and not os.path.lexists(link):
