@@ -29,6 +29,7 @@ from typing import Any, List, Optional
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit
 from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import CgroupCache
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from spo_cli import stop_on_signals
 
 # The daemon's modules (http.server, threading, the enricher) are imported by the daemon only:
 # `--once` is a command users time against grep, and they cost it a fifth of its run.
@@ -96,7 +97,6 @@ def _serve_metrics(enricher: Any, address: str) -> Any:
 
 
 def daemon(args: argparse.Namespace) -> int:
-    import signal
     import threading
     import time
 
@@ -107,8 +107,7 @@ def daemon(args: argparse.Namespace) -> int:
     enricher = Enricher(args.state_dir, node=args.node_name)
     server = _serve_metrics(enricher, args.metrics_address) if args.metrics_address else None
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *args: stop.set())
-    signal.signal(signal.SIGINT, lambda *args: stop.set())
+    stop_on_signals(stop.set)
     sys.stderr.write("spo-enricher: tailing %s, state in %s\n" % (args.audit_log, args.state_dir))
     sys.stderr.flush()
     last_save = 0.0
@@ -139,7 +138,6 @@ def _log(message: str) -> None:
 
 def cluster_daemon(args: argparse.Namespace) -> int:
     """The SPOD's log enricher: audit records of this node's containers -> recorded profiles."""
-    import signal
     import threading
     import time
 
@@ -163,8 +161,7 @@ def cluster_daemon(args: argparse.Namespace) -> int:
                             _log, kernel_log=reader is not None, marker=recording_local.send_marker).start()
     server = _serve_metrics(enricher, args.metrics_address) if args.metrics_address else None
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *args: stop.set())
-    signal.signal(signal.SIGINT, lambda *args: stop.set())
+    stop_on_signals(stop.set)
     sources = " and ".join(([args.kmsg] if reader else []) + ([args.audit_log + " (when auditd runs)"] if tailer else []))
     followed = "" if forks.error else ", new processes followed by process events"
     _log("recording on node %s from %s, state in %s%s" % (args.node_name, sources, args.state_dir, followed))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync.controller import SOURCES, LabelSync
-from spo_cli import report_stats
+from spo_cli import report_stats, stop_on_signals
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -67,8 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.health_port:
         server = metrics.serve(args.health_port, metrics.health_routes(lambda: controller.synced_at is not None,
                                                                        "first list not done"))
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: controller.shutdown())
+    stop_on_signals(controller.shutdown)
     worker = threading.Thread(target=controller.run, name="label-sync", daemon=True)
     worker.start()
     while worker.is_alive():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import signal
 import sys
 import threading
 from typing import List, Optional
@@ -22,7 +21,7 @@ from typing import List, Optional
 from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import NodeAgent
-from spo_cli import report_stats
+from spo_cli import report_stats, stop_on_signals
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -100,8 +99,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.health_port:
         servers.append(metrics.serve(args.health_port, metrics.health_routes(agent.ready.is_set, "first sync not done")))
     done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
+    stop_on_signals(done.set)
     agent.log("node %s, kubelet dir %s, operator namespace %s" % (args.node_name, args.kubelet_dir,
                                                                   args.operator_namespace))
     agent.start()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -30,6 +29,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.errors impor
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator import health, leader, watches
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.controller import Controller
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.runner import AnsibleRunner
+from spo_cli import stop_on_signals
 
 LOG = logging.getLogger("spo-operator")
 IGNORED_FLAGS = ("--metrics-bind-address", "--metrics-addr", "--metrics-secure", "--metrics-require-rbac",
@@ -132,8 +132,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     LOG.info("watching %s", ", ".join(namespaces) if namespaces else "all namespaces")
 
     stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    stop_on_signals(stop.set)
 
     runner = AnsibleRunner(base_dir=args.runner_dir, envvars=envvars, cmdline=args.ansible_args,
                            keep_failed=args.keep_failed_runs, log=LOG.info)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 from typing import List, Optional
@@ -22,6 +21,7 @@ from typing import List, Optional
 from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.semanage import Store
+from spo_cli import stop_on_signals
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -63,8 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(json.dumps(status, indent=2, sort_keys=True))
             return 1 if any(v.get("status") == selinuxd.FAILED for v in status.values()) else 0
         stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+        stop_on_signals(stop.set)
         server = selinuxd.serve(daemon, args.socket, int(args.socket_mode, 8))
         print("spo-selinuxd: watching %s, API on %s" % (args.dir, args.socket), flush=True)
         try:
