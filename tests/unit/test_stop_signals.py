@@ -45,11 +45,9 @@ def test_spinning_daemon_stops_on_every_signal(sig):
 
 
 def test_other_signals_do_not_stop():
-    child = subprocess.Popen([sys.executable, "-c", CHILD.replace("stop_on_signals(stop.set)",
-                                                                 "stop_on_signals(stop.set)\n"
-                                                                 "import signal\n"
-                                                                 "signal.signal(signal.SIGUSR1, lambda *_: None)")],
-                             stdout=subprocess.PIPE, text=True)
+    code = CHILD.replace("stop_on_signals(stop.set)",
+                         "stop_on_signals(stop.set)\nimport signal\nsignal.signal(signal.SIGUSR1, lambda *_: None)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "ready"
         child.send_signal(signal.SIGUSR1)
