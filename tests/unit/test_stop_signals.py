@@ -30,13 +30,13 @@ print("stopped", flush=True)
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_spinning_daemon_stops_on_every_signal(sig):
-    for _ in range(15):
+    for attempt in range(15):
         child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True)
         try:
             assert child.stdout.readline().strip() == "ready"
             time.sleep(0.02)
             child.send_signal(sig)
-            assert child.wait(timeout=10) == 0
+            assert child.wait(timeout=10) == 0, "attempt %d: exit status" % attempt
             assert child.stdout.read().strip() == "stopped"
         finally:
             if child.poll() is None:
