@@ -9,6 +9,7 @@ import threading
 from typing import Any, Callable, Dict, Optional
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_NUMBERS = frozenset(int(sig) for sig in STOP_SIGNALS)  # as the wakeup fd writes them, a byte each
 
 
 def stop_on_signals(action: Callable[[], None]) -> None:
@@ -30,7 +31,7 @@ def stop_on_signals(action: Callable[[], None]) -> None:
             data = os.read(read_fd, 64)
             if not data:
                 return
-            if any(number in (int(sig) for sig in STOP_SIGNALS) for number in data):
+            if STOP_NUMBERS.intersection(data):
                 action()
     threading.Thread(target=watch, name="stop-signals", daemon=True).start()
 

@@ -82,9 +82,7 @@ def delete_namespace(kube, *names: str, wait: float = 120.0) -> None:
             core.delete_namespace(name, grace_period_seconds=0)
             pending.append(name)
         except ApiException as exc:
-            if exc.status == 409:  # already being deleted
-                pending.append(name)
-            elif exc.status != 404:
+            if exc.status != 404:
                 raise
     if wait <= 0:
         return
