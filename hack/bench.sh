@@ -48,6 +48,8 @@ playbook() {
 trap '{ [[ $deployed == 1 ]] && { playbook undeploy.yml || echo "bench: undeploy failed"; }; \
   [[ $started == 1 ]] && "$CLUSTER" stop >/dev/null 2>&1; } || true' EXIT
 if ! "$CLUSTER" status >/dev/null 2>&1; then
+  # from a fresh state, as the cluster suite does (hack/cluster-tests.sh says why)
+  [[ "${SPO_CLUSTER_KEEP_STATE:-}" == "1" ]] || "$CLUSTER" reset >/dev/null
   "$CLUSTER" start >/dev/null
   started=1
 fi

@@ -137,12 +137,15 @@ def missing_crds(kube) -> list:
 
 
 def apply_crds(kube) -> None:
-    """Install the project's CRDs (server-side apply) and wait until the API server serves them."""
+    """Install the project's CRDs (server-side apply) and wait until the API server serves them: Established,
+    and their objects listed once (a new CRD's storage answers 429 for a moment; kubectl waits that out)."""
     import subprocess
     proc = subprocess.run(["kubectl", "apply", "--server-side", "--force-conflicts", "--field-manager=spo-tests",
                            "-f", CRD_DIR], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
     subprocess.run(["kubectl", "wait", "--for=condition=Established", "--timeout=60s", "-f", CRD_DIR],
+                   stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(["kubectl", "get", "--all-namespaces", "--request-timeout=60s", "-o", "name", ",".join(crd_names())],
                    stdout=subprocess.DEVNULL, check=True)
 
 

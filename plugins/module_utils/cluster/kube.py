@@ -192,6 +192,23 @@ def connect(kubeconfig: Optional[str] = None, user_agent: str = "spo") -> "Kube"
         return Kube(api_client(path), user_agent)
 
 
+MAX_RETRIES = 10  # answers that ask to be retried (see retry_after), as client-go does
+MAX_RETRY_WAIT = 10.0
+
+
+def retry_after(method: str, status: int, header: Optional[str]) -> Optional[float]:
+    """Seconds to wait before sending a request again, or None.  The API server asks for a retry with
+    ``Retry-After``: on a 429 (a CRD's storage still initializing, a priority level full) it has not carried the
+    request out, so any verb is repeated; on a 5xx only a read is, since a write may have been done."""
+    if header is None or not (status == 429 or (500 <= status < 600 and method == "GET")):
+        return None
+    try:
+        seconds = float(header)
+    except ValueError:  # an HTTP date: the API server never sends one; wait a second
+        seconds = 1.0
+    return min(max(seconds, 0.1), MAX_RETRY_WAIT)
+
+
 class Kube(object):
     """Raw JSON REST calls over a :class:`Transport` or a kubernetes ``ApiClient``; thread-safe (urllib3
     pool); counts requests."""
@@ -202,6 +219,7 @@ class Kube(object):
         self._lock = threading.Lock()
         self.requests = 0
         self.by_verb: Dict[str, int] = {}
+        self.sleep: Callable[[float], None] = time.sleep
 
     def _count(self, verb: str) -> None:
         with self._lock:
@@ -223,15 +241,22 @@ class Kube(object):
         if query:
             url += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode("utf-8")
-        self._count(verb or method)
         if isinstance(timeout, tuple):
             import urllib3
             timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
-        try:
-            resp = pool.request(method_, url, body=data, headers=headers, preload_content=False,
-                                timeout=timeout, retries=False)
-        except Exception as exc:  # urllib3 errors: connection refused, reset, timeout
-            raise KubeError(0, str(exc), "no answer", method, path)
+        for attempt in range(MAX_RETRIES + 1):
+            self._count(verb or method)
+            try:
+                resp = pool.request(method_, url, body=data, headers=headers, preload_content=False,
+                                    timeout=timeout, retries=False)
+            except Exception as exc:  # urllib3 errors: connection refused, reset, timeout
+                raise KubeError(0, str(exc), "no answer", method, path)
+            wait = retry_after(method, resp.status, resp.headers.get("Retry-After"))
+            if wait is None or attempt == MAX_RETRIES:
+                break
+            resp.drain_conn()
+            resp.release_conn()
+            self.sleep(wait)
         if resp.status >= 300:
             raw = resp.data
             resp.release_conn()
