@@ -47,12 +47,9 @@ playbook() {
 # on exit: undeploy what was deployed here, stop the cluster if it was started here
 trap '{ [[ $deployed == 1 ]] && { playbook undeploy.yml || echo "bench: undeploy failed"; }; \
   [[ $started == 1 ]] && "$CLUSTER" stop >/dev/null 2>&1; } || true' EXIT
-if ! "$CLUSTER" status >/dev/null 2>&1; then
-  # from a fresh state, as the cluster suite does (hack/cluster-tests.sh says why)
-  [[ "${SPO_CLUSTER_KEEP_STATE:-}" == "1" ]] || "$CLUSTER" reset >/dev/null
-  "$CLUSTER" start >/dev/null
-  started=1
-fi
+# shellcheck source=hack/start-cluster.sh
+. "$ROOT/hack/start-cluster.sh"
+start_test_cluster
 hack/build-image.sh --import --cluster "$CLUSTER" >/dev/null
 for b in "${cluster[@]}"; do run "$b" "$CLUSTER" exec env; done
 if [[ ${#operator[@]} -gt 0 ]]; then

@@ -2,7 +2,7 @@
 # The cluster suite (tests/cluster) against a real cluster.
 #  - SPO_TEST_KUBECONFIG names a cluster: the suite runs against it as it is.
 #  - else the project's test cluster (../shared/cluster/cluster, or SPO_CLUSTER) is started when it is
-#    not up, from a fresh state (`cluster reset` first, unless SPO_CLUSTER_KEEP_STATE=1); the project's
+#    not up (afresh when it holds an earlier run's operator: hack/start-cluster.sh); the project's
 #    image is built and imported, the suite runs inside the cluster's network namespace, and the cluster
 #    is stopped again if this script started it (also when a test fails).
 #  - with neither, the suite is skipped with that reason; in CI (CI=true) that is a failure.
@@ -27,21 +27,12 @@ if [[ ! -x "$CLUSTER" ]]; then
   exit 0
 fi
 
+# shellcheck source=hack/start-cluster.sh
+. "$ROOT/hack/start-cluster.sh"
 started=0
 stop_cluster() { if [[ $started == 1 ]]; then "$CLUSTER" stop || true; fi; }
 trap stop_cluster EXIT
-if ! "$CLUSTER" status >/dev/null 2>&1; then
-  # A stopped test cluster may hold what an interrupted run left: after a crash the kubelet can fail to tear
-  # down the old pods' volumes ("device or resource busy"), so their namespace never goes and every deploy
-  # after it fails. The suite starts from a fresh cluster instead (~15 s more); SPO_CLUSTER_KEEP_STATE=1 keeps it.
-  if [[ "${SPO_CLUSTER_KEEP_STATE:-}" != "1" ]]; then
-    echo "cluster-tests: forgetting the stopped test cluster's state (SPO_CLUSTER_KEEP_STATE=1 keeps it)"
-    "$CLUSTER" reset >/dev/null
-  fi
-  echo "cluster-tests: starting the test cluster"
-  "$CLUSTER" start >/dev/null
-  started=1
-fi
+start_test_cluster
 if [[ -f hack/build-image.sh ]]; then
   hack/build-image.sh --import --cluster "$CLUSTER"
 fi
