@@ -5,7 +5,8 @@
 
 * :class:`Kube` sends raw REST calls through a ``kubernetes.client.ApiClient`` (its auth, TLS and
   connection pool) and decodes JSON itself: objects stay plain dicts, nothing is turned into the
-  client's model classes, and every request is counted (``Kube.requests``).
+  client's model classes, every request is counted (``Kube.requests``), and one the API server asks to have
+  sent again (``Retry-After``, see :func:`retry_after`) is, as client-go does.
 * :class:`Reflector` is a list+watch loop for one resource: list, then watch from the list's
   ``resourceVersion`` (bookmarks keep it fresh), resume after a dropped connection from the last
   version seen, relist on ``410 Gone``.  Each object goes through a ``slim`` function before it is
