@@ -14,9 +14,9 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube
     MAX_RETRIES, Kube, KubeError, Transport, retry_after)
 
 # the API server's answer while a new CRD's watch cache starts (k8s.io/apiserver's cacher)
-INITIALIZING = (429, {"Retry-After": "1"}, {"kind": "Status", "status": "Failure", "reason": "TooManyRequests",
-                                             "message": "storage is (re)initializing", "code": 429,
-                                             "details": {"retryAfterSeconds": 1}})
+INITIALIZING_STATUS = {"kind": "Status", "status": "Failure", "reason": "TooManyRequests",
+                       "message": "storage is (re)initializing", "code": 429, "details": {"retryAfterSeconds": 1}}
+INITIALIZING = (429, {"Retry-After": "1"}, INITIALIZING_STATUS)
 LIST = (200, {}, {"kind": "ProfileBindingList", "items": []})
 CREATED = (201, {}, {"kind": "ProfileBinding", "metadata": {"name": "b"}})
 
