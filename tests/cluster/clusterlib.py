@@ -87,15 +87,8 @@ def delete_namespace(kube, *names: str, wait: float = 120.0) -> None:
     if wait <= 0:
         return
 
-    def gone(name: str) -> bool:
-        try:
-            core.read_namespace(name)
-            return False
-        except ApiException as exc:
-            return exc.status == 404
-
     def all_gone() -> bool:
-        pending[:] = [name for name in pending if not gone(name)]
+        pending[:] = [name for name in pending if namespace_exists(kube, name)]
         return not pending
     wait_for(all_gone, wait, 1.0, "namespaces %s to be deleted" % ", ".join(pending))
 
@@ -155,14 +148,19 @@ def delete_crds(kube) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
 
 
-def operator_deployed(kube) -> bool:
-    """Whether the operator's namespace exists (playbooks/deploy.yml creates it, undeploy.yml removes it)."""
+def namespace_exists(kube, name: str) -> bool:
+    """Whether the namespace ``name`` exists (also while it is Terminating)."""
     from kubernetes import client
     from kubernetes.client.rest import ApiException
     try:
-        client.CoreV1Api(kube).read_namespace(OPERATOR_NAMESPACE)
+        client.CoreV1Api(kube).read_namespace(name)
         return True
     except ApiException as exc:
         if exc.status == 404:
             return False
         raise
+
+
+def operator_deployed(kube) -> bool:
+    """Whether the operator's namespace exists (playbooks/deploy.yml creates it, undeploy.yml removes it)."""
+    return namespace_exists(kube, OPERATOR_NAMESPACE)
