@@ -95,12 +95,12 @@ def rss_mb() -> float:
 
 def load_shipped(directory: Optional[str] = None) -> List[Dict[str, Any]]:
     """The SeccompProfiles shipped in the collection's profiles/seccomp/ (bases by name)."""
-    import yaml
+    from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import load_all
     directory = directory or os.path.join(COLLECTION_ROOT, "profiles", "seccomp")
     docs: List[Dict[str, Any]] = []
     for path in sorted(glob.glob(os.path.join(directory, "*.yaml"))):
         with open(path, "r", encoding="utf-8") as handle:
-            docs.extend(d for d in yaml.safe_load_all(handle) if isinstance(d, dict) and d.get("kind") == SECCOMP_KIND)
+            docs.extend(d for d in load_all(handle.read(), path) if isinstance(d, dict) and d.get("kind") == SECCOMP_KIND)
     return docs
 
 
