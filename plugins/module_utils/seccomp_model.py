@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
     OCI_ARCHITECTURES, native_oci_arch, oci_arch_to_token)
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import file_name
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     API_GROUP,
     check_dns1123_subdomain,
@@ -221,6 +222,10 @@ def parse_profile(doc: Any) -> SeccompProfile:
     namespace, name, ref = object_identity(doc, KIND, API_VERSIONS)
     check_known_keys(doc, TOP_KEYS, ref, "")
     profile = SeccompProfile(namespace, name, ref)
+    try:
+        file_name(name)  # must fit a file name on the node
+    except SpoError as exc:
+        raise SpoError(exc.message, ref, "metadata.name")
     spec = doc.get("spec")
     if spec is None:
         raise SpoError("spec is required", ref, "spec")
