@@ -246,6 +246,35 @@ def test_two_actions_for_one_syscall_depend_on_the_written_order_so_the_module_r
         assert not (tmp_path / "kubelet" / "seccomp" / "operator" / "proof" / "two-actions.json").exists()
 
 
+MOBY_DEFAULT = os.path.join(ROOT, "tests", "data", "seccomp", "moby-default.yaml")
+
+
+def test_dockers_default_profile_installs_from_src_and_runc_enforces_it(busybox_rootfs, tmp_path):
+    """moby's default profile (tests/data), given as src: accepted (riscv_hwprobe and the other names this host's
+    libseccomp lacks kept, with a warning); runc loads it; the workload runs; mount stays denied although the
+    container holds CAP_SYS_ADMIN (the profile's mount rule is the one for containers with that capability)."""
+    kubelet = tmp_path / "kubelet"
+    playbook = tmp_path / "moby.yml"
+    playbook.write_text("""\
+- name: Install Docker's default profile
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: From a YAML file
+      spo.security_profiles.seccomp_profile:
+        src: %s
+        kubelet_dir: %s
+""" % (MOBY_DEFAULT, kubelet))
+    proc = ansible_playbook(str(playbook), check=True)
+    assert "[WARNING]" in proc.stderr and "riscv_hwprobe" in proc.stderr, proc.stderr
+    loaded = {"moby-default": json.loads((kubelet / "seccomp" / "operator" / "compat" / "moby-default.json").read_text())}
+    assert any("riscv_hwprobe" in rule["names"] for rule in loaded["moby-default"]["syscalls"])
+    result = run(loaded, "moby-default", ALLOWED, busybox_rootfs, tmp_path)
+    assert result.rc == 0 and result.stdout == "hello\ndata\n", result.stderr
+    blocked = run(loaded, "moby-default", MOUNT, busybox_rootfs, tmp_path)
+    assert blocked.rc != 0 and (DENIED in blocked.stderr or BUSYBOX_MOUNT_EPERM in blocked.stderr), blocked.stderr
+
+
 def _runc_version():
     import subprocess
     out = subprocess.run(["runc", "--version"], capture_output=True, text=True, check=True).stdout
