@@ -28,8 +28,8 @@ description:
     namespace, or shipped with the collection (C(profiles/seccomp/), matched by name from any namespace, for
     example upstream's runc base profile C(runc-v1.1.5), or C(runc-recorded-v1.1.5) recorded by this project).
     The union follows upstream's current merger. A syscall named by one side keeps that side's rules. A
-    syscall named by both, decided unconditionally by at least one of them, gets ONE unconditional rule:
-    the least restrictive of the candidates (ranked KILL_PROCESS, KILL_THREAD = KILL, TRAP, ERRNO, NOTIFY,
+    syscall named by both, decided unconditionally by at least one of them, gets ONE unconditional rule with
+    the least restrictive action of the candidates (ranked KILL_PROCESS, KILL_THREAD = KILL, TRAP, ERRNO, NOTIFY,
     TRACE, LOG, ALLOW), the base's rule and errnoRet on a tie, and no argument condition (a base's
     unconditional action is not narrowed by the child's argument rule). Where both give only argument rules,
     every rule of both is kept. Chains may be 10 deep; cycles are refused.
