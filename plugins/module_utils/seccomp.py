@@ -29,12 +29,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_mode
 )
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_names import check_names
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_oci import dumps, render
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import (  # noqa: F401 (re-exported)
-    LOCALHOST_PREFIX,
-    file_name,
-    localhost_profile,
-)
-
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import localhost_profile
 
 
 class CompiledProfile(object):

@@ -54,7 +54,8 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spod
     Settings, check_allowed_syscalls, settings as spod_settings)
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_paths
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine, localhost_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import localhost_profile
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install, profiles_root
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import parse_profile
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_cil import profile_cil
