@@ -17,13 +17,12 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.pss.report import check_objects
 from ansible_collections.spo.security_profiles.plugins.module_utils.pss.version import LEVELS, parse_version
+from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import YamlInputError, load_all
 
-_LOADER = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -33,9 +32,9 @@ class InputError(Exception):
 
 def _load_text(text: str, name: str) -> List[Dict[str, Any]]:
     try:
-        docs = [doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise InputError("%s: malformed YAML: %s" % (name, exc))
+        docs = load_all(text, name)
+    except YamlInputError as exc:
+        raise InputError(str(exc))
     out: List[Dict[str, Any]] = []
     for index, doc in enumerate(docs):
         if not isinstance(doc, dict):

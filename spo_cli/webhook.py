@@ -48,9 +48,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     if args.objects:
-        import yaml
-        with open(args.objects, "r", encoding="utf-8") as handle:
-            objects = [d for d in yaml.safe_load_all(handle) if isinstance(d, dict)]
+        from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import YamlInputError, load_all
+        try:
+            with open(args.objects, "r", encoding="utf-8") as handle:
+                objects = [d for d in load_all(handle.read(), args.objects) if isinstance(d, dict)]
+        except (OSError, YamlInputError) as exc:
+            log("spo-webhook: --objects: %s" % exc)
+            return 2
         view = cache.StaticCache(objects, args.operator_namespace)
     else:
         from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube

@@ -21,6 +21,7 @@ from typing import Any, Dict, NamedTuple, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import YamlInputError, load_one
 
 KIND = "KubeletConfiguration"
 API_VERSION = "kubelet.config.k8s.io/v1beta1"
@@ -35,11 +36,10 @@ class Edit(NamedTuple):
 
 
 def _load(text: str, path: str) -> Dict[str, Any]:
-    import yaml
     try:
-        doc = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
-        raise SpoError("is not valid YAML: %s" % str(exc).replace("\n", " "), obj=path)
+        doc = load_one(text, path) if text.strip() else {}
+    except YamlInputError as exc:
+        raise SpoError("is not valid YAML: %s" % str(exc)[len(path) + 2:].replace("\n", " "), obj=path)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):

@@ -7,7 +7,8 @@ A profile file is never half-written: content goes to a temporary file in
 the destination directory, is flushed to disk (fsync, or one syncfs for a
 batch), then renamed over the target, and the directory is fsync'ed.  A
 killed writer leaves at most a stray ``.<name>.*.tmp`` file (cleaned up on
-the next write), never a partial or empty profile.
+the next write), never a partial or empty profile.  The temporary name is cut to fit NAME_MAX
+whatever the target's name (a 255-byte file name still gets a 255-byte temporary one).
 """
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 TMP_SUFFIX = ".tmp"
+NAME_MAX = 255  # bytes of one file name (Linux)
+# a temporary name is "." + (the target's name, cut) + "." + mkstemp's 8 random characters + ".tmp"
+_TEMP_STEM_MAX = NAME_MAX - len("..") - 8 - len(TMP_SUFFIX)
+
+
+def temp_prefix(name: str) -> str:
+    """The prefix of ``name``'s temporary files: the name cut so the temporary name fits NAME_MAX."""
+    stem = name.encode("utf-8")[:_TEMP_STEM_MAX].decode("utf-8", "ignore")
+    return "." + stem + "."
 
 
 def safe_join(root: str, *parts: str) -> str:
@@ -79,7 +89,7 @@ def _fsync_path(path: str) -> None:
 
 def _remove_stale_temps(directory: str, names: Iterable[str]) -> None:
     """Remove the temporary files a killed writer of ``names`` left in ``directory`` (one listing)."""
-    prefixes = tuple("." + name + "." for name in names)
+    prefixes = tuple(temp_prefix(name) for name in names)
     try:
         entries = os.listdir(directory)
     except OSError:
@@ -145,7 +155,7 @@ def atomic_write_many(items: Iterable[Tuple[str, bytes]], mode: int = 0o644) -> 
     try:
         for path, data in items:
             directory, name = os.path.split(path)
-            fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=TMP_SUFFIX, dir=directory)
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(name), suffix=TMP_SUFFIX, dir=directory)
             temps.append((tmp, path))
             try:
                 view = memoryview(data)

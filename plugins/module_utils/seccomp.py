@@ -29,8 +29,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_mode
 )
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_names import check_names
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_oci import dumps, render
-
-LOCALHOST_PREFIX = "operator"
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import localhost_profile
 
 
 class CompiledProfile(object):
@@ -47,16 +46,6 @@ class CompiledProfile(object):
     @property
     def localhost_profile(self) -> str:
         return localhost_profile(self.profile.namespace, self.profile.name)
-
-
-def file_name(name: str) -> str:
-    """The profile's file name: ``<name>.json``, or the name itself when it already ends in ``.json`` (upstream)."""
-    return name if name.endswith(".json") else name + ".json"
-
-
-def localhost_profile(namespace: str, name: str) -> str:
-    """What a pod names in ``seccompProfile.localhostProfile``."""
-    return "%s/%s/%s" % (LOCALHOST_PREFIX, namespace, file_name(name))
 
 
 def _parse_all(docs: Iterable[Any], what: str, unique: bool = True) -> List[SeccompProfile]:

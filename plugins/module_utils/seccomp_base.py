@@ -5,9 +5,10 @@
 
 The base is a SeccompProfile of the same namespace given in the same call,
 or else a profile shipped with the collection (matched by name, whatever
-its namespace).  The profile's own rules win: every syscall name the
-profile mentions in any of its rules is taken out of the base's rules.
-The base's defaultAction, architectures and flags are not inherited.
+its namespace).  The result allows at least what the base allows: per
+syscall the less restrictive decision of the two stays (see :func:`union`
+for the exact rule, which follows upstream's current merger).  The base's
+defaultAction, architectures and flags are not inherited.
 Chains are followed to MAX_DEPTH levels; a cycle is an error listing it.
 """
 from __future__ import annotations
@@ -76,54 +77,80 @@ class BaseResolver(object):
         return rules
 
 
-# How much an action lets a call do, most permissive first (upstream's union keeps the less
-# restrictive action when a profile and its base disagree).
-_PERMISSIVENESS = {"SCMP_ACT_ALLOW": 0, "SCMP_ACT_LOG": 1, "SCMP_ACT_NOTIFY": 2, "SCMP_ACT_TRACE": 3,
-                   "SCMP_ACT_ERRNO": 4, "SCMP_ACT_TRAP": 5, "SCMP_ACT_KILL_THREAD": 6, "SCMP_ACT_KILL": 6,
-                   "SCMP_ACT_KILL_PROCESS": 7}
+# Restrictiveness of each action, most restrictive first, as upstream's merger ranks them
+# (security-profiles-merger, seccomp/action.go): NOTIFY holds the call until a supervisor decides,
+# so it ranks as more restrictive than TRACE.  A higher level lets a call do more.
+LEVELS = {"SCMP_ACT_KILL_PROCESS": 0, "SCMP_ACT_KILL_THREAD": 1, "SCMP_ACT_KILL": 1, "SCMP_ACT_TRAP": 2,
+          "SCMP_ACT_ERRNO": 3, "SCMP_ACT_NOTIFY": 4, "SCMP_ACT_TRACE": 5, "SCMP_ACT_LOG": 6, "SCMP_ACT_ALLOW": 7}
 
 
-def _strictness(rule: SyscallRule) -> int:
-    return _PERMISSIVENESS.get(rule.action, 8)
+def level(action: str) -> int:
+    """How much ``action`` lets a call do (an unknown action counts as a kill, as upstream)."""
+    return LEVELS.get(action, -1)
 
 
-def _unconditional(rules: List[SyscallRule]) -> Dict[str, int]:
-    """Per name, the least restrictive unconditional action of ``rules``."""
-    found: Dict[str, int] = {}
-    for rule in rules:
-        if not rule.args:
-            level = _strictness(rule)
+class _Side(object):
+    """One side of a union, indexed per syscall name."""
+
+    def __init__(self, rules: List[SyscallRule]) -> None:
+        self.rules = rules
+        self.unconditional: Dict[str, SyscallRule] = {}
+        self.conditional: Dict[str, List[SyscallRule]] = {}
+        for rule in rules:
             for name in rule.names:
-                if level < found.get(name, 99):
-                    found[name] = level
-    return found
+                if rule.args:
+                    self.conditional.setdefault(name, []).append(rule)
+                else:
+                    self.unconditional.setdefault(name, rule)
+
+    def candidates(self, name: str) -> List[SyscallRule]:
+        """What this side does to ``name``: its unconditional rule, or else its argument rules."""
+        rule = self.unconditional.get(name)
+        return [rule] if rule is not None else self.conditional.get(name, [])
+
+    def has(self, name: str) -> bool:
+        return name in self.unconditional or name in self.conditional
 
 
 def union(own: List[SyscallRule], base: List[SyscallRule]) -> Tuple[List[SyscallRule], List[SyscallRule]]:
-    """The rules of a profile unioned with those of its base: it allows at least what the base allows.
+    """The rules of a profile unioned with those of its base, as upstream's current merger does.
 
-    * every rule of both is kept, argument rules included (several per syscall);
-    * where both give a syscall an unconditional action and the actions differ, the less
-      restrictive one is kept (on a tie, the profile's own);
-    * a rule with arguments that is at least as restrictive as an unconditional rule of the
-      other side for the same syscall is dropped: the runtime lets the unconditional rule decide
-      (a base allowing ``clone`` keeps allowing it, whatever condition the profile adds).
+    Per syscall name:
+
+    * named by one side only: that side's rules, unchanged;
+    * named by both, and at least one side decides it unconditionally: ONE unconditional rule,
+      with the least restrictive of the candidates (each side's unconditional rule, or, for a side
+      without one, its argument rules) by :data:`LEVELS`; on a tie the base's rule, errnoRet
+      included.  The result has no arguments: an unconditional action is never narrowed to the
+      other side's condition, and a less restrictive argument rule widens to the whole syscall
+      (OCI rules cannot say "this action, or that one under a condition");
+    * named by both with argument rules only: every rule of both is kept (the runtime ORs them;
+      upstream's merger instead drops differing conditions, which allows more than either side).
+
+    Returns (own rules kept, base rules kept), the decided rules placed on their side.
     """
-    own_levels, base_levels = _unconditional(own), _unconditional(base)
+    mine, theirs = _Side(own), _Side(base)
+    decided: Dict[str, Tuple[bool, SyscallRule]] = {}
+    for name in set(mine.unconditional) | set(theirs.unconditional):
+        if not (mine.has(name) and theirs.has(name)):
+            continue
+        best, best_is_base = None, True
+        for is_base, side in ((True, theirs), (False, mine)):
+            for rule in side.candidates(name):
+                if best is None or level(rule.action) > level(best.action):
+                    best, best_is_base = rule, is_base
+        if best is not None:
+            decided[name] = (best_is_base, SyscallRule([name], best.action, best.errno_ret, [], best.field))
 
-    def keep(rules: List[SyscallRule], mine: Dict[str, int], other: Dict[str, int], wins_ties: bool) -> List[SyscallRule]:
+    def keep(rules: List[SyscallRule], is_base: bool) -> List[SyscallRule]:
         out = []
         for rule in rules:
-            level = _strictness(rule)
-            if rule.args:
-                kept = [n for n in rule.names if n not in other or level < other[n]]
-            else:
-                kept = [n for n in rule.names if n not in other or level < other[n]
-                        or (level == other[n] and (wins_ties or mine.get(n) != level))]
+            kept = [name for name in rule.names if name not in decided]
             if len(kept) == len(rule.names):
                 out.append(rule)
             elif kept:
                 out.append(SyscallRule(kept, rule.action, rule.errno_ret, rule.args, rule.field))
+        out.extend(rule for name, (side, rule) in sorted(decided.items()) if side == is_base)
         return out
 
-    return keep(own, own_levels, base_levels, True), keep(base, base_levels, own_levels, False)
+    return keep(own, False), keep(base, True)

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Install and remove compiled seccomp profiles under a kubelet directory.
 
-``<kubelet_dir>/seccomp/operator/<namespace>/<name>.json``.  A batch is
+``<kubelet_dir>/seccomp/operator/<namespace>/<name>.json`` (:mod:`seccomp_paths`).  A batch is
 validated entirely before the node is touched; each file is then compared
 byte for byte and only rewritten (atomically) when it differs, so a second
 run writes nothing.
@@ -18,11 +18,11 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs impor
     makedirs,
     read_bytes,
     remove,
-    safe_join,
 )
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import (
-    LOCALHOST_PREFIX, Engine, file_name, localhost_profile)
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import (
+    LOCALHOST_PREFIX, localhost_profile, profile_path)
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import API_VERSIONS, KIND
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import object_identity
 
@@ -83,9 +83,9 @@ def install(docs: List[Any], kubelet_dir: str, state: str = "present", shipped: 
     for namespace, name, target_state, wanted, profile_warnings in targets:
         ref = "%s %s/%s" % (KIND, namespace, name)
         try:
-            path = safe_join(root, namespace, file_name(name))
+            path = profile_path(root, namespace, name)
         except SpoError as exc:
-            raise SpoError(exc.message, ref, "metadata")
+            raise SpoError(exc.message, ref, "metadata.name")
         if path in written_by:
             raise SpoError("would be written to the same file as %s (%s)" % (written_by[path], path), ref, "metadata.name")
         written_by[path] = ref

@@ -9,11 +9,12 @@ profiles by ``seccomp_base``.  Stdlib only: it runs on target hosts.
 """
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
     OCI_ARCHITECTURES, native_oci_arch, oci_arch_to_token)
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import file_name
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     API_GROUP,
     check_dns1123_subdomain,
@@ -187,11 +188,44 @@ def parse_rule(raw: Any, ref: str, field: str) -> SyscallRule:
     return SyscallRule(list(names), action, errno_ret, args, field)
 
 
+def check_unconditional_conflicts(rules: List[SyscallRule], ref: str) -> None:
+    """Refuse one syscall under two unconditional rules that do different things.
+
+    libseccomp keeps the first such rule it is given and runc skips a rule whose action is the
+    default one, so which of the two applies would depend on the written order (upstream writes
+    both and leaves it to the runtime; its merger, for a profile with a base, picks the less
+    restrictive): the profile is ambiguous, and refused with both fields named.  The same rule
+    twice, and argument rules beside an unconditional one, are fine.
+    """
+    seen: Dict[str, SyscallRule] = {}
+    for rule in rules:
+        if rule.args:
+            continue
+        verdict = rule.verdict()
+        for index, name in enumerate(rule.names):
+            first = seen.setdefault(name, rule)
+            if first is not rule and first.verdict() != verdict:
+                where = "%s.names[%d]" % (first.field, first.names.index(name))
+                raise SpoError("syscall %r has two unconditional actions: %s here and %s at %s; the runtime would "
+                               "apply whichever is written first, so give each syscall one unconditional action"
+                               % (name, _verdict_text(verdict), _verdict_text(first.verdict()), where),
+                               ref, "%s.names[%d]" % (rule.field, index))
+
+
+def _verdict_text(verdict: Tuple[str, int]) -> str:
+    action, errno_ret = verdict
+    return action if errno_ret < 0 else "%s (errnoRet %d)" % (action, errno_ret)
+
+
 def parse_profile(doc: Any) -> SeccompProfile:
     """Validate the structure of one SeccompProfile manifest (raises SpoError)."""
     namespace, name, ref = object_identity(doc, KIND, API_VERSIONS)
     check_known_keys(doc, TOP_KEYS, ref, "")
     profile = SeccompProfile(namespace, name, ref)
+    try:
+        file_name(name)  # must fit a file name on the node
+    except SpoError as exc:
+        raise SpoError(exc.message, ref, "metadata.name")
     spec = doc.get("spec")
     if spec is None:
         raise SpoError("spec is required", ref, "spec")
@@ -223,6 +257,7 @@ def parse_profile(doc: Any) -> SeccompProfile:
     if total > MAX_NAMES:
         raise SpoError("too many syscall names: %d over all rules (limit %d)" % (total, MAX_NAMES), ref, "spec.syscalls")
     profile.syscalls = [parse_rule(rule, ref, "spec.syscalls[%d]" % index) for index, rule in enumerate(raw_rules)]
+    check_unconditional_conflicts(profile.syscalls, ref)
 
     base = spec.get("baseProfileName")
     if base not in (None, ""):

@@ -27,10 +27,14 @@ description:
   - C(spec.baseProfileName) unions the syscalls of another profile, given in the same call in the same
     namespace, or shipped with the collection (C(profiles/seccomp/), matched by name from any namespace, for
     example upstream's runc base profile C(runc-v1.1.5), or C(runc-recorded-v1.1.5) recorded by this project).
-    The union allows at least what the base allows - every rule of both is kept; where the two give a
-    syscall different unconditional actions the less restrictive one is kept, and an argument rule is
-    dropped where the other side decides the call unconditionally and no more restrictively - as upstream.
-    Chains may be 10 deep; cycles are refused.
+    The union follows upstream's current merger. A syscall named by one side keeps that side's rules. A
+    syscall named by both, decided unconditionally by at least one of them, gets ONE unconditional rule with
+    the least restrictive action of the candidates (ranked KILL_PROCESS, KILL_THREAD = KILL, TRAP, ERRNO, NOTIFY,
+    TRACE, LOG, ALLOW), the base's rule and errnoRet on a tie, and no argument condition (a base's
+    unconditional action is not narrowed by the child's argument rule). Where both give only argument rules,
+    every rule of both is kept. Chains may be 10 deep; cycles are refused.
+  - One syscall under two unconditional rules with different actions (or errnoRet) in one profile is
+    refused, naming both fields, because the runtime applies whichever is written first.
   - The target needs only Python 3 and C(libseccomp.so.2); YAML is read on the controller.
 author:
   - Security Profiles Operator Ansible edition team (@spo-ansible)

@@ -5,7 +5,8 @@
 
 The YAML file (or a directory of them) lives on the controller (like ``copy``'s src); it is parsed
 here and handed to the module as ``definition``, so targets need only the
-system Python.  Malformed YAML fails the task naming the file and position.
+system Python.  Malformed YAML fails the task naming the file and position; so does YAML whose
+aliases would expand it far beyond its size (module_utils/yaml_input.py), before it is built or cached.
 """
 from __future__ import annotations
 
@@ -18,15 +19,9 @@ from typing import Any, Dict, List, Optional
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-try:
-    import yaml
-except ImportError:  # pragma: no cover - ansible-core requires PyYAML
-    yaml = None
-
+from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import YamlInputError, load_all
 
 YAML_SUFFIXES = (".yaml", ".yml")
-# libyaml's loader when PyYAML has it: ~10x faster on big batches (1000 profiles).
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
 
 
 def load_path(path: str) -> List[Dict[str, Any]]:
@@ -57,9 +52,9 @@ def load_documents(path: str) -> List[Dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise AnsibleActionFail("src %s: not UTF-8 text: %s" % (path, exc))
     try:
-        docs = [doc for doc in yaml.load_all(text, Loader=_SAFE_LOADER) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise AnsibleActionFail("src %s: malformed YAML: %s" % (path, exc))
+        docs = load_all(text, "src %s" % path)  # aliases bounded before anything is built or cached
+    except YamlInputError as exc:
+        raise AnsibleActionFail(str(exc))
     for index, doc in enumerate(docs):
         if not isinstance(doc, dict):
             raise AnsibleActionFail("src %s: document %d must be a mapping (a profile object), got %s"

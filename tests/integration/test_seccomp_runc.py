@@ -192,6 +192,89 @@ def test_names_newer_than_libseccomp_are_skipped_by_runc(installed, busybox_root
     assert result.stdout.split() == ["hello", "rc=1"] and DENIED in result.stderr, result.stderr
 
 
+CHMOD = "touch /tmp/f && chmod 600 /tmp/f; echo rc=$?"
+TWO_ACTIONS = {
+    "allow-and-errno": ("SCMP_ACT_LOG", {"action": "SCMP_ACT_ALLOW", "names": ["chmod"]},
+                        {"action": "SCMP_ACT_ERRNO", "errnoRet": EOPNOTSUPP, "names": ["chmod"]}),
+    "errno95-and-errno1": ("SCMP_ACT_ALLOW", {"action": "SCMP_ACT_ERRNO", "errnoRet": EOPNOTSUPP, "names": ["chmod"]},
+                           {"action": "SCMP_ACT_ERRNO", "errnoRet": errno.EPERM, "names": ["chmod"]}),
+}
+
+
+def _chmod_outcome(rules, default_action, rootfs, tmp_path, tag):
+    config = oci.bundle_config(["/bin/sh", "-c", CHMOD], {"defaultAction": default_action, "syscalls": rules},
+                               rootfs=rootfs)
+    bundle = str(tmp_path / ("bundle-%s" % tag))
+    oci.write_bundle(bundle, config)
+    result = oci.run(bundle, timeout=60)
+    assert result.rc == 0, result.stderr
+    if "rc=0" in result.stdout:
+        return "allowed"
+    return "EPERM" if DENIED in result.stderr else "EOPNOTSUPP" if "not supported" in result.stderr else result.stderr
+
+
+@pytest.mark.parametrize("case", sorted(TWO_ACTIONS))
+def test_two_actions_for_one_syscall_depend_on_the_written_order_so_the_module_refuses_them(
+        case, installed, busybox_rootfs, tmp_path):
+    """runc (libseccomp) applies the FIRST of two unconditional rules for one syscall: the same two rules give
+    two behaviours by their order, so the module refuses such a profile in either order, naming both fields."""
+    default_action, first, second = TWO_ACTIONS[case]
+    forward = _chmod_outcome([first, second], default_action, busybox_rootfs, tmp_path, case + "-fwd")
+    backward = _chmod_outcome([second, first], default_action, busybox_rootfs, tmp_path, case + "-back")
+    assert forward != backward, (forward, backward)
+    assert forward == {"allow-and-errno": "allowed", "errno95-and-errno1": "EOPNOTSUPP"}[case]  # the first one wins
+    for rules in ([first, second], [second, first]):
+        variables = tmp_path / ("vars-%s.json" % case)
+        variables.write_text(json.dumps({"custom": [_profile("two-actions", {"defaultAction": default_action,
+                                                                             "syscalls": rules})],
+                                         "kubelet_dir": str(tmp_path / "kubelet")}))
+        playbook = tmp_path / "two.yml"
+        playbook.write_text("""\
+- name: Install a profile with two actions for one syscall
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Install it
+      spo.security_profiles.seccomp_profile:
+        definition: "{{ custom }}"
+        kubelet_dir: "{{ kubelet_dir }}"
+""")
+        proc = ansible_playbook(str(playbook), "-e", "@" + str(variables))
+        assert proc.returncode != 0
+        assert "SeccompProfile proof/two-actions: spec.syscalls[1].names[0]: syscall 'chmod' has two unconditional " \
+               "actions" in proc.stdout, proc.stdout
+        assert not (tmp_path / "kubelet" / "seccomp" / "operator" / "proof" / "two-actions.json").exists()
+
+
+MOBY_DEFAULT = os.path.join(ROOT, "tests", "data", "seccomp", "moby-default.yaml")
+
+
+def test_dockers_default_profile_installs_from_src_and_runc_enforces_it(busybox_rootfs, tmp_path):
+    """moby's default profile (tests/data), given as src: accepted (riscv_hwprobe and the other names this host's
+    libseccomp lacks kept, with a warning); runc loads it; the workload runs; mount stays denied although the
+    container holds CAP_SYS_ADMIN (the profile's mount rule is the one for containers with that capability)."""
+    kubelet = tmp_path / "kubelet"
+    playbook = tmp_path / "moby.yml"
+    playbook.write_text("""\
+- name: Install Docker's default profile
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: From a YAML file
+      spo.security_profiles.seccomp_profile:
+        src: %s
+        kubelet_dir: %s
+""" % (MOBY_DEFAULT, kubelet))
+    proc = ansible_playbook(str(playbook), check=True)
+    assert "[WARNING]" in proc.stderr and "riscv_hwprobe" in proc.stderr, proc.stderr
+    loaded = {"moby-default": json.loads((kubelet / "seccomp" / "operator" / "compat" / "moby-default.json").read_text())}
+    assert any("riscv_hwprobe" in rule["names"] for rule in loaded["moby-default"]["syscalls"])
+    result = run(loaded, "moby-default", ALLOWED, busybox_rootfs, tmp_path)
+    assert result.rc == 0 and result.stdout == "hello\ndata\n", result.stderr
+    blocked = run(loaded, "moby-default", MOUNT, busybox_rootfs, tmp_path)
+    assert blocked.rc != 0 and (DENIED in blocked.stderr or BUSYBOX_MOUNT_EPERM in blocked.stderr), blocked.stderr
+
+
 def _runc_version():
     import subprocess
     out = subprocess.run(["runc", "--version"], capture_output=True, text=True, check=True).stdout

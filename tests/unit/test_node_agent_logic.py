@@ -27,7 +27,7 @@ SPEC_PROFILE = os.path.join(ROOT, "tests", "unit", "fixtures", "spec-seccompprof
 
 # ---------------------------------------------------------------- pods
 @pytest.mark.parametrize("path, expected", [
-    ("operator/ns/p.json", ("ns", "p")),
+    ("operator/ns/p.json", ("ns", "p.json")),  # the file: profile p's, and profile p.json's
     ("operator/ns/p", None),
     ("other/ns/p.json", None),
     ("operator/ns/sub/p.json", None),
@@ -60,13 +60,13 @@ def test_pod_refs_pod_and_container_level():
                containers=[{"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/b/two.json"}},
                            {"seccompProfile": {"type": "RuntimeDefault"}},
                            {"seLinuxOptions": {"type": "pol_ns.process"}}])
-    assert pod_refs(pod) == [("seccomp", "a", "one"), ("seccomp", "b", "two"), ("selinux", "ns", "pol")]
+    assert pod_refs(pod) == [("seccomp", "a", "one.json"), ("seccomp", "b", "two.json"), ("selinux", "ns", "pol")]
     assert slim_pod(pod) == {"metadata": {"name": "p", "namespace": "ns"}, "refs": pod_refs(pod)}
 
 
 def test_pod_refs_legacy_annotation_and_finished_pods():
     pod = _pod(annotations={"seccomp.security.alpha.kubernetes.io/pod": "localhost/operator/a/x.json"})
-    assert pod_refs(pod) == [("seccomp", "a", "x")]
+    assert pod_refs(pod) == [("seccomp", "a", "x.json")]
     assert pod_refs(_pod(phase="Succeeded", annotations=pod["metadata"]["annotations"])) == []
     assert slim_pod(_pod()) is None  # uses no operator profile: not cached
 

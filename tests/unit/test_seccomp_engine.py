@@ -118,11 +118,28 @@ def test_base_union_keeps_unconditional_base_rules_and_every_argument_rule():
     assert persona == [0, 8]  # both argument rules
 
 
-def test_one_syscall_under_two_actions_is_accepted_as_upstream():
-    doc = profile(syscalls=[allow("chmod"), {"action": "SCMP_ACT_ERRNO", "names": ["chmod"]}])
+@pytest.mark.parametrize("one, two", [
+    (allow("chmod", "read"), {"action": "SCMP_ACT_ERRNO", "names": ["chmod"]}),
+    (allow("chmod", "read"), {"action": "SCMP_ACT_LOG", "names": ["chmod"]}),
+    ({"action": "SCMP_ACT_ERRNO", "errnoRet": 95, "names": ["chmod", "read"]},
+     {"action": "SCMP_ACT_ERRNO", "errnoRet": 1, "names": ["chmod"]}),
+], ids=["allow-and-errno", "allow-and-log", "errno95-and-errno1"])
+def test_one_syscall_under_two_unconditional_actions_is_refused_naming_both_fields(one, two):
+    """runc applies whichever of the two is written first (tests/integration: test_two_actions_*): ambiguous."""
+    for rules, other in (([one, two], "spec.syscalls[0].names[0]"), ([two, one], "spec.syscalls[0].names[0]")):
+        with pytest.raises(SpoError) as info:
+            compile_one(profile(syscalls=rules))
+        assert info.value.obj == "SeccompProfile ns/p"
+        assert info.value.field == "spec.syscalls[1].names[0]"
+        assert "'chmod' has two unconditional actions" in info.value.message and other in info.value.message
+
+
+def test_same_rule_twice_and_argument_rules_beside_an_unconditional_rule_are_fine():
+    arg = [{"index": 1, "value": 0o600, "op": "SCMP_CMP_EQ"}]
+    doc = profile(syscalls=[allow("chmod"), allow("chmod", "read"),
+                            {"action": "SCMP_ACT_ERRNO", "names": ["chmod"], "args": arg}])
     rules = compile_one(doc).oci["syscalls"]
-    assert {"action": "SCMP_ACT_ALLOW", "names": ["chmod"]} in rules
-    assert {"action": "SCMP_ACT_ERRNO", "names": ["chmod"]} in rules
+    assert {"action": "SCMP_ACT_ALLOW", "names": ["chmod", "read"]} in rules
 
 
 def test_base_chain_and_shipped_base_from_any_namespace():

@@ -26,7 +26,7 @@ def test_unchanged_file_is_served_from_the_cache(tmp_path, cache, monkeypatch):
     assert [d["metadata"]["name"] for d in first] == ["a", "b"]
     assert len(os.listdir(cache)) == 1
     # a second load must not parse YAML at all
-    monkeypatch.setattr(src_action.yaml, "load_all", lambda *a, **k: pytest.fail("parsed again"))
+    monkeypatch.setattr(src_action, "load_all", lambda *a, **k: pytest.fail("parsed again"))
     assert src_action.load_path(str(path)) == first
 
 
@@ -71,3 +71,33 @@ def test_directory_loads_yaml_files_sorted(tmp_path, cache):
     (tmp_path / "a.yaml").write_text(DOC)
     (tmp_path / "notes.txt").write_text("not yaml")
     assert [d["metadata"]["name"] for d in src_action.load_path(str(tmp_path))] == ["a", "b"]
+
+
+# ten anchors, each a list of nine aliases of the one before: 342 bytes that stand for ~5*10**8 items
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    "%s: &%s [%s]\n" % (new, new, ", ".join(["*" + old] * 9)) for old, new in zip("abcdefgh", "bcdefghi"))
+
+
+def test_alias_bomb_is_refused_quickly_before_it_is_built_or_cached(tmp_path, cache):
+    import resource
+    import time
+    path = tmp_path / "lol.yaml"
+    path.write_text(DOC + BILLION_LAUGHS)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(AnsibleActionFail) as info:
+        src_action.load_path(str(path))
+    assert time.monotonic() - started < 2.0
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50 * 1024  # KiB: nothing was expanded
+    assert str(info.value).startswith("src %s: document 0: YAML aliases would expand the document to" % path)
+    assert "refused before building it" in str(info.value)
+    assert not (cache.exists() and os.listdir(cache))
+
+
+def test_a_few_shared_blocks_are_still_fine(tmp_path, cache):
+    path = tmp_path / "shared.yaml"
+    path.write_text(DOC.replace("spec: {defaultAction: SCMP_ACT_LOG}",
+                                "spec:\n  defaultAction: SCMP_ACT_LOG\n  syscalls:\n"
+                                "  - &rule {action: SCMP_ACT_ALLOW, names: [read, write]}\n  - *rule\n"))
+    docs = src_action.load_path(str(path))
+    assert docs[0]["spec"]["syscalls"] == [{"action": "SCMP_ACT_ALLOW", "names": ["read", "write"]}] * 2

@@ -130,9 +130,9 @@ class Transport(object):
         import base64
         import ssl
         import tempfile
-        import yaml
+        from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import load_one
         with open(path, "r", encoding="utf-8") as handle:
-            config = yaml.safe_load(handle) or {}
+            config = load_one(handle.read(), path) or {}
         base = os.path.dirname(os.path.abspath(path))
 
         def named(section: str, name: Any) -> Dict[str, Any]:

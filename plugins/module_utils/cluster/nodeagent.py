@@ -53,7 +53,9 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podr
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import (
     Settings, check_allowed_syscalls, settings as spod_settings)
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine, localhost_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_paths
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import localhost_profile
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install, profiles_root
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import parse_profile
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_cil import profile_cil
@@ -95,12 +97,12 @@ def rss_mb() -> float:
 
 def load_shipped(directory: Optional[str] = None) -> List[Dict[str, Any]]:
     """The SeccompProfiles shipped in the collection's profiles/seccomp/ (bases by name)."""
-    import yaml
+    from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import load_all
     directory = directory or os.path.join(COLLECTION_ROOT, "profiles", "seccomp")
     docs: List[Dict[str, Any]] = []
     for path in sorted(glob.glob(os.path.join(directory, "*.yaml"))):
         with open(path, "r", encoding="utf-8") as handle:
-            docs.extend(d for d in yaml.safe_load_all(handle) if isinstance(d, dict) and d.get("kind") == SECCOMP_KIND)
+            docs.extend(d for d in load_all(handle.read(), path) if isinstance(d, dict) and d.get("kind") == SECCOMP_KIND)
     return docs
 
 
@@ -387,8 +389,10 @@ class NodeAgent(object):
             for ref in new_refs - old_refs:
                 self.pod_index.setdefault(ref, set()).add(pod_id)
         for ref in old_refs ^ new_refs:
-            if ref[0] == SECCOMP:
-                dirty.append((SECCOMP_KIND, ref[1], ref[2]))
+            if ref[0] == SECCOMP:  # the profiles of that file that exist
+                store = self.reflectors[SECCOMP_KIND].store
+                dirty.extend((SECCOMP_KIND, ref[1], name) for name in seccomp_paths.names_of_file(ref[2])
+                             if (ref[1], name) in store)
             else:
                 dirty.extend([(SELINUX_KIND, ref[1], ref[2]), (RAW_KIND, ref[1], ref[2])])
         self.mark(dirty)
@@ -416,7 +420,13 @@ class NodeAgent(object):
 
     def users(self, key: Key) -> List[str]:
         kind, namespace, name = key
-        ref = (SECCOMP if kind == SECCOMP_KIND else SELINUX, namespace, name)
+        if kind == SECCOMP_KIND:  # pods name the file (operator/<ns>/<file>), which p1 and p1.json share
+            try:
+                ref = (SECCOMP, namespace, seccomp_paths.file_name(name))
+            except SpoError:
+                return []
+        else:
+            ref = (SELINUX, namespace, name)
         with self.lock:
             return sorted(self.pod_index.get(ref, ()))
 
@@ -507,10 +517,10 @@ class NodeAgent(object):
         known = set(self.reflectors[SECCOMP_KIND].store)
         for path in glob.glob(os.path.join(self.root, self.namespace or "*", "*.json")):
             namespace = os.path.basename(os.path.dirname(path))
-            name = os.path.basename(path)[:-len(".json")]
-            if (namespace, name) in known or self.users((SECCOMP_KIND, namespace, name)):
+            names = seccomp_paths.names_of_file(os.path.basename(path))  # p1.json: the file of p1 and of p1.json
+            if any((namespace, name) in known or self.users((SECCOMP_KIND, namespace, name)) for name in names):
                 continue
-            self.log("removing %s: no SeccompProfile %s/%s" % (path, namespace, name))
+            self.log("removing %s: no SeccompProfile %s" % (path, " or ".join("%s/%s" % (namespace, n) for n in names)))
             nodefs.remove(path)
             self.metrics.seccomp.inc(operation="delete")
         for directory in glob.glob(os.path.join(self.root, self.namespace or "*")):
@@ -759,6 +769,12 @@ class NodeAgent(object):
                 if base and (result.namespace, base) in refused_bases:
                     raise SpoError("base profile %r is refused: %s" % (base, refused_bases[(result.namespace, base)]),
                                    result.ref, "spec.baseProfileName")
+                owner = self.file_owner(key)
+                if owner is not None and key[2].endswith(seccomp_paths.EXT):
+                    raise SpoError("its file %s is also SeccompProfile %s/%s's (a name's file is <name>.json, or the "
+                                   "name when it ends in .json); rename one of them"
+                                   % (seccomp_paths.localhost_profile(key[1], key[2]), owner[1], owner[2]),
+                                   result.ref, "metadata.name")
                 try:
                     compiled = engine.compile(result)
                 except SpoError as exc:
@@ -838,11 +854,26 @@ class NodeAgent(object):
 
     # ------------------------------------------------------------------ node writes
     def seccomp_path(self, key: Key) -> str:
-        return nodefs.safe_join(self.root, key[1], key[2] + ".json")
+        return seccomp_paths.profile_path(self.root, key[1], key[2])
 
     def seccomp_file(self, key: Key) -> str:
-        """:meth:`seccomp_path` without its checks (names the API server validated; only to look at the file)."""
-        return os.path.join(self.root, key[1], key[2] + ".json")
+        """:meth:`seccomp_path` without its checks, only to look at the file ("" when the name has none)."""
+        try:
+            return os.path.join(self.root, key[1], seccomp_paths.file_name(key[2]))
+        except SpoError:
+            return ""
+
+    def file_owner(self, key: Key) -> Optional[Key]:
+        """The other live profile that has ``key``'s file (``p1`` for ``p1.json``), if any."""
+        try:
+            file = seccomp_paths.file_name(key[2])
+        except SpoError:
+            return None
+        store = self.reflectors[SECCOMP_KIND].store
+        for name in seccomp_paths.names_of_file(file):
+            if name != key[2] and (key[1], name) in store:
+                return (SECCOMP_KIND, key[1], name)
+        return None
 
     def apply_seccomp(self, outcomes: Dict[Key, Outcome], present: Mapping[Key, Dict[str, Any]]) -> None:
         accepted = [key for key, out in outcomes.items() if out.write]
@@ -881,7 +912,7 @@ class NodeAgent(object):
                         out.state, out.message, out.write, out.refused, out.reason = (
                             ns.ERROR, str(one), False, True, "CannotSaveProfile")
         for key, out in outcomes.items():
-            if out.remove_file:
+            if out.remove_file and self.file_owner(key) is None:
                 try:
                     if nodefs.remove(self.seccomp_path(key)):
                         self.metrics.seccomp.inc(operation="delete")
@@ -1258,7 +1289,7 @@ class NodeAgent(object):
     def _remove_any_file(self, key: Key) -> None:
         try:
             if key[0] == SECCOMP_KIND:
-                if nodefs.remove(self.seccomp_path(key)):
+                if self.file_owner(key) is None and nodefs.remove(self.seccomp_path(key)):
                     self.metrics.seccomp.inc(operation="delete")
             elif not self.profile((SELINUX_KIND if key[0] == RAW_KIND else RAW_KIND, key[1], key[2])):
                 if nodefs.remove(self.selinux_path(key)):

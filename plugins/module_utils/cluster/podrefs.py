@@ -4,7 +4,7 @@
 """Which operator profiles a pod uses (pure functions over pod dicts as the API returns them).
 
 * seccomp: ``securityContext.seccompProfile`` of type ``Localhost`` with a ``localhostProfile`` of
-  the form ``operator/<namespace>/<name>.json``, at pod level or on any container, init container
+  the form ``operator/<namespace>/<file>`` (the ref names the file: see seccomp_paths), at pod level or on any container, init container
   or ephemeral container (the legacy ``seccomp.security.alpha.kubernetes.io/pod`` and
   ``container.seccomp.security.alpha.kubernetes.io/*`` annotations with ``localhost/...`` too);
 * SELinux: ``securityContext.seLinuxOptions.type`` of the form ``<name>_<namespace>.process`` at
@@ -16,24 +16,19 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_paths
+
 SECCOMP = "seccomp"
 SELINUX = "selinux"
 FINISHED_PHASES = ("Succeeded", "Failed")
 
-Ref = Tuple[str, str, str]  # (SECCOMP | SELINUX, namespace, name)
+Ref = Tuple[str, str, str]  # (SECCOMP, namespace, file name) | (SELINUX, namespace, name)
 
 
 def parse_localhost_profile(path: Any) -> Optional[Tuple[str, str]]:
-    """``operator/<ns>/<name>.json`` -> (ns, name); anything else -> None."""
-    if not isinstance(path, str):
-        return None
-    parts = path.split("/")
-    if len(parts) != 3 or parts[0] != "operator" or not parts[2].endswith(".json"):
-        return None
-    namespace, name = parts[1], parts[2][:-len(".json")]
-    if not namespace or not name:
-        return None
-    return namespace, name
+    """``operator/<ns>/<file>`` -> (ns, file): a seccomp ref names the FILE (``p1.json`` is the file of the
+    profiles ``p1`` and ``p1.json``, see seccomp_paths); anything else -> None."""
+    return seccomp_paths.parse_localhost_profile(path)
 
 
 def parse_selinux_type(value: Any) -> Optional[Tuple[str, str]]:

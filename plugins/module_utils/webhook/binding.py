@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_paths
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook.podutil import (
     SECCOMP_POD_ANNOTATION, containers, get_path, image_matches, json_copy, security_context)
 
@@ -54,7 +55,8 @@ class Result(object):
 
 
 def seccomp_localhost(namespace: str, name: str) -> str:
-    return "operator/%s/%s.json" % (namespace, name)
+    """The profile's file as pods name it (the same function as the node agent's and the module's)."""
+    return seccomp_paths.localhost_profile(namespace, name)
 
 
 def selinux_usage(namespace: str, name: str) -> str:
