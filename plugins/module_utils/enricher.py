@@ -14,10 +14,14 @@
   record with neither is dropped after one dict lookup.  Per target it keeps the syscall set and
   writes it as JSON (atomically) to ``<state_dir>/sessions/<ses>.json`` and
   ``<state_dir>/containers/<id>.json``: ``{"syscalls": [...], "architectures": [...],
-  "executables": [...], "records": N, "complete": bool}``; ``complete`` becomes true when the
-  ``spo-record-done session=N`` marker (``auditctl -m``) of that session was read, i.e. every
-  record the kernel queued before it has been seen.  The sets are flushed before the position
-  is saved, so a crash can only re-read lines (sets are unions: no change), never lose them.
+  "executables": [...], "records": N, "markers": [...]}``; ``markers`` holds the nonces of the end
+  markers of that session read so far (``spo-record-done session=N nonce=X``, a user audit message
+  sent by the recorder, see :func:`audit.marker_text`; the last :data:`MAX_MARKERS`): once the
+  recorder's own nonce is there, every record the kernel queued before it has been seen.  Anyone
+  with CAP_AUDIT_WRITE can send a marker, but not one with the recorder's secret nonce, so a
+  forged marker ends no recording (:func:`wait_session` waits for its own nonce); a marker for a
+  session without records creates no file.  The sets are flushed before the position is saved,
+  so a crash can only re-read lines (sets are unions: no change), never lose them.
 * AVC records are attributed to containers the same way (``avcs`` in a container's set).
 * Prometheus text metrics ``security_profiles_operator_seccomp_profile_audit_total``; the namespace, pod and
   container labels come from ``Enricher.resolve`` (container ID -> names; the cluster recorder sets it from the
@@ -44,6 +48,7 @@ FINGERPRINT = 64
 MAX_READ = 1 << 20
 ROTATED_MAX = 9
 MAX_PENDING = 100000
+MAX_MARKERS = 64  # nonces kept per session, and (x16) end markers kept for the cluster recorder
 METRIC = "security_profiles_operator_seccomp_profile_audit_total"
 METRIC_LABELS = ("node", "namespace", "pod", "container", "executable", "syscall")
 
@@ -237,7 +242,7 @@ AvcKey = Tuple[str, str, str, Tuple[str, ...]]  # scontext, tcontext, tclass, pe
 
 
 class _Target(object):
-    __slots__ = ("syscalls", "arches", "exes", "records", "complete", "dirty", "avcs")
+    __slots__ = ("syscalls", "arches", "exes", "records", "markers", "dirty", "avcs")
 
     def __init__(self) -> None:
         self.syscalls: set = set()
@@ -245,12 +250,17 @@ class _Target(object):
         self.exes: set = set()
         self.avcs: set = set()
         self.records = 0
-        self.complete = False
+        self.markers: List[str] = []  # nonces of the end markers read, oldest first
         self.dirty = True
+
+    def add_marker(self, nonce: str) -> None:
+        if nonce not in self.markers:
+            self.markers = (self.markers + [nonce])[-MAX_MARKERS:]
+            self.dirty = True
 
     def as_dict(self) -> Dict[str, Any]:
         out = {"syscalls": sorted(self.syscalls), "architectures": sorted(self.arches),
-               "executables": sorted(self.exes), "records": self.records, "complete": self.complete}
+               "executables": sorted(self.exes), "records": self.records, "markers": list(self.markers)}
         if self.avcs:
             out["avcs"] = [{"scontext": s, "tcontext": t, "tclass": c, "permissions": list(p)}
                            for s, t, c, p in sorted(self.avcs)]
@@ -265,7 +275,7 @@ class _Target(object):
         target.avcs = {(a["scontext"], a["tcontext"], a["tclass"], tuple(a["permissions"]))
                        for a in data.get("avcs", []) if isinstance(a, dict)}
         target.records = int(data.get("records", 0))
-        target.complete = bool(data.get("complete", False))
+        target.markers = [str(nonce) for nonce in data.get("markers", []) if isinstance(nonce, str)][-MAX_MARKERS:]
         target.dirty = False
         return target
 
@@ -287,7 +297,8 @@ class Enricher(object):
         self.cgroups = CgroupCache(proc)
         self.targets: Dict[Tuple[str, str], _Target] = {}
         self.metrics: Dict[Tuple[str, str, str], int] = {}  # (container ID, exe, syscall) -> records
-        self.markers_seen: List[int] = []  # end markers read since the owner last emptied the list
+        # (session, nonce) of the end markers read (the last 16 * MAX_MARKERS); the owner takes its own out
+        self.markers_seen: List[Tuple[int, str]] = []
         self.resolve: Callable[[str], Optional[Tuple[str, str, str]]] = lambda cid: None
         self.read = self.used = self.skipped = self.dropped = self.avcs_dropped = 0
         self.lock = threading.RLock()  # process/flush/forget vs. metrics and readers in other threads
@@ -302,6 +313,9 @@ class Enricher(object):
                 found = _Target()
             self.targets[(kind, key)] = found
         return found
+
+    def _known(self, kind: str, key: str) -> bool:
+        return (kind, key) in self.targets or os.path.exists(target_path(self.state_dir, kind, key))
 
     def target(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
         """The set kept for ``kind``/``key`` (``containers``/<id>, ``sessions``/<n>) as written, or None."""
@@ -395,11 +409,11 @@ class Enricher(object):
             target.avcs.add((avc["scontext"], avc["tcontext"], avc["tclass"], tuple(avc["permissions"])))
             target.records += 1
             target.dirty = True
-        for session in scan.markers:
-            target = self._target("sessions", str(session))
-            target.complete = True
-            target.dirty = True
-        self.markers_seen.extend(scan.markers)
+        for session, nonce in scan.markers:
+            if self._known("sessions", str(session)):
+                self._target("sessions", str(session)).add_marker(nonce)
+        if scan.markers:
+            self.markers_seen = (self.markers_seen + scan.markers)[-16 * MAX_MARKERS:]
         self.read += scan.read
         self.used += scan.used
         self.skipped += scan.skipped
@@ -440,8 +454,10 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def wait_session(state_dir: str, session: int, timeout: float = 30.0, interval: float = 0.1) -> Dict[str, Any]:
-    """Wait until the enricher marked ``session`` complete; return its set (or raise TimeoutError)."""
+def wait_session(state_dir: str, session: int, nonce: str, timeout: float = 30.0,
+                 interval: float = 0.1) -> Dict[str, Any]:
+    """Wait until the enricher read the end marker of ``session`` with the caller's ``nonce``; return the
+    session's set (or raise TimeoutError)."""
     path = target_path(state_dir, "sessions", str(session))
     deadline = time.monotonic() + timeout
     while True:
@@ -451,10 +467,10 @@ def wait_session(state_dir: str, session: int, timeout: float = 30.0, interval: 
                 data = json.loads(raw.decode("utf-8"))
             except ValueError:
                 data = {}
-            if data.get("complete"):
+            if nonce in data.get("markers", []):
                 return data
         if time.monotonic() > deadline:
-            raise TimeoutError("the log enricher did not report audit session %d complete within %ss (is spo-enricher "
+            raise TimeoutError("the log enricher did not read the end marker of audit session %d within %ss (is spo-enricher "
                                "running with --state-dir %s?)" % (session, timeout, state_dir))
         time.sleep(interval)
 

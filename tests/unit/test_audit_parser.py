@@ -55,7 +55,7 @@ def test_scanner_counts_and_sets_on_fixture():
     scanner = audit.Scanner()
     scanner.feed_file(SAMPLES)
     assert (scanner.read, scanner.used, scanner.other, scanner.skipped) == (18, 9, 3, 6)
-    assert scanner.markers == [7]
+    assert scanner.markers == [(7, "0123456789abcdef0123456789abcdef")]
     assert len(scanner.avcs) == 3
     assert audit.syscalls_by_session(scanner.records()) == {7: ["execve", "openat", "write"],
                                                             None: ["exit_group", "read", "write"]}

@@ -147,7 +147,7 @@ def test_enricher_sets_markers_metrics(tmp_path):
     assert enricher.flush() == 1
     data = json.loads((tmp_path / "sessions" / "7.json").read_text())
     assert data == {"syscalls": ["execve", "openat", "write"], "architectures": ["SCMP_ARCH_X86_64"],
-                    "executables": ["/bin/busybox"], "records": 3, "complete": True}
+                    "executables": ["/bin/busybox"], "records": 3, "markers": ["0123456789abcdef0123456789abcdef"]}
     assert enricher.dropped == 3  # no session, no container: dropped
     text = enricher.metrics_text()
     assert ('security_profiles_operator_seccomp_profile_audit_total{node="node1",namespace="",pod="",container="",'
