@@ -7,7 +7,9 @@
   file is drained to its end before the new one is read from 0) and by copytruncate (the bytes
   between the last position and the truncation are read from the copy, ``<log>.1``, when its
   content matches), and saves ``{dev, inode, offset, fingerprint}`` so a restart resumes at the
-  exact line (also when the file was rotated while it was down).  Only whole lines are consumed.
+  exact line (also when the file was rotated while it was down).  Only whole lines are consumed;
+  a line longer than :data:`MAX_READ` (no audit record comes near it) is skipped to its end, counted
+  in ``skipped`` and logged, and reading goes on with the next line.
 * :class:`Enricher` feeds the lines to :class:`audit.Scanner` and attributes each unique record:
   to its audit session (``ses=``, exact for a local recording whose runc got a fresh session) and
   to its container (pid -> ``/proc/<pid>/cgroup`` -> container ID, cached at first sight).  A
@@ -54,10 +56,11 @@ METRIC_LABELS = ("node", "namespace", "pod", "container", "executable", "syscall
 
 
 class _Open(object):
-    def __init__(self, path: str, handle: Any, offset: int) -> None:
+    def __init__(self, path: str, handle: Any, offset: int, in_long_line: bool = False) -> None:
         self.path = path
         self.handle = handle
         self.offset = offset
+        self.in_long_line = in_long_line  # the offset is inside a line too long to read: skip to its end
         st = os.fstat(handle.fileno())
         self.ident = (st.st_dev, st.st_ino)
         start = max(0, offset - FINGERPRINT)
@@ -91,15 +94,16 @@ class Tailer(object):
         self.state_file = state_file
         self.files: List[_Open] = []  # oldest first; the last one is the live file
         self.events: List[str] = []
+        self.skipped = 0  # lines over MAX_READ skipped (the owner may take and reset it)
         self._resume(from_start)
 
     # -- position ------------------------------------------------------------------------------
-    def _open(self, path: str, offset: int) -> Optional[_Open]:
+    def _open(self, path: str, offset: int, in_long_line: bool = False) -> Optional[_Open]:
         try:
             handle = open(path, "rb")
         except OSError:
             return None
-        return _Open(path, handle, offset)
+        return _Open(path, handle, offset, in_long_line)
 
     def _rotated(self) -> List[str]:
         return ["%s.%d" % (self.path, n) for n in range(ROTATED_MAX, 0, -1)]  # oldest first
@@ -125,7 +129,7 @@ class Tailer(object):
                     continue
                 if _fingerprint_matches(path, state["offset"], state["fingerprint"]):
                     self.events.append("resumed %s at %d" % (path, state["offset"]))
-                    self._queue(path, state["offset"])
+                    self._queue(path, state["offset"], bool(state.get("in_long_line")))
                     for newer in chain[index + 1:]:
                         if os.path.exists(newer):
                             self._queue(newer, 0)
@@ -135,7 +139,7 @@ class Tailer(object):
             copy = self.path + ".1"
             if _fingerprint_matches(copy, state["offset"], state["fingerprint"]):
                 self.events.append("resumed copy %s at %d" % (copy, state["offset"]))
-                self._queue(copy, state["offset"])
+                self._queue(copy, state["offset"], bool(state.get("in_long_line")))
                 self._queue(self.path, 0)
                 return
             self.events.append("saved position not found; reading %s from its start" % self.path)
@@ -149,8 +153,8 @@ class Tailer(object):
                 offset = 0
         self._queue(self.path, offset)
 
-    def _queue(self, path: str, offset: int) -> None:
-        opened = self._open(path, offset)
+    def _queue(self, path: str, offset: int, in_long_line: bool = False) -> None:
+        opened = self._open(path, offset, in_long_line)
         if opened is not None:
             self.files.append(opened)
 
@@ -158,8 +162,11 @@ class Tailer(object):
         if not self.files:
             return None
         current = self.files[0]
-        return {"dev": current.ident[0], "inode": current.ident[1], "offset": current.offset,
-                "fingerprint": current.fingerprint(), "path": current.path}
+        state = {"dev": current.ident[0], "inode": current.ident[1], "offset": current.offset,
+                 "fingerprint": current.fingerprint(), "path": current.path}
+        if current.in_long_line:
+            state["in_long_line"] = True
+        return state
 
     def save(self) -> None:
         state = self.state()
@@ -176,13 +183,37 @@ class Tailer(object):
             if size <= opened.offset:
                 return True
             data = os.pread(fd, min(MAX_READ, size - opened.offset), opened.offset)
+            if not data:
+                return True
+            if opened.in_long_line:
+                end = data.find(b"\n") + 1
+                opened.advance(data[:end] if end else data)
+                if end:
+                    opened.in_long_line = False
+                continue  # skipped bytes are not kept: no budget spent
             cut = data.rfind(b"\n") + 1
             if not cut:
-                return len(data) < MAX_READ
+                if len(data) < MAX_READ:
+                    return True  # the start of a line still being written
+                self._skip_long_line(opened, data)
+                continue
             opened.advance(data[:cut])
             out.append(data[:cut])
             budget -= cut
         return False
+
+    def _skip_long_line(self, opened: _Open, data: bytes) -> None:
+        """``data`` (MAX_READ bytes without a newline) starts a line too long to read: skip to its end."""
+        self.skipped += 1
+        self.events.append("skipped a line of more than %d bytes at offset %d of %s" % (MAX_READ, opened.offset,
+                                                                                        opened.path))
+        opened.advance(data)
+        opened.in_long_line = True
+
+    def take_skipped(self) -> int:
+        """The lines skipped since the last call."""
+        skipped, self.skipped = self.skipped, 0
+        return skipped
 
     def poll(self, budget: int = 2 * MAX_READ) -> List[bytes]:
         """Buffers of new whole lines (about ``budget`` bytes at most), oldest first."""
@@ -202,7 +233,8 @@ class Tailer(object):
                     # a rotated file ending inside a line: that last line is all there will be
                     rest = os.pread(fd, os.fstat(fd).st_size - head.offset, head.offset)
                     head.advance(rest)
-                    out.append(rest + b"\n")
+                    if not head.in_long_line:
+                        out.append(rest + b"\n")
                 head.handle.close()
                 self.files.pop(0)
                 continue
@@ -236,6 +268,7 @@ class Tailer(object):
             self.events.append("truncated: reading %s from its start" % self.path)
             head.offset = 0
             head.tail = b""
+            head.in_long_line = False
 
 
 AvcKey = Tuple[str, str, str, Tuple[str, ...]]  # scontext, tcontext, tclass, permissions
@@ -350,6 +383,11 @@ class Enricher(object):
             except OSError:
                 pass
             return sorted(found)
+
+    def count_skipped(self, lines: int) -> None:
+        """Lines the reader skipped before the scanner saw them (e.g. over-long lines of the tailer)."""
+        with self.lock:
+            self.skipped += lines
 
     def process(self, buf: bytes) -> None:
         scan = audit.Scanner()
