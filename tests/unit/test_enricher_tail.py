@@ -285,3 +285,26 @@ def test_cli_daemon_goes_on_after_a_long_line(tmp_path):
         proc.terminate()
         stderr = proc.communicate(timeout=10)[1]
     assert "skipped a line of more than 1048576 bytes at offset %d" % len(_record(1, 7, 39)) in stderr
+
+
+def test_forged_marker_does_not_end_a_session(tmp_path):
+    """wait_session takes only the marker with the caller's nonce; a marker for a session without
+    records creates no file (a flood of forged markers fills no disk)."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils import audit
+    from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import wait_session
+    state = str(tmp_path)
+    enricher = Enricher(state, proc=str(tmp_path / "noproc"))
+
+    def user(serial, text):
+        return b"type=USER msg=audit(1.0:%d): pid=9 uid=0 auid=4294967295 ses=4294967295 msg='%s'\n" % (serial, text)
+    nonce = audit.new_nonce()
+    enricher.process(_record(1, 7, 39) + user(2, audit.marker_text(7, "f" * 32)) + user(3, b"spo-record-done session=7")
+                     + user(4, audit.marker_text(8, nonce)))
+    enricher.flush()
+    with pytest.raises(TimeoutError):
+        wait_session(state, 7, nonce, timeout=0.3)
+    assert not os.path.exists(os.path.join(state, "sessions", "8.json"))
+    enricher.process(user(5, audit.marker_text(7, nonce)))
+    enricher.flush()
+    assert wait_session(state, 7, nonce, timeout=5)["syscalls"] == ["getpid"]
+    assert enricher.markers_seen == [(7, "f" * 32), (8, nonce), (7, nonce)]
