@@ -75,6 +75,20 @@ KERNEL_LOG_PREFIX = rb"(?:" + _SYSLOG_HEADER + rb")?" + _DMESG_STAMP + rb"?"
 _AUDITD_NODE = rb"node=[^ \n]+ "  # auditd's name_format
 
 
+class _Lazy(object):
+    """A pattern compiled at its first use: the rare ones cost ``spo-enricher --once`` (timed against
+    grep, interpreter start included) nothing when its input has no use for them."""
+
+    def __init__(self, source: bytes) -> None:
+        self.source = source
+        self.compiled: Optional["re.Pattern[bytes]"] = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.compiled is None:
+            self.compiled = re.compile(self.source)
+        return getattr(self.compiled, name)
+
+
 def _record_start(name: bytes, number: int) -> bytes:
     """Pattern of the opening of a record of type ``name`` / ``number`` at the start of a line."""
     return (rb"(?:(?:" + _AUDITD_NODE + rb")?type=" + name + rb" msg=|" + KERNEL_LOG_PREFIX + rb"audit: type=%d )" % number
@@ -96,17 +110,19 @@ def _seccomp_body(capture_all: bool) -> bytes:
 # checked exactly by _HEAD and _TAIL, once each.  One pattern per opening: a pattern that starts
 # with a literal is searched for as fast as `` ses=`` alone; the rare openings (auditd's node=, a
 # kernel-log timestamp) are searched only in a buffer that has a record opening inside a line.
-def _keys_pattern(opening: bytes) -> "re.Pattern[bytes]":
+def _keys_pattern(opening: bytes) -> bytes:
     token = rb"[^ \n]+"
-    return re.compile(rb"\n" + opening + rb"[^ \n]*(?: (?!ses=)[^ \n]*)* ses=(" + token + rb" (?:subj=" + token +
-                      rb" )?pid=" + token + rb" comm=" + token + rb" exe=" + token + rb") sig=(" + token + rb" arch=" +
-                      token + rb" syscall=" + token + rb") compat=")
+    return (rb"\n" + opening + rb"[^ \n]*(?: (?!ses=)[^ \n]*)* ses=(" + token + rb" (?:subj=" + token + rb" )?pid=" +
+            token + rb" comm=" + token + rb" exe=" + token + rb") sig=(" + token + rb" arch=" + token + rb" syscall=" +
+            token + rb") compat=")
 
 
+# The openings of a SECCOMP record at a line start that the fast path takes (auditd's without
+# node=, /dev/kmsg's); lines with other openings go to the general path.
 SECCOMP_OPENINGS = (b"type=SECCOMP msg=audit(", b"audit: type=1326 audit(")
-_KEYS = tuple(_keys_pattern(re.escape(opening)) for opening in SECCOMP_OPENINGS)
-_KEYS_PREFIXED = _keys_pattern(rb"(?:" + _AUDITD_NODE + rb"type=SECCOMP msg=|(?:" + _SYSLOG_HEADER + _DMESG_STAMP + rb"?|" +
-                               _DMESG_STAMP + rb")audit: type=1326 )audit\(")
+_KEYS = tuple(re.compile(_keys_pattern(re.escape(opening))) for opening in SECCOMP_OPENINGS)
+_KEYS_PREFIXED: Any = _Lazy(_keys_pattern(rb"(?:" + _AUDITD_NODE + rb"type=SECCOMP msg=|(?:" + _SYSLOG_HEADER + _DMESG_STAMP +
+                                          rb"?|" + _DMESG_STAMP + rb")audit: type=1326 )audit\("))
 # A key is checked exactly in two halves, split at " sig=": the process half and the syscall half.
 _HEAD = re.compile(rb"(\d+) (?:subj=\S+ )?pid=(\d+) comm=(" + _VALUE + rb") exe=(" + _VALUE + rb")")
 _TAIL = re.compile(rb"\d+ arch=([0-9a-f]+) syscall=(\d+)")
@@ -115,19 +131,16 @@ _TAILS: Dict[bytes, Any] = {}
 _CACHE_MAX = 1 << 17
 # Exact patterns, matched at the start of a line.  _FULL: groups ts, serial, uid, ses, pid, comm,
 # exe, arch, syscall, code.
-_FULL = re.compile(_record_start(b"SECCOMP", 1326) + _STAMP + _seccomp_body(True))
-_AVC = re.compile(_record_start(b"AVC", 1400) + _STAMP +
+_FULL: Any = _Lazy(_record_start(b"SECCOMP", 1326) + _STAMP + _seccomp_body(True))
+_AVC: Any = _Lazy(_record_start(b"AVC", 1400) + _STAMP +
                   rb"avc:\s+(denied|granted)\s+\{ ([^}\n]*?) \} for\s+(.*?)(?=[\x1d\r\n]|\Z)")
 _AVC_FIELD = re.compile(rb"(?:^| )(pid|comm|scontext|tcontext|tclass|permissive)=(\"[^\"\n]*\"|\S+)")
-_AVC_LINE = re.compile(rb"\n(" + _record_start(b"AVC", 1400) + rb"[^\n]*)")  # over a newline + the buffer
+_AVC_LINE: Any = _Lazy(rb"\n(" + _record_start(b"AVC", 1400) + rb"[^\n]*)")  # over a newline + the buffer
 # The end marker: a user message (AUDIT_USER) whose whole text is the marker.  The kernel writes
 # ``pid= uid= auid= ses=`` (and ``subj=``) of the sender before the sender's ``msg='...'``.
-_MARKER_RE = re.compile(rb"\n" + _record_start(b"USER", 1005) + rb"\d+\.\d+:\d+\): pid=\d+ uid=\d+ auid=\d+ ses=\d+ "
+_MARKER_RE: Any = _Lazy(rb"\n" + _record_start(b"USER", 1005) + rb"\d+\.\d+:\d+\): pid=\d+ uid=\d+ auid=\d+ ses=\d+ "
                         rb"(?:[^ \n']+ )*?msg='" + MARKER + rb" session=(\d+) nonce=([0-9a-f]{%d})'(?=[\x1d\r\n]|\Z)"
                         % (2 * NONCE_BYTES))
-# SECCOMP_OPENINGS: the openings of a SECCOMP record at a line start that the fast path takes
-# (auditd's without node=, /dev/kmsg's); lines with other openings go to the general path.
-
 _SECCOMP_CLAIMS = (b"type=SECCOMP msg=audit(", b"type=1326 audit(")
 _AVC_CLAIMS = (b"type=AVC msg=audit(", b"type=1400 audit(")
 _RECORD_CLAIMS = (b"msg=audit(", b"audit: type=")
