@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import subprocess
+import threading
 import time
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit, recording_local
+from ansible_collections.spo.security_profiles.plugins.module_utils import audit, oci, recording_local
 from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import KernelLog, Tailer
 from conftest import AUDIT_LOG
 
@@ -86,3 +88,40 @@ def test_forged_user_messages_in_kernel_log(fresh_boot):
             handle.write(ratelimit)
     assert [r for r in scanner.records() if r["ses"] == SESSION or r["pid"] == os.getpid()] == []
     assert sorted(set(scanner.markers)) == sorted({(SESSION, "0" * 32), (SESSION, nonce)})
+
+
+def _current_session():
+    """The audit session the next new session follows (the kernel counts them up for everyone)."""
+    out = subprocess.run(["/bin/sh", "-c", "cat /proc/self/sessionid"], preexec_fn=oci._new_audit_session,  # pylint: disable=protected-access
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+def test_recording_under_attack(auditd, busybox_rootfs):
+    """While a workload is recorded, another process sends forged SECCOMP records (a syscall the
+    workload never makes, for the sessions the recording may get) and forged end markers for them:
+    the profile holds the workload's syscalls and no forged one, and the recording was not cut short
+    (what the workload did after the forged markers is in it)."""
+    first = _current_session() + 1
+    stop = threading.Event()
+
+    def attack():
+        while not stop.is_set():
+            for session in range(first, first + 10):
+                record = RECORD.replace("ses=%d" % SESSION, "ses=%d" % session)
+                for text in (record, "x\n" + record, "spo-record-done session=%d" % session,
+                             "spo-record-done session=%d nonce=%s" % (session, "0" * 32)):
+                    _send_user_message(text)
+            time.sleep(0.05)
+    attacker = threading.Thread(target=attack)
+    attacker.start()
+    try:
+        rec = recording_local.record("attacked", "default", "sleep 1 && ls / > /dev/null && sleep 1 && mkdir /tmp/late",
+                                     source="audit_log", rootfs=busybox_rootfs, collect_timeout=30)
+    finally:
+        stop.set()
+        attacker.join()
+    assert first <= rec["session"] < first + 10, "the workload's session was not among the forged ones"
+    assert rec["rc"] == 0, rec["stderr"]
+    assert "mount" not in rec["syscalls"]
+    assert {"getdents64", "mkdir"} <= set(rec["syscalls"])
