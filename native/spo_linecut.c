@@ -7,10 +7,12 @@
  * One grammar-free primitive, the part of the bulk scan that pure Python cannot do without
  * creating several objects per line:
  *
- *   cut_count(buffer, start, middle, stop, counts) -> (lines, cut, heads, tails, rest)
+ *   cut_count(buffer, start, middle, stop, counts[, prefixes]) -> (lines, cut, heads, tails, rest)
  *
  * For each line of ``buffer`` (split at '\n'; a last line without '\n' counts), the line's key is
- * the bytes between its first ``start`` and the first ``stop`` after it; the key's last ``middle``
+ * the bytes between its first ``start`` and the first ``stop`` after it;  with ``prefixes`` (a
+ * tuple of bytes), only a line that begins with one of them has a key (the audit parser passes the
+ * openings the kernel gives its records, so text inside another record is never cut); the key's last ``middle``
  * splits it into a head and a tail, and ``counts[head][tail] += 1`` (``counts`` is a dict of
  * dicts; missing inner dicts are created).  A line whose key is missing or holds no ``middle`` is
  * not cut.  Returns the number of lines, the number of lines cut, the distinct heads and tails
@@ -197,15 +199,45 @@ static int text_add(text *t, const char *p, size_t n) {
     return 0;
 }
 
+#define MAX_PREFIXES 8
+
+/* Whether the line p..end begins with one of the n prefixes (n == 0: every line does). */
+static int has_prefix(const char *p, const char *end, const Py_buffer *prefixes, Py_ssize_t n) {
+    if (n == 0)
+        return 1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (end - p >= prefixes[i].len && memcmp(p, prefixes[i].buf, (size_t)prefixes[i].len) == 0)
+            return 1;
+    return 0;
+}
+
 static PyObject *cut_count(PyObject *self, PyObject *args) {
     Py_buffer buf, start, middle, stop;
-    PyObject *counts, *heads = NULL, *tails = NULL, *rest = NULL, *result = NULL;
+    Py_buffer prefixes[MAX_PREFIXES];
+    Py_ssize_t nprefixes = 0;
+    PyObject *counts, *prefix_tuple = NULL, *heads = NULL, *tails = NULL, *rest = NULL, *result = NULL;
     text uncut = {NULL, 0, 0};
     table head_table = {0}, tail_table = {0}, key_table = {0};
     Py_ssize_t lines = 0, cut = 0;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*O!:cut_count", &buf, &start, &middle, &stop, &PyDict_Type, &counts))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*O!|O!:cut_count", &buf, &start, &middle, &stop, &PyDict_Type, &counts,
+                          &PyTuple_Type, &prefix_tuple))
         return NULL;
+    if (prefix_tuple != NULL) {
+        if (PyTuple_GET_SIZE(prefix_tuple) > MAX_PREFIXES) {
+            PyErr_SetString(PyExc_ValueError, "cut_count: at most 8 prefixes");
+            goto done;
+        }
+        for (; nprefixes < PyTuple_GET_SIZE(prefix_tuple); nprefixes++) {
+            PyObject *item = PyTuple_GET_ITEM(prefix_tuple, nprefixes);
+            if (!PyBytes_Check(item)) {
+                PyErr_SetString(PyExc_TypeError, "cut_count: prefixes must be a tuple of bytes");
+                goto done;
+            }
+            if (PyObject_GetBuffer(item, &prefixes[nprefixes], PyBUF_SIMPLE) < 0)
+                goto done;
+        }
+    }
     if (start.len == 0 || middle.len == 0 || stop.len == 0) {
         PyErr_SetString(PyExc_ValueError, "cut_count: start, middle and stop must not be empty");
         goto done;
@@ -217,7 +249,9 @@ static PyObject *cut_count(PyObject *self, PyObject *args) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *line_end = nl ? nl : end;
         lines++;
-        const char *s = memmem(p, (size_t)(line_end - p), start.buf, (size_t)start.len);
+        const char *s = has_prefix(p, line_end, prefixes, nprefixes)
+                            ? memmem(p, (size_t)(line_end - p), start.buf, (size_t)start.len)
+                            : NULL;
         const char *key = s ? s + start.len : NULL;
         const char *key_end = key ? memmem(key, (size_t)(line_end - key), stop.buf, (size_t)stop.len) : NULL;
         int is_cut = 0;
@@ -269,12 +303,15 @@ done:
     PyBuffer_Release(&start);
     PyBuffer_Release(&middle);
     PyBuffer_Release(&stop);
+    for (Py_ssize_t i = 0; i < nprefixes; i++)
+        PyBuffer_Release(&prefixes[i]);
     return result;
 }
 
 PyDoc_STRVAR(cut_count_doc,
-             "cut_count(buffer, start, middle, stop, counts) -> (lines, cut, heads, tails, rest)\n\n"
+             "cut_count(buffer, start, middle, stop, counts[, prefixes]) -> (lines, cut, heads, tails, rest)\n\n"
              "Each line's key runs from after its first `start` to the first `stop` after that;\n"
+             "with `prefixes` (a tuple of bytes) only lines that begin with one of them have a key;\n"
              "the key's last `middle` splits it: counts[head][tail] += 1.  Returns the number of\n"
              "lines, of lines cut, this call's distinct heads and tails in first-seen order, and\n"
              "the lines not cut (bytes, each with its newline).");

@@ -115,6 +115,7 @@ def daemon(args: argparse.Namespace) -> int:
         buffers = tailer.poll()
         for buf in buffers:
             enricher.process(buf)
+        enricher.count_skipped(tailer.take_skipped())
         for event in tailer.events:
             sys.stderr.write("spo-enricher: %s\n" % event)
         tailer.events = []
@@ -170,6 +171,7 @@ def cluster_daemon(args: argparse.Namespace) -> int:
         data = b""
         if tailer is not None:
             data = b"".join(tailer.poll())
+            enricher.count_skipped(tailer.take_skipped())
             for event in tailer.events:
                 _log(event)
             tailer.events = []

@@ -11,9 +11,21 @@ Understood inputs (one record per line):
 exe="/bin/busybox" sig=0 arch=c000003e syscall=3 compat=0 ip=0x40828e code=0x7ffc0000
 
 * the kernel log (dmesg, /dev/kmsg, syslog, the journal) when no auditd runs: the same fields after
-  ``audit: type=1326 audit(TS:SERIAL):`` with any prefix before ``audit:``;
+  ``audit: type=1326 audit(TS:SERIAL):``;
 * AVC records (``type=AVC`` / ``audit: type=1400``): ``avc:  denied  { perms } for ... scontext=
   tcontext= tclass= permissive=``.
+
+A record is read only where the kernel puts it: at the start of a line (auditd: ``type=SECCOMP
+msg=audit(`` after at most auditd's ``node=NAME``; kernel log: ``audit: type=1326 audit(`` after at
+most a timestamp prefix of dmesg, syslog or the journal, see :data:`KERNEL_LOG_PREFIX`).  Text that
+only looks like a record inside another one, e.g. in the ``msg='...'`` of a user message that any
+process with CAP_AUDIT_WRITE may send (a container's root has it by default), is never a record,
+so no container can add syscalls to another workload's recording.  The end-of-recording marker
+(:func:`marker_text`) is accepted only as the whole text of a user message (``type=USER`` /
+``type=1005``), and carries a secret nonce of the recorder: a waiter takes only the (session,
+nonce) it sent, so no forged marker ends a recording early.  Lines of a file that mixes formats are
+taken at their word: ``dmesg --notime`` prints the lines of a multi-line message unindented, so
+read the kernel log from ``/dev/kmsg`` (escaped) or with timestamps, never from such a file.
 
 Two doors over one grammar: :class:`Scanner` works on large byte buffers (each record's key cut
 out and counted by C-level bytes searches, or a compiled bytes regex for mixed input; keys are
@@ -35,6 +47,7 @@ import gc
 import os
 import pickle
 import re
+import secrets
 from collections import Counter
 from itertools import islice, repeat
 from operator import itemgetter
@@ -43,13 +56,43 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
 
 UNSET_ID = 4294967295  # (u32)-1: auid / ses not set
-MARKER = b"spo-record-done"  # text of the `auditctl -m` record that closes a recording
+MARKER = b"spo-record-done"  # text of the user audit message that closes a recording (see marker_text)
+NONCE_BYTES = 16
 
 # ---------------------------------------------------------------------------------------------
 # The grammar (bytes).  A value of comm= / exe= is "quoted", HEX-encoded (the kernel hex-encodes
 # any string holding a space, a quote, a control or a non-ASCII byte) or (null).
 _VALUE = rb'(?:"[!#-~]*"|[0-9A-Fa-f]+|\(null\))'
-_STAMP = rb"audit\((\d+\.\d+):(\d+)\): "
+_STAMP = rb"(\d+\.\d+):(\d+)\): "  # after a record's opening ``...audit(``
+# What may come before ``audit: type=NNNN`` on a kernel-log line: nothing (/dev/kmsg text, dmesg
+# --notime), dmesg's ``[  12.345678] `` or ``[Mon Dec  7 12:00:00 2026] ``, and syslog / journal
+# headers ``Dec  7 12:00:00 HOST kernel: `` or ``2026-12-07T12:00:00.123+00:00 HOST kernel: ``
+# (optionally followed by dmesg's bracket).  Nothing else: a record in a message is no record.
+_SYSLOG_HEADER = (rb"(?:[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d(?:\.\d+)?"
+                  rb"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) [^ \n]+ kernel: ")
+_DMESG_STAMP = rb"(?:\[[ 0-9.]+\] |\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \d{4}\] )"
+KERNEL_LOG_PREFIX = rb"(?:" + _SYSLOG_HEADER + rb")?" + _DMESG_STAMP + rb"?"
+_AUDITD_NODE = rb"node=[^ \n]+ "  # auditd's name_format
+
+
+class _Lazy(object):
+    """A pattern compiled at its first use: the rare ones cost ``spo-enricher --once`` (timed against
+    grep, interpreter start included) nothing when its input has no use for them."""
+
+    def __init__(self, source: bytes) -> None:
+        self.source = source
+        self.compiled: Optional["re.Pattern[bytes]"] = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.compiled is None:
+            self.compiled = re.compile(self.source)
+        return getattr(self.compiled, name)
+
+
+def _record_start(name: bytes, number: int) -> bytes:
+    """Pattern of the opening of a record of type ``name`` / ``number`` at the start of a line."""
+    return (rb"(?:(?:" + _AUDITD_NODE + rb")?type=" + name + rb" msg=|" + KERNEL_LOG_PREFIX + rb"audit: type=%d )" % number
+            + rb"audit\(")
 
 
 def _seccomp_body(capture_all: bool) -> bytes:
@@ -60,36 +103,63 @@ def _seccomp_body(capture_all: bool) -> bytes:
             rb" compat=\d+ ip=0x[0-9a-f]+ code=" + grp(rb"0x[0-9a-f]+", capture_all) + rb"(?=[\x1d\r\n ]|\Z)")
 
 
-# Bulk pattern: a literal anchor, then the key stretch of loose tokens as two groups, the process
+# Bulk patterns, run over the buffer with a newline put before it: a line that opens as a SECCOMP
+# record, then from its first `` ses=`` the key stretch of loose tokens as two groups, the process
 # half and the syscall half (no timestamp or serial, so equal records deduplicate as raw bytes);
 # the record must go on to ``compat=`` (a record cut before that is truncated).  The halves are
-# checked exactly by _HEAD and _TAIL, once each.
-def _keys_pattern(token: bytes) -> "re.Pattern[bytes]":
-    return re.compile(rb" ses=(" + token + rb" (?:subj=" + token + rb" )?pid=" + token + rb" comm=" + token +
-                      rb" exe=" + token + rb") sig=(" + token + rb" arch=" + token + rb" syscall=" + token + rb") compat=")
+# checked exactly by _HEAD and _TAIL, once each.  One pattern per opening: a pattern that starts
+# with a literal is searched for as fast as `` ses=`` alone; the rare openings (auditd's node=, a
+# kernel-log timestamp) are searched only in a buffer that has a record opening inside a line.
+def _keys_pattern(opening: bytes) -> bytes:
+    token = rb"[^ \n]+"
+    return (rb"\n" + opening + rb"[^ \n]*(?: (?!ses=)[^ \n]*)* ses=(" + token + rb" (?:subj=" + token + rb" )?pid=" +
+            token + rb" comm=" + token + rb" exe=" + token + rb") sig=(" + token + rb" arch=" + token + rb" syscall=" +
+            token + rb") compat=")
 
 
-# ``[^ ]+`` is the regex engine's fastest repeat (a byte loop); it could run over the end of a
-# damaged line, so a buffer where a key holds a newline is scanned again with ``[^ \n]+``.
-_KEYS = _keys_pattern(rb"[^ ]+")
-_KEYS_SAFE = _keys_pattern(rb"[^ \n]+")
+# The openings of a SECCOMP record at a line start that the fast path takes (auditd's without
+# node=, /dev/kmsg's); lines with other openings go to the general path.
+SECCOMP_OPENINGS = (b"type=SECCOMP msg=audit(", b"audit: type=1326 audit(")
+_KEYS = tuple(re.compile(_keys_pattern(re.escape(opening))) for opening in SECCOMP_OPENINGS)
+_KEYS_PREFIXED: Any = _Lazy(_keys_pattern(rb"(?:" + _AUDITD_NODE + rb"type=SECCOMP msg=|(?:" + _SYSLOG_HEADER + _DMESG_STAMP +
+                                          rb"?|" + _DMESG_STAMP + rb")audit: type=1326 )audit\("))
 # A key is checked exactly in two halves, split at " sig=": the process half and the syscall half.
 _HEAD = re.compile(rb"(\d+) (?:subj=\S+ )?pid=(\d+) comm=(" + _VALUE + rb") exe=(" + _VALUE + rb")")
 _TAIL = re.compile(rb"\d+ arch=([0-9a-f]+) syscall=(\d+)")
 _HEADS: Dict[bytes, Any] = {}  # half -> decoded tuple, None if not in the grammar
 _TAILS: Dict[bytes, Any] = {}
 _CACHE_MAX = 1 << 17
-# Exact pattern: groups ts, serial, uid, ses, pid, comm, exe, arch, syscall, code.
-_FULL = re.compile(rb"(?:type=SECCOMP msg=|audit: type=1326 )" + _STAMP + _seccomp_body(True))
-_AVC = re.compile(rb"(?:type=AVC msg=|audit: type=1400 )" + _STAMP +
+# Exact patterns, matched at the start of a line.  _FULL: groups ts, serial, uid, ses, pid, comm,
+# exe, arch, syscall, code.
+_FULL: Any = _Lazy(_record_start(b"SECCOMP", 1326) + _STAMP + _seccomp_body(True))
+_AVC: Any = _Lazy(_record_start(b"AVC", 1400) + _STAMP +
                   rb"avc:\s+(denied|granted)\s+\{ ([^}\n]*?) \} for\s+(.*?)(?=[\x1d\r\n]|\Z)")
 _AVC_FIELD = re.compile(rb"(?:^| )(pid|comm|scontext|tcontext|tclass|permissive)=(\"[^\"\n]*\"|\S+)")
-_AVC_LINE = re.compile(rb"[^\n]*avc:[^\n]*")
-_MARKER_RE = re.compile(MARKER + rb" session=(\d+)")
-
+_AVC_LINE: Any = _Lazy(rb"\n(" + _record_start(b"AVC", 1400) + rb"[^\n]*)")  # over a newline + the buffer
+# The end marker: a user message (AUDIT_USER) whose whole text is the marker.  The kernel writes
+# ``pid= uid= auid= ses=`` (and ``subj=``) of the sender before the sender's ``msg='...'``.
+_MARKER_RE: Any = _Lazy(rb"\n" + _record_start(b"USER", 1005) + rb"\d+\.\d+:\d+\): pid=\d+ uid=\d+ auid=\d+ ses=\d+ "
+                        rb"(?:[^ \n']+ )*?msg='" + MARKER + rb" session=(\d+) nonce=([0-9a-f]{%d})'(?=[\x1d\r\n]|\Z)"
+                        % (2 * NONCE_BYTES))
 _SECCOMP_CLAIMS = (b"type=SECCOMP msg=audit(", b"type=1326 audit(")
 _AVC_CLAIMS = (b"type=AVC msg=audit(", b"type=1400 audit(")
 _RECORD_CLAIMS = (b"msg=audit(", b"audit: type=")
+
+
+def new_nonce() -> str:
+    """A fresh secret for one end marker (hex)."""
+    return secrets.token_hex(NONCE_BYTES)
+
+
+def marker_text(session: int, nonce: str) -> bytes:
+    """The text of the end marker of ``session`` with the recorder's ``nonce`` (:func:`new_nonce`).
+
+    Read back as ``(session, nonce)`` in :attr:`Scanner.markers` only from a user message whose
+    whole text it is; a waiter takes only its own pair.
+    """
+    if not re.fullmatch(r"[0-9a-f]{%d}" % (2 * NONCE_BYTES), nonce):
+        raise ValueError("an end marker's nonce is %d hex digits" % (2 * NONCE_BYTES))
+    return b"%s session=%d nonce=%s" % (MARKER, session, nonce.encode("ascii"))
 
 
 def decode_value(raw: bytes) -> Optional[str]:
@@ -131,7 +201,7 @@ def parse_line(line: Any) -> Optional[Dict[str, Any]]:
         line.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    match = _FULL.search(line)
+    match = _FULL.match(line)
     if match:
         ts, serial, uid, ses, pid, comm, exe, arch, nr, code = match.groups()
         token, number = int(arch, 16), int(nr)
@@ -139,7 +209,7 @@ def parse_line(line: Any) -> Optional[Dict[str, Any]]:
                 "ses": _session(ses), "pid": int(pid), "comm": decode_value(comm), "exe": decode_value(exe),
                 "arch": arch_name(token), "arch_token": token, "syscall_nr": number,
                 "syscall": libseccomp.syscall_name(token, number), "code": code.decode()}
-    match = _AVC.search(line)
+    match = _AVC.match(line)
     if match:
         return _avc_event(match)
     return None
@@ -277,9 +347,10 @@ def _valid(cache: Dict[bytes, Any], decode: Any, halves: Sequence[bytes]) -> boo
     return all((cache.get(half) or decode(half)) is not None for half in halves)
 
 
-# The fast path's primitive: count the key of every line that has one (between its first " ses="
-# and the next " compat=", holding a " sig="), split at its last " sig=" into the process half and
-# the syscall half, into a dict of dicts; hand back the other lines.  Two implementations with one
+# The fast path's primitive: count the key of every line that has one (a line that opens as a
+# SECCOMP record, SECCOMP_OPENINGS; its key between its first " ses=" and the next " compat=",
+# holding a " sig="), split at its last " sig=" into the process half and the syscall half, into a
+# dict of dicts; hand back the other lines.  Two implementations with one
 # contract: the optional C speed-up (native/spo_linecut.c, built into the project's .venv by
 # `make setup`), and bytes searches with Counter here, which decline a buffer unless every line
 # has a key (the general path then scans it whole).
@@ -310,13 +381,16 @@ def _line_count(buf: bytes, size: int) -> int:
 
 def _count_keys_python(raw: Counts, buf: bytes, size: int) -> Counted:
     """``buf[:size]``'s keys counted into ``raw`` (see ``Counted``); declined, with ``raw``
-    untouched, unless each line has a key with a `` sig=``.
+    untouched, unless each line opens as a SECCOMP record and has a key with a `` sig=``.
 
     ``split`` at `` ses=`` and ``partition`` at `` compat=`` give the keys with no regex; only the
     buffer's distinct keys are split further.  A line without a key makes the piece count differ,
     or leaves a piece whose key runs into the next line (caught by the grammar check of halves).
     """
     lines = _line_count(buf, size)
+    # every line must open as a SECCOMP record (one C-level count per opening)
+    if sum(buf.count(opening, 0, size) for opening in _LINE_OPENINGS) + buf.startswith(SECCOMP_OPENINGS) != lines:
+        return 0, None, None, b""
     pieces = buf.split(_START)
     extra = buf.count(_START, size) if size < len(buf) else 0
     if len(pieces) != lines + 1 + extra:
@@ -339,7 +413,8 @@ def _view(buf: bytes, size: int) -> Any:
 
 def _count_keys_native(raw: Counts, buf: bytes, size: int) -> Counted:
     """The keys counted by ``spo_linecut.cut_count`` (one pass in C); it takes every buffer."""
-    dummy, cut, heads, tails, rest = _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, raw)  # pylint: disable=not-callable
+    dummy, cut, heads, tails, rest = _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, raw,  # pylint: disable=not-callable
+                                                       SECCOMP_OPENINGS)
     return cut, heads, tails, rest
 
 
@@ -350,7 +425,7 @@ def _uncount_keys(raw: Counts, buf: bytes, size: int) -> None:
     """Take back what counting ``buf[:size]`` added to ``raw`` (counts left at 0 are removed)."""
     mine: Counts = {}
     if _count_keys is _count_keys_native:
-        _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, mine)  # pylint: disable=not-callable
+        _native_cut_count(_view(buf, size), _START, _MIDDLE, _STOP, mine, SECCOMP_OPENINGS)  # pylint: disable=not-callable
     else:
         _count_keys_python(mine, buf, size)
     for head, tails in mine.items():
@@ -394,20 +469,22 @@ class Scanner(object):
     ``ses [subj] pid comm exe`` -> syscall half ``sig arch syscall`` -> records.  Every half in
     it is in the exact grammar, and every syscall half names a syscall libseccomp knows.
 
-    Fast path (SECCOMP records, most of the log while recording): each line's key is counted by
-    :func:`_count_keys` (in C when the speed-up is built, else bytes searches and ``Counter``, for
-    buffers of nothing but SECCOMP records); the buffer's distinct halves are checked against the
-    exact grammar (decoded once, cached), and a buffer where one is not goes to the general path
-    instead.  The lines without a key (other records, AVCs, damage) go to the general path.
-    General path (anything else): one ``findall`` of a loose pattern anchored on `` ses=`` whose
-    two groups are the halves, then ``bytes.count`` of record claims, AVC lines searched only when
-    there are any.  Both give the same counts.
+    Fast path (SECCOMP records, most of the log while recording): the key of each line that opens
+    as a SECCOMP record (:data:`SECCOMP_OPENINGS`) is counted by :func:`_count_keys` (in C when the
+    speed-up is built, else bytes searches and ``Counter``, for buffers of nothing but SECCOMP
+    records); the buffer's distinct halves are checked against the exact grammar (decoded once,
+    cached), and a buffer where one is not goes to the general path instead.  The lines without a
+    key (other records, AVCs, markers, damage) go to the general path.  General path (anything
+    else): one ``findall`` of a loose pattern that opens at a line start as a SECCOMP record
+    (with auditd's ``node=`` or a kernel-log timestamp, too) and whose two groups are the halves,
+    then ``bytes.count`` of record claims, AVC lines and markers searched only when there are
+    any, each at a line start.  Both give the same counts.
     """
 
     def __init__(self) -> None:
         self.raw: Counts = {}
         self.avcs: List[Dict[str, Any]] = []
-        self.markers: List[int] = []
+        self.markers: List[Tuple[int, str]] = []  # (session, nonce) of each end marker read
         self.read = 0
         self.used = 0
         self.other = 0
@@ -443,9 +520,13 @@ class Scanner(object):
     def _scan_general(self, buf: bytes) -> None:
         lines = _line_count(buf, len(buf))
         buf, bad = _drop_non_utf8(buf)
-        found = Counter(_KEYS.findall(buf))
-        if any(b"\n" in head or b"\n" in tail for head, tail in found):
-            found = Counter(_KEYS_SAFE.findall(buf))
+        lined = b"\n" + buf  # the patterns open at a line start: after a newline
+        found = Counter()
+        for opening, pattern in zip(SECCOMP_OPENINGS, _KEYS):
+            if opening in buf:
+                found.update(pattern.findall(lined))
+        if any(buf.count(opening) > lined.count(b"\n" + opening) for opening in SECCOMP_OPENINGS):
+            found.update(_KEYS_PREFIXED.findall(lined))
         seccomp = sum(found.values())
         avcs = 0
         # A buffer of nothing but SECCOMP records needs no further pass; otherwise count
@@ -457,14 +538,14 @@ class Scanner(object):
             claims = sum(buf.count(c) for c in _SECCOMP_CLAIMS)
             avc_claims = sum(buf.count(c) for c in _AVC_CLAIMS)
             if avc_claims:
-                for line in _AVC_LINE.findall(buf):
-                    match = _AVC.search(line)
+                for line in _AVC_LINE.findall(lined):
+                    match = _AVC.match(line)
                     event = _avc_event(match) if match else None
                     if event is not None:
                         self.avcs.append(event)
                         avcs += 1
             if MARKER in buf:
-                self.markers.extend(int(m) for m in _MARKER_RE.findall(buf))
+                self.markers.extend((int(session), nonce.decode("ascii")) for session, nonce in _MARKER_RE.findall(lined))
             other = max(0, records - claims - avc_claims)
         else:
             other = 0
@@ -637,6 +718,7 @@ def _join_part(pid: int, read_fd: int, start: int, end: int) -> Optional[Scanner
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _THIRD = itemgetter(2)
+_LINE_OPENINGS = tuple(b"\n" + opening for opening in SECCOMP_OPENINGS)
 
 
 def syscalls_by_session(records: Iterable[Dict[str, Any]]) -> Dict[Optional[int], List[str]]:

@@ -7,17 +7,23 @@
   file is drained to its end before the new one is read from 0) and by copytruncate (the bytes
   between the last position and the truncation are read from the copy, ``<log>.1``, when its
   content matches), and saves ``{dev, inode, offset, fingerprint}`` so a restart resumes at the
-  exact line (also when the file was rotated while it was down).  Only whole lines are consumed.
+  exact line (also when the file was rotated while it was down).  Only whole lines are consumed;
+  a line longer than :data:`MAX_READ` (no audit record comes near it) is skipped to its end, counted
+  in ``skipped`` and logged, and reading goes on with the next line.
 * :class:`Enricher` feeds the lines to :class:`audit.Scanner` and attributes each unique record:
   to its audit session (``ses=``, exact for a local recording whose runc got a fresh session) and
   to its container (pid -> ``/proc/<pid>/cgroup`` -> container ID, cached at first sight).  A
   record with neither is dropped after one dict lookup.  Per target it keeps the syscall set and
   writes it as JSON (atomically) to ``<state_dir>/sessions/<ses>.json`` and
   ``<state_dir>/containers/<id>.json``: ``{"syscalls": [...], "architectures": [...],
-  "executables": [...], "records": N, "complete": bool}``; ``complete`` becomes true when the
-  ``spo-record-done session=N`` marker (``auditctl -m``) of that session was read, i.e. every
-  record the kernel queued before it has been seen.  The sets are flushed before the position
-  is saved, so a crash can only re-read lines (sets are unions: no change), never lose them.
+  "executables": [...], "records": N, "markers": [...]}``; ``markers`` holds the nonces of the end
+  markers of that session read so far (``spo-record-done session=N nonce=X``, a user audit message
+  sent by the recorder, see :func:`audit.marker_text`; the last :data:`MAX_MARKERS`): once the
+  recorder's own nonce is there, every record the kernel queued before it has been seen.  Anyone
+  with CAP_AUDIT_WRITE can send a marker, but not one with the recorder's secret nonce, so a
+  forged marker ends no recording (:func:`wait_session` waits for its own nonce); a marker for a
+  session without records creates no file.  The sets are flushed before the position is saved,
+  so a crash can only re-read lines (sets are unions: no change), never lose them.
 * AVC records are attributed to containers the same way (``avcs`` in a container's set).
 * Prometheus text metrics ``security_profiles_operator_seccomp_profile_audit_total``; the namespace, pod and
   container labels come from ``Enricher.resolve`` (container ID -> names; the cluster recorder sets it from the
@@ -44,15 +50,17 @@ FINGERPRINT = 64
 MAX_READ = 1 << 20
 ROTATED_MAX = 9
 MAX_PENDING = 100000
+MAX_MARKERS = 64  # nonces kept per session, and (x16) end markers kept for the cluster recorder
 METRIC = "security_profiles_operator_seccomp_profile_audit_total"
 METRIC_LABELS = ("node", "namespace", "pod", "container", "executable", "syscall")
 
 
 class _Open(object):
-    def __init__(self, path: str, handle: Any, offset: int) -> None:
+    def __init__(self, path: str, handle: Any, offset: int, in_long_line: bool = False) -> None:
         self.path = path
         self.handle = handle
         self.offset = offset
+        self.in_long_line = in_long_line  # the offset is inside a line too long to read: skip to its end
         st = os.fstat(handle.fileno())
         self.ident = (st.st_dev, st.st_ino)
         start = max(0, offset - FINGERPRINT)
@@ -86,15 +94,16 @@ class Tailer(object):
         self.state_file = state_file
         self.files: List[_Open] = []  # oldest first; the last one is the live file
         self.events: List[str] = []
+        self.skipped = 0  # lines over MAX_READ skipped (the owner may take and reset it)
         self._resume(from_start)
 
     # -- position ------------------------------------------------------------------------------
-    def _open(self, path: str, offset: int) -> Optional[_Open]:
+    def _open(self, path: str, offset: int, in_long_line: bool = False) -> Optional[_Open]:
         try:
             handle = open(path, "rb")
         except OSError:
             return None
-        return _Open(path, handle, offset)
+        return _Open(path, handle, offset, in_long_line)
 
     def _rotated(self) -> List[str]:
         return ["%s.%d" % (self.path, n) for n in range(ROTATED_MAX, 0, -1)]  # oldest first
@@ -120,7 +129,7 @@ class Tailer(object):
                     continue
                 if _fingerprint_matches(path, state["offset"], state["fingerprint"]):
                     self.events.append("resumed %s at %d" % (path, state["offset"]))
-                    self._queue(path, state["offset"])
+                    self._queue(path, state["offset"], bool(state.get("in_long_line")))
                     for newer in chain[index + 1:]:
                         if os.path.exists(newer):
                             self._queue(newer, 0)
@@ -130,7 +139,7 @@ class Tailer(object):
             copy = self.path + ".1"
             if _fingerprint_matches(copy, state["offset"], state["fingerprint"]):
                 self.events.append("resumed copy %s at %d" % (copy, state["offset"]))
-                self._queue(copy, state["offset"])
+                self._queue(copy, state["offset"], bool(state.get("in_long_line")))
                 self._queue(self.path, 0)
                 return
             self.events.append("saved position not found; reading %s from its start" % self.path)
@@ -144,8 +153,8 @@ class Tailer(object):
                 offset = 0
         self._queue(self.path, offset)
 
-    def _queue(self, path: str, offset: int) -> None:
-        opened = self._open(path, offset)
+    def _queue(self, path: str, offset: int, in_long_line: bool = False) -> None:
+        opened = self._open(path, offset, in_long_line)
         if opened is not None:
             self.files.append(opened)
 
@@ -153,8 +162,11 @@ class Tailer(object):
         if not self.files:
             return None
         current = self.files[0]
-        return {"dev": current.ident[0], "inode": current.ident[1], "offset": current.offset,
-                "fingerprint": current.fingerprint(), "path": current.path}
+        state = {"dev": current.ident[0], "inode": current.ident[1], "offset": current.offset,
+                 "fingerprint": current.fingerprint(), "path": current.path}
+        if current.in_long_line:
+            state["in_long_line"] = True
+        return state
 
     def save(self) -> None:
         state = self.state()
@@ -171,13 +183,37 @@ class Tailer(object):
             if size <= opened.offset:
                 return True
             data = os.pread(fd, min(MAX_READ, size - opened.offset), opened.offset)
+            if not data:
+                return True
+            if opened.in_long_line:
+                end = data.find(b"\n") + 1
+                opened.advance(data[:end] if end else data)
+                if end:
+                    opened.in_long_line = False
+                continue  # skipped bytes are not kept: no budget spent
             cut = data.rfind(b"\n") + 1
             if not cut:
-                return len(data) < MAX_READ
+                if len(data) < MAX_READ:
+                    return True  # the start of a line still being written
+                self._skip_long_line(opened, data)
+                continue
             opened.advance(data[:cut])
             out.append(data[:cut])
             budget -= cut
         return False
+
+    def _skip_long_line(self, opened: _Open, data: bytes) -> None:
+        """``data`` (MAX_READ bytes without a newline) starts a line too long to read: skip to its end."""
+        self.skipped += 1
+        self.events.append("skipped a line of more than %d bytes at offset %d of %s" % (MAX_READ, opened.offset,
+                                                                                        opened.path))
+        opened.advance(data)
+        opened.in_long_line = True
+
+    def take_skipped(self) -> int:
+        """The lines skipped since the last call."""
+        skipped, self.skipped = self.skipped, 0
+        return skipped
 
     def poll(self, budget: int = 2 * MAX_READ) -> List[bytes]:
         """Buffers of new whole lines (about ``budget`` bytes at most), oldest first."""
@@ -197,7 +233,8 @@ class Tailer(object):
                     # a rotated file ending inside a line: that last line is all there will be
                     rest = os.pread(fd, os.fstat(fd).st_size - head.offset, head.offset)
                     head.advance(rest)
-                    out.append(rest + b"\n")
+                    if not head.in_long_line:
+                        out.append(rest + b"\n")
                 head.handle.close()
                 self.files.pop(0)
                 continue
@@ -231,13 +268,14 @@ class Tailer(object):
             self.events.append("truncated: reading %s from its start" % self.path)
             head.offset = 0
             head.tail = b""
+            head.in_long_line = False
 
 
 AvcKey = Tuple[str, str, str, Tuple[str, ...]]  # scontext, tcontext, tclass, permissions
 
 
 class _Target(object):
-    __slots__ = ("syscalls", "arches", "exes", "records", "complete", "dirty", "avcs")
+    __slots__ = ("syscalls", "arches", "exes", "records", "markers", "dirty", "avcs")
 
     def __init__(self) -> None:
         self.syscalls: set = set()
@@ -245,12 +283,17 @@ class _Target(object):
         self.exes: set = set()
         self.avcs: set = set()
         self.records = 0
-        self.complete = False
+        self.markers: List[str] = []  # nonces of the end markers read, oldest first
         self.dirty = True
+
+    def add_marker(self, nonce: str) -> None:
+        if nonce not in self.markers:
+            self.markers = (self.markers + [nonce])[-MAX_MARKERS:]
+            self.dirty = True
 
     def as_dict(self) -> Dict[str, Any]:
         out = {"syscalls": sorted(self.syscalls), "architectures": sorted(self.arches),
-               "executables": sorted(self.exes), "records": self.records, "complete": self.complete}
+               "executables": sorted(self.exes), "records": self.records, "markers": list(self.markers)}
         if self.avcs:
             out["avcs"] = [{"scontext": s, "tcontext": t, "tclass": c, "permissions": list(p)}
                            for s, t, c, p in sorted(self.avcs)]
@@ -265,7 +308,7 @@ class _Target(object):
         target.avcs = {(a["scontext"], a["tcontext"], a["tclass"], tuple(a["permissions"]))
                        for a in data.get("avcs", []) if isinstance(a, dict)}
         target.records = int(data.get("records", 0))
-        target.complete = bool(data.get("complete", False))
+        target.markers = [str(nonce) for nonce in data.get("markers", []) if isinstance(nonce, str)][-MAX_MARKERS:]
         target.dirty = False
         return target
 
@@ -287,7 +330,8 @@ class Enricher(object):
         self.cgroups = CgroupCache(proc)
         self.targets: Dict[Tuple[str, str], _Target] = {}
         self.metrics: Dict[Tuple[str, str, str], int] = {}  # (container ID, exe, syscall) -> records
-        self.markers_seen: List[int] = []  # end markers read since the owner last emptied the list
+        # (session, nonce) of the end markers read (the last 16 * MAX_MARKERS); the owner takes its own out
+        self.markers_seen: List[Tuple[int, str]] = []
         self.resolve: Callable[[str], Optional[Tuple[str, str, str]]] = lambda cid: None
         self.read = self.used = self.skipped = self.dropped = self.avcs_dropped = 0
         self.lock = threading.RLock()  # process/flush/forget vs. metrics and readers in other threads
@@ -302,6 +346,9 @@ class Enricher(object):
                 found = _Target()
             self.targets[(kind, key)] = found
         return found
+
+    def _known(self, kind: str, key: str) -> bool:
+        return (kind, key) in self.targets or os.path.exists(target_path(self.state_dir, kind, key))
 
     def target(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
         """The set kept for ``kind``/``key`` (``containers``/<id>, ``sessions``/<n>) as written, or None."""
@@ -336,6 +383,11 @@ class Enricher(object):
             except OSError:
                 pass
             return sorted(found)
+
+    def count_skipped(self, lines: int) -> None:
+        """Lines the reader skipped before the scanner saw them (e.g. over-long lines of the tailer)."""
+        with self.lock:
+            self.skipped += lines
 
     def process(self, buf: bytes) -> None:
         scan = audit.Scanner()
@@ -395,11 +447,11 @@ class Enricher(object):
             target.avcs.add((avc["scontext"], avc["tcontext"], avc["tclass"], tuple(avc["permissions"])))
             target.records += 1
             target.dirty = True
-        for session in scan.markers:
-            target = self._target("sessions", str(session))
-            target.complete = True
-            target.dirty = True
-        self.markers_seen.extend(scan.markers)
+        for session, nonce in scan.markers:
+            if self._known("sessions", str(session)):
+                self._target("sessions", str(session)).add_marker(nonce)
+        if scan.markers:
+            self.markers_seen = (self.markers_seen + scan.markers)[-16 * MAX_MARKERS:]
         self.read += scan.read
         self.used += scan.used
         self.skipped += scan.skipped
@@ -440,8 +492,10 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def wait_session(state_dir: str, session: int, timeout: float = 30.0, interval: float = 0.1) -> Dict[str, Any]:
-    """Wait until the enricher marked ``session`` complete; return its set (or raise TimeoutError)."""
+def wait_session(state_dir: str, session: int, nonce: str, timeout: float = 30.0,
+                 interval: float = 0.1) -> Dict[str, Any]:
+    """Wait until the enricher read the end marker of ``session`` with the caller's ``nonce``; return the
+    session's set (or raise TimeoutError)."""
     path = target_path(state_dir, "sessions", str(session))
     deadline = time.monotonic() + timeout
     while True:
@@ -451,10 +505,10 @@ def wait_session(state_dir: str, session: int, timeout: float = 30.0, interval: 
                 data = json.loads(raw.decode("utf-8"))
             except ValueError:
                 data = {}
-            if data.get("complete"):
+            if nonce in data.get("markers", []):
                 return data
         if time.monotonic() > deadline:
-            raise TimeoutError("the log enricher did not report audit session %d complete within %ss (is spo-enricher "
+            raise TimeoutError("the log enricher did not read the end marker of audit session %d within %ss (is spo-enricher "
                                "running with --state-dir %s?)" % (session, timeout, state_dir))
         time.sleep(interval)
 

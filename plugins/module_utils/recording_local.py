@@ -7,8 +7,11 @@ profile with a fresh audit session, collect that session's SECCOMP records, buil
 Attribution is exact: runc is started with a new audit session id (oci.run new_audit_session),
 which every process of the container inherits and the kernel writes as ``ses=`` in each record.
 The end of the records is exact too: after the container exits a user audit message
-``spo-record-done session=N`` is sent over the audit netlink socket; it is queued behind every
-record the container caused, so once it is read, all of them have been read.
+``spo-record-done session=N nonce=X`` is sent over the audit netlink socket; it is queued behind
+every record the container caused, so once it is read, all of them have been read.  ``X`` is a
+fresh secret of this recording: a process that may send user audit messages (a container's root)
+can send the text, but not with that nonce, so it cannot end the recording early; and records
+are read only where the kernel puts them (:mod:`audit`), so it cannot add to it either.
 
 Sources of the records (``source``):
 
@@ -176,9 +179,9 @@ def ensure_auditing() -> List[str]:
     return changes
 
 
-def send_marker(session: int) -> None:
-    """Queue the user audit record ``spo-record-done session=N`` (needs CAP_AUDIT_WRITE)."""
-    text = ("%s session=%d" % (audit.MARKER.decode(), session)).encode("ascii") + b"\0"
+def send_marker(session: int, nonce: str) -> None:
+    """Queue the user audit record ``spo-record-done session=N nonce=X`` (needs CAP_AUDIT_WRITE)."""
+    text = audit.marker_text(session, nonce) + b"\0"
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
     try:
         sock.bind((0, 0))
@@ -221,9 +224,9 @@ class _KernelLog(object):
         os.close(self.fd)
 
 
-def _collect(scanner: audit.Scanner, read: Any, session: int, timeout: float) -> None:
+def _collect(scanner: audit.Scanner, read: Any, session: int, nonce: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while session not in scanner.markers:
+    while (session, nonce) not in scanner.markers:
         data = read()
         if data:
             scanner.feed(data)
@@ -268,14 +271,15 @@ def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None
         session = result.audit_session
         if session is None:
             raise SpoError("runc got no audit session id (is /proc/self/loginuid writable, auditing enabled?)", ref)
-        send_marker(session)
+        nonce = audit.new_nonce()
+        send_marker(session, nonce)
         scanner = audit.Scanner()
         if source == "enricher":
-            data = wait_session(enricher_dir, session, timeout=collect_timeout)
+            data = wait_session(enricher_dir, session, nonce, timeout=collect_timeout)
             syscalls = list(data.get("syscalls", []))
             records = int(data.get("records", 0))
         else:
-            _collect(scanner, tailer.read_all if tailer is not None else kmsg.read, session, collect_timeout)
+            _collect(scanner, tailer.read_all if tailer is not None else kmsg.read, session, nonce, collect_timeout)
             mine = [r for r in scanner.records() if r["ses"] == session]
             syscalls = sorted({r["syscall"] for r in mine})
             records = sum(r["count"] for r in mine)

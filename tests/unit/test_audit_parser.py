@@ -55,7 +55,7 @@ def test_scanner_counts_and_sets_on_fixture():
     scanner = audit.Scanner()
     scanner.feed_file(SAMPLES)
     assert (scanner.read, scanner.used, scanner.other, scanner.skipped) == (18, 9, 3, 6)
-    assert scanner.markers == [7]
+    assert scanner.markers == [(7, "0123456789abcdef0123456789abcdef")]
     assert len(scanner.avcs) == 3
     assert audit.syscalls_by_session(scanner.records()) == {7: ["execve", "openat", "write"],
                                                             None: ["exit_group", "read", "write"]}
@@ -165,7 +165,16 @@ def key_counter(request, monkeypatch):
      b'sig=0 arch=c000003e syscall=1 compat=0\n', False),  # one line without the key, one with two " ses="
     (b'type=AVC msg=audit(1.0:5): avc:  denied  { read } for  pid=7 comm="cat" scontext=system_u:system_r:a_t:s0 '
      b'tcontext=system_u:object_r:b_t:s0 tclass=file permissive=1\n'
-     b"type=USER msg=audit(1.0:6): pid=1 uid=0 auid=0 ses=7 msg='text=spo-record-done session=7'\n", True),
+     b"type=USER msg=audit(1.0:6): pid=1 uid=0 auid=0 ses=7 msg='spo-record-done session=7 nonce=%s'\n" % (b"ab" * 16),
+     True),
+    # forged records inside user messages (auditd's log and the kernel log): on no path a record
+    (b"type=USER msg=audit(1.0:7): pid=1 uid=0 auid=0 ses=4294967295 msg='type=SECCOMP msg=audit(1.0:1): auid=0 uid=0 "
+     b'gid=0 ses=3 pid=7 comm="sh" exe="/x" sig=0 arch=c000003e syscall=165 compat=0 ip=0x1 code=0x7ffc0000\'\n', True),
+    (b"audit: type=1005 audit(1.0:8): pid=1 uid=0 auid=0 ses=4294967295 msg='x audit: type=1326 audit(1.0:1): auid=0 "
+     b'uid=0 gid=0 ses=3 pid=7 comm="sh" exe="/x" sig=0 arch=c000003e syscall=165 compat=0 ip=0x1 code=0x7ffc0000\'\n',
+     True),
+    (b"[  1.000000] audit: type=1326 audit(1.0:9): auid=0 uid=0 gid=0 ses=3 pid=7 comm=\"sh\" exe=\"/x\" sig=0 "
+     b"arch=c000003e syscall=39 compat=0 ip=0x1 code=0x7ffc0000\n", True),  # a real record with dmesg's timestamp
 ])
 def test_fast_and_general_paths_agree(damage, native_fast, key_counter):
     """The fast path (each key counter) and the general path give identical keys and counters."""
@@ -211,3 +220,100 @@ def test_project_venv_has_the_speed_up():
     if os.path.realpath(sys.prefix) != os.path.realpath(os.path.join(ROOT, ".venv")):
         pytest.skip(reason="not running in the project's .venv (%s)" % sys.prefix)
     assert audit._count_keys is audit._count_keys_native  # pylint: disable=protected-access
+
+
+# ---------------------------------------------------------------------------------------------
+# Forged records: text that looks like a record inside another record (a user message any process
+# with CAP_AUDIT_WRITE may send, a kernel-log message of another kind) is never a record.
+
+VICTIM = (b'type=SECCOMP msg=audit(1700000005.000:60): auid=4294967295 uid=0 gid=0 ses=7 pid=4242 comm="sh" '
+          b'exe="/bin/busybox" sig=0 arch=c000003e syscall=165 compat=0 ip=0x4a1b2c code=0x7ffc0000')  # mount
+KVICTIM = VICTIM.replace(b"type=SECCOMP msg=audit(", b"audit: type=1326 audit(")
+FORGED_AVC = (b"type=AVC msg=audit(1700000005.000:61): avc:  denied  { write } for  pid=4242 comm=\"sh\" "
+              b"scontext=system_u:system_r:victim_t:s0 tcontext=system_u:object_r:shadow_t:s0 tclass=file permissive=1")
+NONCE = "0123456789abcdef0123456789abcdef"
+FORGED = [
+    # auditd's log: a user message (type=USER, the kernel writes pid= uid= auid= ses= before the text)
+    b"type=USER msg=audit(1700000005.001:62): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='" + VICTIM + b"'",
+    b"type=USER msg=audit(1700000005.001:63): pid=999 uid=0 auid=4294967295 ses=4294967295 subj=unconfined msg='x "
+    + VICTIM + b"'",
+    b"type=USER_AVC msg=audit(1700000005.001:64): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='" + FORGED_AVC
+    + b"'",
+    b"node=host1 type=USER msg=audit(1700000005.001:65): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='"
+    + VICTIM + b"'",
+    # the same as the kernel prints it when no auditd runs (/dev/kmsg text, dmesg, syslog, journal)
+    b"audit: type=1005 audit(1700000005.001:66): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='" + KVICTIM + b"'",
+    b"[  492.289817] audit: type=1005 audit(1700000005.001:67): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='"
+    + KVICTIM + b"'",
+    b"Nov 23 21:40:00 node1 kernel: audit: type=1005 audit(1700000005.001:68): pid=999 uid=0 auid=4294967295 "
+    b"ses=4294967295 msg='" + VICTIM + b"'",
+    b"[  492.289817] usb 1-1: Product: " + KVICTIM,  # another kernel message carrying the text
+    b"Nov 23 21:40:00 node1 myapp[12]: " + KVICTIM,  # a program's syslog message
+    b"               " + VICTIM,  # dmesg's indented second line of a multi-line message
+    b"x" + VICTIM,
+    # end markers that are not the recorder's: inside another text, a record of another type, no nonce
+    b"type=USER msg=audit(1700000005.001:69): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='x spo-record-done "
+    b"session=7 nonce=" + NONCE.encode() + b"'",
+    b"type=USER_CMD msg=audit(1700000005.001:70): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='spo-record-done "
+    b"session=7 nonce=" + NONCE.encode() + b"'",
+    b"type=USER msg=audit(1700000005.001:71): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='spo-record-done "
+    b"session=7'",
+    b"type=USER msg=audit(1700000005.001:72): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='spo-record-done "
+    b"session=7 nonce=" + NONCE.encode() + b"' type=USER msg=audit(1.0:1): pid=1 uid=0 auid=0 ses=1 msg='spo-record-done "
+    b"session=8 nonce=" + NONCE.encode() + b"'",
+]
+
+
+@pytest.mark.parametrize("line", FORGED, ids=range(len(FORGED)))
+def test_forged_line_adds_nothing(line, key_counter):
+    """A line that carries a record's text anywhere but at its start adds no syscall, AVC or marker,
+    whichever path reads it (exact parse, fast path with each key counter, general path)."""
+    assert audit.parse_line(line) is None
+    for buf in (line + b"\n", _pure_seccomp(200) + line + b"\n" + _pure_seccomp(100), line):
+        for force_general in (False, True):
+            saved = dict(audit._FAST)  # pylint: disable=protected-access
+            try:
+                audit._FAST.update(wait=10 ** 6 if force_general else 0, penalty=0)  # pylint: disable=protected-access
+                scanner = audit.Scanner()
+                scanner.feed(buf)
+            finally:
+                audit._FAST.clear()  # pylint: disable=protected-access
+                audit._FAST.update(saved)  # pylint: disable=protected-access
+            assert not any(r["syscall"] == "mount" or r["pid"] == 4242 for r in scanner.records()), buf[:80]
+            assert scanner.avcs == [] and scanner.markers == []
+
+
+@pytest.mark.parametrize("line,expected", [
+    (VICTIM, 7),
+    (b"node=host1 " + VICTIM, 7),
+    (KVICTIM, 7),
+    (b"[  492.289817] " + KVICTIM, 7),
+    (b"[Mon Dec  7 12:08:43 2026] " + KVICTIM, 7),
+    (b"Nov 23 21:40:00 node1 kernel: " + KVICTIM, 7),
+    (b"Nov 23 21:40:00 node1 kernel: [  492.289817] " + KVICTIM, 7),
+    (b"2026-12-07T12:08:43.123456+00:00 node1 kernel: " + KVICTIM, 7),
+])
+def test_real_record_openings_are_read(line, expected, key_counter):
+    """The openings the kernel and auditd really write are read, on every path."""
+    assert audit.parse_line(line)["ses"] == expected
+    scanner = audit.Scanner()
+    scanner.feed(line + b"\n" + FORGED[0] + b"\n")
+    assert audit.syscalls_by_session(scanner.records()) == {7: ["mount"]}
+
+
+def test_marker_only_from_a_whole_user_message():
+    """The recorder's marker (a user message whose whole text is it) is read, in auditd's raw and
+    enriched formats and from the kernel log; the text must hold a nonce."""
+    text = audit.marker_text(7, NONCE)
+    assert text == b"spo-record-done session=7 nonce=" + NONCE.encode()
+    lines = [b"type=USER msg=audit(1700000005.001:62): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='%s'" % text,
+             b"type=USER msg=audit(1700000005.001:63): pid=999 uid=0 auid=4294967295 ses=4294967295 subj=unconfined "
+             b"msg='%s'\x1dUID=\"root\" AUID=\"unset\"" % text,
+             b"audit: type=1005 audit(1700000005.001:64): pid=999 uid=0 auid=4294967295 ses=4294967295 msg='%s'" % text]
+    for line in lines:
+        scanner = audit.Scanner()
+        scanner.feed(line + b"\n")
+        assert scanner.markers == [(7, NONCE)], line
+    with pytest.raises(ValueError):
+        audit.marker_text(7, "not-hex")
+    assert len({audit.new_nonce() for dummy in range(100)}) == 100

@@ -147,7 +147,7 @@ def test_enricher_sets_markers_metrics(tmp_path):
     assert enricher.flush() == 1
     data = json.loads((tmp_path / "sessions" / "7.json").read_text())
     assert data == {"syscalls": ["execve", "openat", "write"], "architectures": ["SCMP_ARCH_X86_64"],
-                    "executables": ["/bin/busybox"], "records": 3, "complete": True}
+                    "executables": ["/bin/busybox"], "records": 3, "markers": ["0123456789abcdef0123456789abcdef"]}
     assert enricher.dropped == 3  # no session, no container: dropped
     text = enricher.metrics_text()
     assert ('security_profiles_operator_seccomp_profile_audit_total{node="node1",namespace="",pod="",container="",'
@@ -206,3 +206,105 @@ def test_cli_once_speed_end_to_end(tmp_path):
     assert json.load(open(out))["counts"]["read"] == 1000000
     assert 1000000 / once >= 2000000, once
     assert once <= 8 * grep, (once, grep)
+
+
+LONG = 2 << 20  # a line of 2 MiB: over the tailer's 1 MiB read
+
+
+@pytest.mark.parametrize("pieces", [1, 5])
+def test_tailer_skips_a_line_over_1_mib_and_reads_on(tmp_path, pieces):
+    """A 2 MiB line (written at once, or in pieces while the tailer polls) is skipped and counted; the
+    records after it are read and attributed."""
+    log = tmp_path / "audit.log"
+    log.write_bytes(b"")
+    tailer = Tailer(str(log))
+    enricher = Enricher(str(tmp_path / "state"), proc=str(tmp_path / "noproc"))
+    seen = []
+    with open(log, "ab") as handle:
+        handle.write(_record(1, 7, 39))
+        long_line = b"type=USER msg=audit(1.0:2): " + b"x" * LONG + b"\n"
+        for index in range(pieces):
+            handle.write(long_line[index * len(long_line) // pieces:(index + 1) * len(long_line) // pieces])
+            handle.flush()
+            seen += tailer.poll()
+        handle.write(_record(3, 7, 59) + _record(4, 7, 231))
+    for dummy in range(5):
+        seen += tailer.poll()
+    assert b"".join(seen) == _record(1, 7, 39) + _record(3, 7, 59) + _record(4, 7, 231)
+    for buf in seen:
+        enricher.process(buf)
+    enricher.count_skipped(tailer.take_skipped())
+    assert enricher.target("sessions", "7")["syscalls"] == ["execve", "exit_group", "getpid"]
+    assert enricher.skipped == 1 and tailer.take_skipped() == 0
+    assert any("skipped a line of more than 1048576 bytes" in event for event in tailer.events)
+    assert "security_profiles_operator_enricher_lines_skipped_total 1" in enricher.metrics_text()
+
+
+def test_tailer_restart_inside_a_long_line_skips_the_rest_of_it(tmp_path):
+    """Stopped in the middle of a long line, a restart goes on skipping it (its rest is no line)."""
+    log = tmp_path / "audit.log"
+    state = str(tmp_path / "position.json")
+    log.write_bytes(b"")
+    tailer = Tailer(str(log), state)
+    with open(log, "ab") as handle:
+        handle.write(_record(1, 7, 39) + b"y" * LONG)
+    assert _drain(tailer) == _record(1, 7, 39)
+    tailer.save()
+    with open(log, "ab") as handle:
+        handle.write(b' type=SECCOMP msg=audit(1.0:9): ses=7 the rest of the long line\n' + _record(5, 7, 59))
+    assert _drain(Tailer(str(log), state)) == _record(5, 7, 59)
+
+
+def test_cli_daemon_goes_on_after_a_long_line(tmp_path):
+    """spo-enricher (the daemon) reads the records after a 2 MiB line, logs the skip and counts it."""
+    import socket
+    import time
+    import urllib.request
+    log = tmp_path / "audit.log"
+    log.write_bytes(_record(1, 7, 39) + b"z" * LONG + b"\n" + _record(3, 7, 59))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    state = tmp_path / "state"
+    proc = subprocess.Popen([os.path.join(VENV_BIN, "spo-enricher"), "--audit-log", str(log), "--state-dir", str(state),
+                             "--metrics-address", "127.0.0.1:%d" % port, "--from-start", "--interval", "0.05"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        data = {}
+        while time.monotonic() < deadline and data.get("syscalls") != ["execve", "getpid"]:
+            time.sleep(0.1)
+            try:
+                data = json.loads((state / "sessions" / "7.json").read_text())
+            except (OSError, ValueError):
+                pass
+        assert data.get("syscalls") == ["execve", "getpid"]
+        metrics = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
+        assert "security_profiles_operator_enricher_lines_skipped_total 1" in metrics
+    finally:
+        proc.terminate()
+        stderr = proc.communicate(timeout=10)[1]
+    assert "skipped a line of more than 1048576 bytes at offset %d" % len(_record(1, 7, 39)) in stderr
+
+
+def test_forged_marker_does_not_end_a_session(tmp_path):
+    """wait_session takes only the marker with the caller's nonce; a marker for a session without
+    records creates no file (a flood of forged markers fills no disk)."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils import audit
+    from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import wait_session
+    state = str(tmp_path)
+    enricher = Enricher(state, proc=str(tmp_path / "noproc"))
+
+    def user(serial, text):
+        return b"type=USER msg=audit(1.0:%d): pid=9 uid=0 auid=4294967295 ses=4294967295 msg='%s'\n" % (serial, text)
+    nonce = audit.new_nonce()
+    enricher.process(_record(1, 7, 39) + user(2, audit.marker_text(7, "f" * 32)) + user(3, b"spo-record-done session=7")
+                     + user(4, audit.marker_text(8, nonce)))
+    enricher.flush()
+    with pytest.raises(TimeoutError):
+        wait_session(state, 7, nonce, timeout=0.3)
+    assert not os.path.exists(os.path.join(state, "sessions", "8.json"))
+    enricher.process(user(5, audit.marker_text(7, nonce)))
+    enricher.flush()
+    assert wait_session(state, 7, nonce, timeout=5)["syscalls"] == ["getpid"]
+    assert enricher.markers_seen == [(7, "f" * 32), (8, nonce), (7, nonce)]

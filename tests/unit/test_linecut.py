@@ -21,14 +21,14 @@ from conftest import ROOT, require_tools
 spo_linecut = pytest.importorskip("spo_linecut", reason="the optional C speed-up is not built in this Python")
 
 
-def reference(buf, start, middle, stop, counts):
+def reference(buf, start, middle, stop, counts, prefixes=()):
     lines = cut = 0
     heads, tails, rest = {}, {}, []
     parts = buf.split(b"\n")
     for line in [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else []):
         lines += 1
         text = line[:-1] if line.endswith(b"\n") else line
-        at = text.find(start)
+        at = text.find(start) if not prefixes or text.startswith(prefixes) else -1
         key_start = at + len(start)
         key_end = text.find(stop, key_start) if at >= 0 else -1
         head, sep, tail = text[key_start:key_end].rpartition(middle) if key_end >= 0 else (b"", b"", b"")
@@ -44,22 +44,38 @@ def reference(buf, start, middle, stop, counts):
 
 FRAGMENTS = st.sampled_from([b" ses=", b" sig=", b" compat=", b"\n", b" ", b"ses", b"sig", b"=", b"1", b"a",
                              b"\x00", b"\xff", b" ses= sig= compat=", b" sig=0 arch=c000003e syscall=1",
-                             b'pid=7 comm="x"'])
+                             b'pid=7 comm="x"', b"type=S", b"type=SECCOMP msg=audit(", b"\ntype=SECCOMP msg=audit(",
+                             b"audit: type=1326 audit(", b"audit:"])
+PREFIXES = st.sampled_from([None, (), (b"type=SECCOMP msg=audit(",), (b"type=SECCOMP msg=audit(", b"audit: type=1326 audit("),
+                            (b"a", b"type=S", b"")])
 MARKERS = (b" ses=", b" sig=", b" compat=")
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(parts=st.lists(FRAGMENTS, max_size=40),
        seed=st.dictionaries(st.sampled_from([b"", b"1", b"a"]),
                             st.dictionaries(st.sampled_from([b"", b"1", b"x"]), st.integers(1, 5), max_size=2),
-                            max_size=3))
-def test_cut_count_matches_its_contract(parts, seed):
+                            max_size=3),
+       prefixes=PREFIXES)
+def test_cut_count_matches_its_contract(parts, seed, prefixes):
+    """Without prefixes every line may have a key; with them only a line that begins with one."""
     buf = b"".join(parts)
     mine = {head: dict(tails) for head, tails in seed.items()}
     theirs = {head: dict(tails) for head, tails in seed.items()}
-    assert spo_linecut.cut_count(buf, *MARKERS, mine) == reference(buf, *MARKERS, theirs)
+    extra = () if prefixes is None else (prefixes,)
+    assert spo_linecut.cut_count(buf, *MARKERS, mine, *extra) == reference(buf, *MARKERS, theirs, prefixes or ())
     assert mine == theirs
     assert list(mine) == list(theirs)  # new heads arrive in first-seen order
+
+
+def test_cut_count_cuts_only_lines_with_a_prefix():
+    """A key inside a line of another kind (a user message carrying a record's text) is not cut."""
+    forged = b"type=USER msg=audit(1.0:2): pid=1 uid=0 auid=0 ses=4294967295 msg='type=SECCOMP msg=audit(1.0:1): a ses=3 sig=1 compat=0'\n"
+    real = b"type=SECCOMP msg=audit(1.0:3): a ses=4 sig=2 compat=0\n"
+    counts = {}
+    result = spo_linecut.cut_count(forged + real, *MARKERS, counts, (b"type=SECCOMP msg=audit(", b"audit: type=1326 audit("))
+    assert result == (2, 1, [b"4"], [b"2"], forged)
+    assert counts == {b"4": {b"2": 1}}
 
 
 def test_cut_count_on_buffer_objects_and_many_keys():
@@ -80,6 +96,9 @@ def test_cut_count_on_buffer_objects_and_many_keys():
     (("text", b" ses=", b" sig=", b" compat=", {}), TypeError),
     ((b"a ses=1 sig=0 compat=\n", b" ses=", b" sig=", b" compat=", {b"1": {b"0": "not a number"}}), TypeError),
     ((b"a ses=1 sig=0 compat=\n", b" ses=", b" sig=", b" compat=", {b"1": 5}), TypeError),
+    ((b"x", b" ses=", b" sig=", b" compat=", {}, [b"a"]), TypeError),
+    ((b"x", b" ses=", b" sig=", b" compat=", {}, ("a",)), TypeError),
+    ((b"x", b" ses=", b" sig=", b" compat=", {}, (b"a",) * 9), ValueError),
 ])
 def test_cut_count_rejects_bad_arguments(args, error):
     with pytest.raises(error):
@@ -95,9 +114,15 @@ rng = random.Random(7)
 counts = {}
 for n in range(3000):
     buf = b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 60)))
-    spo_linecut.cut_count(memoryview(buf)[rng.randrange(0, len(buf) + 1):], b" ses=", b" sig=", b" compat=", counts)
+    spo_linecut.cut_count(memoryview(buf)[rng.randrange(0, len(buf) + 1):], b" ses=", b" sig=", b" compat=", counts,
+                          *([(b"x", b" s", b"\xff" * 70)] if n % 2 else []))
 big = b"".join(b"a ses=%d sig=%d compat=\n" % (i, i % 7) for i in range(50000))
 print(spo_linecut.cut_count(big, b" ses=", b" sig=", b" compat=", {})[:2])
+for bad_prefixes in ((b"a", 1), (b"a",) * 9):
+    try:
+        spo_linecut.cut_count(b"a ses=1 sig=0 compat=\n", b" ses=", b" sig=", b" compat=", {}, bad_prefixes)
+    except (TypeError, ValueError):
+        pass
 for bad in ({b"1": 5}, {b"1": {b"0": "x"}}):
     try:
         spo_linecut.cut_count(b"a ses=1 sig=0 compat=\n", b" ses=", b" sig=", b" compat=", bad)

@@ -19,7 +19,8 @@ or the permissive SELinux type ``selinuxrecording.process``) and the pod an anno
   kernel log, ``kernel.printk_ratelimit`` is kept at 0 (otherwise the kernel drops all but ten records per five
   seconds); the previous ratelimit is put back when no recorded pod is left;
 * when a recorded pod ends (deleted, or phase ``Succeeded``), an end marker is queued to the audit subsystem
-  (``spo-record-done session=<n>``, a user message); once it is read back every record the pod caused before
+  (``spo-record-done session=<n> nonce=<secret>``, a user message; only this recorder's nonce counts, so a
+  container that sends the text ends nothing); once it is read back every record the pod caused before
   has been read, and the profile ``<recording>-<container>`` is written in the pod's namespace (a pod of a
   controller, i.e. with ``generateName``: ``-<n>``, the first free n), labelled ``spo.x-k8s.io/recording-id``,
   ``spo.x-k8s.io/container-id`` and, with ``mergeStrategy: containers``, ``spo.x-k8s.io/partial: "true"``
@@ -44,7 +45,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import recording
+from ansible_collections.spo.security_profiles.plugins.module_utils import audit, recording
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 GROUP = "security-profiles-operator.x-k8s.io"
@@ -338,7 +339,7 @@ class NodeRecorder(object):
     """Watches this node's pods and writes the recorded profiles of the ones that end."""
 
     def __init__(self, kube: Any, enricher: Any, node: str, log: Callable[[str], None],
-                 kernel_log: bool = True, marker: Optional[Callable[[int], None]] = None,
+                 kernel_log: bool = True, marker: Optional[Callable[[int, str], None]] = None,
                  marker_timeout: float = 10.0, switch: Optional[AuditSwitch] = None) -> None:
         self.kube = kube
         self.enricher = enricher
@@ -404,18 +405,19 @@ class NodeRecorder(object):
         if self.marker is None:
             return False
         number = random.randint(1 << 30, (1 << 31) - 1)
+        nonce = audit.new_nonce()
         try:
-            self.marker(number)
+            self.marker(number, nonce)
         except SpoError as exc:
             self.log("recording: end marker not sent (%s); waiting %.0fs instead" % (exc, self.marker_timeout))
             return False
         deadline = time.monotonic() + self.marker_timeout
         while time.monotonic() < deadline:
             with self.enricher.lock:
-                seen = number in self.enricher.markers_seen
+                seen = (number, nonce) in self.enricher.markers_seen
+                if seen:
+                    self.enricher.markers_seen.remove((number, nonce))
             if seen:
-                with self.enricher.lock:
-                    self.enricher.markers_seen.remove(number)
                 self.enricher.forget("sessions", str(number))
                 self._settle()
                 return True
