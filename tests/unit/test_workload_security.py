@@ -83,8 +83,7 @@ WORKLOADS: List[Tuple[str, Any]] = [
 
 def _containers(pod: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
     for key in ("initContainers", "containers"):
-        for container in pod.get(key) or []:
-            yield container
+        yield from pod.get(key) or []
 
 
 def _cases() -> Iterator[Any]:
