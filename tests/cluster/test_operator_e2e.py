@@ -177,6 +177,69 @@ def _policy_store_rules(usage: str) -> str:
     return proc.stdout
 
 
+def _container_processes(container_id: str) -> list:
+    """pids of this host whose cgroup names the container (the cluster's pods run on this machine)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cgroup" % entry) as handle:
+                if container_id in handle.read():
+                    pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
+
+
+def _process_privileges(pid: int) -> dict:
+    """What the kernel says a process holds: capabilities, uid, no_new_privs, seccomp mode, root mount options."""
+    with open("/proc/%d/status" % pid) as handle:
+        status = dict(line.rstrip("\n").split(":\t", 1) for line in handle if ":\t" in line)
+    with open("/proc/%d/mountinfo" % pid) as handle:
+        root = next(line.split() for line in handle if line.split()[4] == "/")
+    return {"CapEff": int(status["CapEff"], 16), "CapPrm": int(status["CapPrm"], 16),
+            "CapBnd": int(status["CapBnd"], 16), "uid": int(status["Uid"].split()[1]),
+            "NoNewPrivs": status.get("NoNewPrivs"), "Seccomp": status.get("Seccomp"),
+            "root_ro": "ro" in root[5].split(",")}
+
+
+def test_node_pods_run_with_the_reviewed_privileges(operator):
+    """The running containers hold what tests/unit/test_workload_security.py reviewed, read from the kernel:
+    node-agent and selinuxd with no capability at all (effective, permitted and bounding sets empty), no_new_privs,
+    a seccomp filter and a read-only root; the operator's manager the same, and not root."""
+    kube = operator
+    from kubernetes import client
+    apps = client.AppsV1Api(kube)
+    patch_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod", {"spec": {"enableSelinux": True}})
+    try:
+        wait_for(lambda: len(apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE).spec.template.spec.containers)
+                 == 2, 120, 2.0, "the DaemonSet to roll with selinuxd")
+        wait_for(lambda: status_of_spod(kube) == "Running", 240, 2.0, "SPOD Running with selinuxd")
+        seen = {}
+        for selector, wanted in (("name=spod", ("node-agent", "selinuxd")),
+                                 ("name=security-profiles-operator", ("manager",))):
+            for pod in core(kube).list_namespaced_pod(OPERATOR_NAMESPACE, label_selector=selector).items:
+                if pod.metadata.deletion_timestamp or pod.status.phase != "Running":
+                    continue
+                for container in pod.status.container_statuses or []:
+                    if container.name not in wanted or not container.container_id:
+                        continue
+                    pids = _container_processes(container.container_id.split("://")[-1])
+                    assert pids, "no process of %s found" % container.name
+                    seen[container.name] = [_process_privileges(pid) for pid in pids]
+        assert set(seen) == {"node-agent", "selinuxd", "manager"}, seen
+        for name, processes in seen.items():
+            for proc in processes:
+                assert proc["CapEff"] == proc["CapPrm"] == proc["CapBnd"] == 0, (name, proc)
+                assert proc["NoNewPrivs"] == "1" and proc["Seccomp"] == "2" and proc["root_ro"], (name, proc)
+                assert (proc["uid"] == 0) == (name != "manager"), (name, proc)
+    finally:
+        patch_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod", {"spec": {"enableSelinux": False}})
+        wait_for(lambda: len(apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE).spec.template.spec.containers)
+                 == 1, 300, 2.0, "the DaemonSet to roll without selinuxd")
+
+
 def test_selinux_profile_installed_into_the_node_store(operator, namespace):
     kube = operator
     patch_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod", {"spec": {"enableSelinux": True}})

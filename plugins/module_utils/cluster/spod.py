@@ -113,6 +113,38 @@ def _host_path(name: str, path: str, kind: str = "DirectoryOrCreate") -> Dict[st
     return {"name": name, "hostPath": {"path": path, "type": kind}}
 
 
+def _empty_dir(name: str, size: str) -> Dict[str, Any]:
+    """A scratch volume with a bound: a container that fills it is evicted, the node's disk is not."""
+    return {"name": name, "emptyDir": {"sizeLimit": size}}
+
+
+# What each container may do, and why (README "The SPOD's pods"; tests/unit/test_workload_security.py holds the
+# reviewed list). Every container drops ALL capabilities; none adds one back:
+# - node-agent and selinuxd run as uid 0 only because every host path they touch is root's (the kubelet's
+#   seccomp dir, the drop-in dir the kubelet creates, the policy store /var/lib/selinux/<type>/active, mode 0700):
+#   the owner's permission bits let uid 0 in without CAP_DAC_OVERRIDE, CAP_FOWNER or CAP_CHOWN, which would open
+#   every other file on those mounts. Neither chowns, chmods a file it does not own, or binds a port below 1024.
+#   semodule installs and removes modules with an empty capability set as the store's owner (measured with
+#   setpriv --bounding-set=-all on a copy of the store). Loading the new policy into a running SELinux kernel is a
+#   write to selinuxfs, checked by SELinux (security:load_policy), not by a capability.
+# - spc_t: on an SELinux-enforcing node container_t may not write the kubelet's or the policy store's files; the
+#   type is upstream's for the same containers (privileged containers get it anyway).
+# - log-enricher is privileged: it reads the kernel log /dev/kmsg (a device a non-privileged container has
+#   neither in its /dev nor in its device cgroup; the kernel's audit records go there on a node without auditd),
+#   turns auditing on and writes the end-of-recording marker over the audit netlink socket (CAP_AUDIT_CONTROL,
+#   CAP_AUDIT_WRITE), enters the host's network namespace to follow forks on the proc connector (CAP_SYS_ADMIN,
+#   CAP_NET_ADMIN), reads /dev/kmsg under dmesg_restrict (CAP_SYSLOG), and reads /proc/<pid>/cgroup of every
+#   process of the node (hostPID). Upstream's log enricher is privileged for the same reasons.
+_NO_CAPABILITIES = {"drop": ["ALL"]}
+_SPC_T = {"type": "spc_t"}
+
+
+def _confined(read_only_root: bool = True) -> Dict[str, Any]:
+    return {"runAsUser": 0, "runAsGroup": 0, "allowPrivilegeEscalation": False, "privileged": False,
+            "readOnlyRootFilesystem": read_only_root, "capabilities": dict(_NO_CAPABILITIES),
+            "seLinuxOptions": dict(_SPC_T)}
+
+
 def _common_env(level: int) -> List[Dict[str, Any]]:
     return [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
             {"name": "OPERATOR_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -140,9 +172,8 @@ def _node_agent(image: str, level: int, kubelet_dir: str, selinux: bool,
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": HEALTH_PORT}, "periodSeconds": 10,
                           "failureThreshold": 6, "initialDelaySeconds": 10},
         "resources": resources or {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "securityContext": {"runAsUser": 0, "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "FOWNER", "DAC_OVERRIDE"]}},
-        "volumeMounts": mounts + [{"name": "tmp", "mountPath": "/tmp"}],
+        "securityContext": _confined(),
+        "volumeMounts": mounts + [{"name": "tmp-node-agent", "mountPath": "/tmp"}],
     }
 
 
@@ -154,13 +185,13 @@ def _selinuxd(image: str, level: int) -> Dict[str, Any]:
                  "--state", "/var/lib/spo-selinuxd/state.json"],
         "env": _common_env(level),
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
-        "securityContext": {"privileged": True, "runAsUser": 0},
-        "volumeMounts": [{"name": "selinux-drop-in", "mountPath": SELINUX_DROPIN_DIR},
+        "securityContext": _confined(),
+        "volumeMounts": [{"name": "selinux-drop-in", "mountPath": SELINUX_DROPIN_DIR, "readOnly": True},
                          {"name": "selinuxd-socket", "mountPath": SELINUXD_SOCKET_DIR},
                          {"name": "selinux-etc", "mountPath": "/etc/selinux"},
                          {"name": "selinux-var", "mountPath": "/var/lib/selinux"},
                          {"name": "selinuxd-state", "mountPath": "/var/lib/spo-selinuxd"},
-                         {"name": "tmp", "mountPath": "/tmp"}],
+                         {"name": "tmp-selinuxd", "mountPath": "/tmp"}],
     }
 
 
@@ -171,11 +202,11 @@ def _enricher(image: str, level: int, proc_path: str) -> Dict[str, Any]:
                                               "/tmp/spo-enricher", "--metrics-address", "0.0.0.0:9111"],
         "env": _common_env(level), "ports": [{"name": "enricher-metric", "containerPort": 9111}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
-        "securityContext": {"privileged": True, "runAsUser": 0, "readOnlyRootFilesystem": True},
+        "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "readOnlyRootFilesystem": True},
         "volumeMounts": [{"name": "audit-log", "mountPath": "/var/log/audit", "readOnly": True},
                          {"name": "host-proc", "mountPath": "/proc-host" if proc_path != "/proc" else "/host/proc",
                           "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],
+                         {"name": "tmp-log-enricher", "mountPath": "/tmp"}],
     }
 
 
@@ -205,21 +236,24 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
         raise SpoError("must be a string", ref, "spec.priorityClassName")
 
     containers = [_node_agent(image, level, kubelet_dir, selinux, _dict(spec, "daemonResourceRequirements", ref))]
-    volumes = [_host_path("seccomp-operator", kubelet_dir + "/seccomp/operator"), {"name": "tmp", "emptyDir": {}}]
+    volumes = [_host_path("seccomp-operator", kubelet_dir + "/seccomp/operator"), _empty_dir("tmp-node-agent", "64Mi")]
     if selinux:
         containers.append(_selinuxd(image, level))
-        volumes += [_host_path("selinux-drop-in", SELINUX_DROPIN_DIR), {"name": "selinuxd-socket", "emptyDir": {}},
+        volumes += [_host_path("selinux-drop-in", SELINUX_DROPIN_DIR), _empty_dir("selinuxd-socket", "1Mi"),
+                    _empty_dir("tmp-selinuxd", "256Mi"),
                     _host_path("selinux-etc", "/etc/selinux", "Directory"),
                     _host_path("selinux-var", "/var/lib/selinux", "Directory"),
                     _host_path("selinuxd-state", "/var/lib/spo-selinuxd")]
     if enricher:
         containers.append(_enricher(image, level, proc_path))
-        volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory")]
+        volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory"),
+                    _empty_dir("tmp-log-enricher", "64Mi")]
 
     labels = {"app": "security-profiles-operator", "name": SPOD_NAME}
     pod_spec: Dict[str, Any] = {
         "serviceAccountName": SERVICE_ACCOUNT,
         "priorityClassName": priority,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
         "containers": containers,
         "volumes": volumes,
         "tolerations": _list(spec, "tolerations", ref) or [dict(t) for t in DEFAULT_TOLERATIONS],
