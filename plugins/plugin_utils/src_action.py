@@ -18,6 +18,9 @@ from typing import Any, Dict, List, Optional
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import nesting
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+
 try:
     import yaml
 except ImportError:  # pragma: no cover - ansible-core requires PyYAML
@@ -57,9 +60,14 @@ def load_documents(path: str) -> List[Dict[str, Any]]:
     except UnicodeDecodeError as exc:
         raise AnsibleActionFail("src %s: not UTF-8 text: %s" % (path, exc))
     try:
+        nesting.check_text(text, "src %s" % path)  # before libyaml, which crashes on deep nesting
         docs = [doc for doc in yaml.load_all(text, Loader=_SAFE_LOADER) if doc is not None]
+        nesting.check_object(docs, "src %s" % path)
     except yaml.YAMLError as exc:
         raise AnsibleActionFail("src %s: malformed YAML: %s" % (path, exc))
+    except (SpoError, RecursionError) as exc:
+        raise AnsibleActionFail("%s" % exc if isinstance(exc, SpoError)
+                                else "src %s: nested too deeply to be read" % path)
     for index, doc in enumerate(docs):
         if not isinstance(doc, dict):
             raise AnsibleActionFail("src %s: document %d must be a mapping (a profile object), got %s"
