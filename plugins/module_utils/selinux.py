@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_effect
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import (
     RECORDING_BLOCK, TEMPLATE_NAMES, TEMPLATES)
@@ -460,6 +461,8 @@ def parse_raw_profile(doc: Any, deny: Optional[Denylist] = None) -> RawSelinuxPr
             raise SpoError("System template %s is not in this node's allowed system profiles (%s)"
                            % (stmt[1], ", ".join(sorted(deny.system_profiles))), ref,
                            "spec.policy statement %d" % (index + 1))
+    # the syntax checks above are the fast first line; the compiled policy proves what the body does
+    selinux_effect.prove_raw(policy_name(name, namespace), statements, tokenize_cil, ref)
     return RawSelinuxProfile(name=name, namespace=namespace, ref=ref, statements=statements, disabled=disabled)
 
 
