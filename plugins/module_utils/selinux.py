@@ -48,6 +48,9 @@ RAW_MAX_CHARS = 500000
 # How deeply a raw profile's CIL may nest lists.  Real statements need 4 levels (allowx with a range), attribute
 # expressions a few more; the bound keeps every walk over the tree (and the compiler's) far from any recursion limit.
 RAW_MAX_DEPTH = 32
+# Attributes a raw profile may declare: the compiled policy lists each attribute's members, so this bounds the
+# cost of proving what the profile does (module_utils/selinux_effect.py) to attributes x types.
+RAW_MAX_ATTRIBUTES = 32
 
 # Would let a container take over the node (SPEC): refused unless allowed.
 DENIED_TYPES = frozenset(["kernel_t", "kmem_t", "security_t", "shadow_t"])
@@ -379,6 +382,9 @@ def parse_raw_cil(text: Any, deny: Denylist, ref: str, fld: str = "spec.policy")
     tree = tokenize_cil(text, ref, fld)
     if not tree:
         raise SpoError("has no CIL statements", ref, fld)
+    attributes = sum(1 for stmt in tree if isinstance(stmt, list) and stmt and stmt[0] == "typeattribute")
+    if attributes > RAW_MAX_ATTRIBUTES:
+        raise SpoError("declares %d attributes; at most %d allowed" % (attributes, RAW_MAX_ATTRIBUTES), ref, fld)
     words = deny.words()
     for index, stmt in enumerate(tree):
         sfield = "%s statement %d" % (fld, index + 1)

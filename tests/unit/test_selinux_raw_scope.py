@@ -251,3 +251,13 @@ def test_without_the_compiler_a_raw_profile_is_refused(monkeypatch, tmp_path):
         selinux.parse_profile(raw("(allow process etc_t (file (getattr ioctl)))"))
     assert str(err.value).startswith("RawSelinuxProfile ns/rawone: spec.policy: cannot prove what the raw policy "
                                      "does: secil2conf (package secilc) is not installed on this host")
+
+
+def test_the_proofs_cost_is_bounded_by_the_attribute_count():
+    """The compiled policy lists every attribute's members: 33 complement attributes over a few thousand
+    types would cost the proof attributes x types, so more than RAW_MAX_ATTRIBUTES is refused at once."""
+    body = "".join("(typeattribute a%d) (typeattributeset a%d (not socket))" % (i, i)
+                   for i in range(selinux.RAW_MAX_ATTRIBUTES + 1))
+    with pytest.raises(SpoError) as err:
+        selinux.parse_profile(raw(body))
+    assert str(err.value) == "RawSelinuxProfile ns/rawone: spec.policy: declares 33 attributes; at most 32 allowed"
