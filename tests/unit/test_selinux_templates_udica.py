@@ -157,11 +157,11 @@ UDICA: Dict[str, Dict[Key, FrozenSet[str]]] = {
 # Permissions udica names that the reference policy's class does not have (so not given here).
 ABSENT_PERMISSIONS = {"node": _p("tcp_recv tcp_send udp_recv udp_send"), "tcp_socket": _p("recv_msg send_msg")}
 # What differs from udica on purpose: (template, key) -> why.
+_LEGACY = "legacy permissions the policy does not have"
 DELIBERATE = {
     ("home_container", ("process", "process", "capability")): "class capability is on the denylist",
-    ("restricted_net_container", ("process", "node_t", "node")): "legacy permissions the policy does not have",
-    ("restricted_net_container", ("process", "http_port_t", "tcp_socket")): "legacy permissions the policy "
-                                                                             "does not have",
+    ("restricted_net_container", ("process", "node_t", "node")): _LEGACY,
+    ("restricted_net_container", ("process", "http_port_t", "tcp_socket")): _LEGACY,
 }
 
 

@@ -670,8 +670,8 @@ class NodeAgent(object):
             return planner()
         except Exception as exc:  # pylint: disable=broad-except
             self.errors += 1
-            self.log("%s %s/%s: validation failed unexpectedly: %s: %s" % (key[0], key[1], key[2],
-                                                                          type(exc).__name__, exc))
+            self.log("%s %s/%s: validation failed unexpectedly: %s: %s"
+                     % (key[0], key[1], key[2], type(exc).__name__, exc))
             out = Outcome(ns.ERROR, "%s %s/%s: the profile could not be validated (%s: %s)"
                           % (key[0], key[1], key[2], type(exc).__name__, str(exc)[:300]))
             out.refused, out.reason = True, "InvalidProfile"
