@@ -8,7 +8,8 @@ checked against a whitelist before translation: CIL injection is impossible
 because no accepted identifier can carry a parenthesis, whitespace, quote or
 semicolon.  Raw CIL bodies are parsed into a token tree, checked statement by
 statement and re-rendered from the tree (see :func:`parse_raw_cil`), so what
-is installed is exactly what was validated.
+is installed is exactly what was validated; then what the body does is proven
+on the compiled policy (module_utils/selinux_effect.py).
 
 Decisions (documented here, relied on by the tests):
 
