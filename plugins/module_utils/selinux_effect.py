@@ -339,7 +339,7 @@ def check_effect(block: str, baseline: PolicyView, policy: PolicyView) -> Option
                 perms = set(rest) & SELF_ONLY_PROCESS_PERMISSIONS
             foreign = {t for t in targets if not own(t)}
             if perms and foreign and not rule[0].startswith("neverallow") and not rule[0].startswith("dontaudit"):
-                return ("its rule `%s` lets the profile's process %s %s, a domain that is not its own"
+                return ("its rule `%s` gives the profile's process %s over %s, not its own domain"
                         % (text, "/".join(sorted(perms)), describe(foreign)))
     return None
 
@@ -385,11 +385,18 @@ def _reason(block: str, statements: List[Any], tokenize: Any) -> Optional[str]:
     def module(stmts: List[Any]) -> str:
         return "(block %s\n%s)\n" % (block, "\n".join("    " + render(s) for s in stmts))
 
-    # secil2conf writes an attribute's members only when an AV rule uses it: one probe rule per attribute the
-    # body declares makes every member visible (the probe class is not part of any real policy)
+    # secil2conf writes an attribute's members only when an AV rule uses it: one probe rule per attribute (the
+    # global ones in both policies, the body's own in its policy) makes every member visible in both, so a
+    # rule of the body that merely names a global attribute is not taken for a change of its members (the
+    # probe class is not part of any real policy, and its rules are not judged)
+    def probe(name: str) -> str:
+        return "(allow %s %s (%s (%s)))" % (name, name, PROBE_CLASS, PROBE_PERMISSION)
+
+    global_attributes = re.findall(r"^\(typeattribute ([A-Za-z0-9_.-]+)\)$", support + COMPAT_CIL, re.M)
+    support += "(class %s (%s))\n(classorder (unordered %s))\n%s\n" % (
+        PROBE_CLASS, PROBE_PERMISSION, PROBE_CLASS, "\n".join(probe(name) for name in global_attributes))
     probes = [["allow", s[1], s[1], [PROBE_CLASS, [PROBE_PERMISSION]]] for s in statements
               if len(s) == 2 and s[0] == "typeattribute" and isinstance(s[1], str)]
-    support += "(class %s (%s))\n(classorder (unordered %s))\n" % (PROBE_CLASS, PROBE_PERMISSION, PROBE_CLASS)
     code, base_conf, messages = compile_conf([BASE, support] + system + [module(inherits)])
     if code != 0:
         return "the System templates it inherits do not compile: %s" % messages.strip()[-500:]
