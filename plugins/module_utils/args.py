@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import nesting
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 DEFINITION_ARG_SPEC: Dict[str, Dict[str, Any]] = {
@@ -30,9 +31,17 @@ def definitions_list(definition: Any, field: str = "definition") -> List[Dict[st
         return []
     if isinstance(definition, str):
         try:
+            nesting.check_text(definition, "the JSON text")
             definition = json.loads(definition)
         except ValueError as exc:
             raise SpoError("a text value must be JSON (profile objects): %s" % exc, field=field)
+        except SpoError as exc:
+            raise SpoError(exc.message, field=field)
+    else:
+        try:
+            nesting.check_object(definition, "the value")
+        except SpoError as exc:
+            raise SpoError(exc.message, field=field)
     if isinstance(definition, dict) and definition.get("kind") == "List" and isinstance(definition.get("items"), list):
         definition = definition["items"]
     if isinstance(definition, dict):

@@ -8,7 +8,8 @@ checked against a whitelist before translation: CIL injection is impossible
 because no accepted identifier can carry a parenthesis, whitespace, quote or
 semicolon.  Raw CIL bodies are parsed into a token tree, checked statement by
 statement and re-rendered from the tree (see :func:`parse_raw_cil`), so what
-is installed is exactly what was validated.
+is installed is exactly what was validated; then what the body does is proven
+on the compiled policy (module_utils/selinux_effect.py).
 
 Decisions (documented here, relied on by the tests):
 
@@ -31,8 +32,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_effect
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import TEMPLATE_NAMES, TEMPLATES
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import (
+    RECORDING_BLOCK, TEMPLATE_NAMES, TEMPLATES)
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     check_known_keys, expect_type, object_identity)
 
@@ -43,6 +46,12 @@ SELF = "@self"
 MODES = ("Permissive", "Enforcing")
 DEFAULT_INHERIT = "container"
 RAW_MAX_CHARS = 500000
+# How deeply a raw profile's CIL may nest lists.  Real statements need 4 levels (allowx with a range), attribute
+# expressions a few more; the bound keeps every walk over the tree (and the compiler's) far from any recursion limit.
+RAW_MAX_DEPTH = 32
+# Attributes a raw profile may declare: the compiled policy lists each attribute's members, so this bounds the
+# cost of proving what the profile does (module_utils/selinux_effect.py) to attributes x types.
+RAW_MAX_ATTRIBUTES = 32
 
 # Would let a container take over the node (SPEC): refused unless allowed.
 DENIED_TYPES = frozenset(["kernel_t", "kmem_t", "security_t", "shadow_t"])
@@ -64,6 +73,8 @@ CLASS_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*\Z")
 PERM_RE = CLASS_RE
 MAX_IDENTIFIER = 255
 # Words CIL gives a meaning of their own inside rules and expressions.
+# Block names of the node's own policy modules: a profile's block ``<name>_<namespace>`` may not be one.
+RESERVED_BLOCKS = frozenset(TEMPLATE_NAMES) | frozenset([RECORDING_BLOCK])
 RESERVED = frozenset(["self", "all", "and", "or", "not", "xor", "eq", "neq", "dom", "domby", "incomp", "range"])
 
 
@@ -206,6 +217,12 @@ def _identity(doc: Any, kind: str) -> Tuple[str, str, str, Dict[str, Any]]:
         raise SpoError("name and namespace must be DNS-1123 labels", ref, "metadata")
     if len(policy_name(name, namespace)) > MAX_IDENTIFIER:
         raise SpoError("name and namespace together are too long for a policy name", ref, "metadata.name")
+    if policy_name(name, namespace) in RESERVED_BLOCKS:
+        # the node's System template block of that name would be declared twice: the templates module (and
+        # with it every profile of every tenant on the node) would no longer compile
+        raise SpoError("profile %s in namespace %s would be the policy block %s, the name of a System template; "
+                       "choose another profile name" % (name, namespace, policy_name(name, namespace)),
+                       ref, "metadata.name")
     spec = doc.get("spec")
     if not isinstance(spec, dict):
         raise SpoError("spec must be a mapping", ref, "spec")
@@ -248,7 +265,7 @@ def parse_selinux_profile(doc: Any, deny: Optional[Denylist] = None) -> SelinuxP
                 raise SpoError("a profile cannot inherit itself", ref, fld + ".name")
         entry = Inherit(kind, iname)
         if entry in seen:
-            raise SpoError("duplicate inherit entry %s %s" % (kind, iname), ref, fld)
+            continue  # the same parent listed twice is inherited once (upstream deduplicates it too)
         seen.add(entry)
         inherits.append(entry)
     if not any(e.kind == KIND or e.name == DEFAULT_INHERIT for e in inherits):
@@ -315,8 +332,8 @@ _TOKEN_RE = re.compile(r'\s+|;[^\n]*|\(|\)|"[^"\n]*"|[^\s()";]+|.', re.S)
 def tokenize_cil(text: str, ref: str, fld: str) -> List[Any]:
     """Parse CIL text into nested lists of symbols (comments dropped).
 
-    Refuses unbalanced parentheses, symbols outside ``[A-Za-z0-9_.@*-]``
-    and quoted strings other than plain names.
+    Refuses unbalanced parentheses, nesting deeper than :data:`RAW_MAX_DEPTH`, symbols outside
+    ``[A-Za-z0-9_.@*-]`` and quoted strings other than plain names.
     """
     stack: List[List[Any]] = [[]]
     line = 1
@@ -327,6 +344,8 @@ def tokenize_cil(text: str, ref: str, fld: str) -> List[Any]:
         if tok.isspace() or tok.startswith(";"):
             continue
         if tok == "(":
+            if len(stack) > RAW_MAX_DEPTH:
+                raise SpoError("nests lists more than %d levels deep at %s" % (RAW_MAX_DEPTH, where), ref, fld)
             stack.append([])
         elif tok == ")":
             if len(stack) == 1:
@@ -364,6 +383,9 @@ def parse_raw_cil(text: Any, deny: Denylist, ref: str, fld: str = "spec.policy")
     tree = tokenize_cil(text, ref, fld)
     if not tree:
         raise SpoError("has no CIL statements", ref, fld)
+    attributes = sum(1 for stmt in tree if isinstance(stmt, list) and stmt and stmt[0] == "typeattribute")
+    if attributes > RAW_MAX_ATTRIBUTES:
+        raise SpoError("declares %d attributes; at most %d allowed" % (attributes, RAW_MAX_ATTRIBUTES), ref, fld)
     words = deny.words()
     for index, stmt in enumerate(tree):
         sfield = "%s statement %d" % (fld, index + 1)
@@ -446,6 +468,8 @@ def parse_raw_profile(doc: Any, deny: Optional[Denylist] = None) -> RawSelinuxPr
             raise SpoError("System template %s is not in this node's allowed system profiles (%s)"
                            % (stmt[1], ", ".join(sorted(deny.system_profiles))), ref,
                            "spec.policy statement %d" % (index + 1))
+    # the syntax checks above are the fast first line; the compiled policy proves what the body does
+    selinux_effect.prove_raw(policy_name(name, namespace), statements, tokenize_cil, ref)
     return RawSelinuxProfile(name=name, namespace=namespace, ref=ref, statements=statements, disabled=disabled)
 
 

@@ -25,13 +25,14 @@ project and describe what a confined container process needs:
   rename and remove.
 * ``restricted_net_container`` its own TCP/UDP/SCTP sockets, binding, and connecting
   to HTTP ports only (``net_container`` allows every port).
-* ``tty_container``     use the terminal (pseudo terminals, the console).
-* ``x_container``       talk to the X server through its socket.
-* ``virt_container``    use /dev/kvm and tun/tap devices.
+* ``tty_container``     use the terminal (/dev/tty, pseudo terminals, the console).
+* ``x_container``       talk to the X server (socket, shared memory, DRI devices).
+* ``virt_container``    talk to libvirtd; also use /dev/kvm and tun/tap devices.
 
-The names and what each means follow udica's templates of the same name (a
-profile written for udica or upstream inherits the same permissions here); the
-CIL is this project's.  They reference types of the reference policy (present on Debian/Ubuntu and on
+The names and what each means follow udica's templates of the same name: wherever a
+type and permission of udica's template exist in the reference policy, the template
+here gives the same permissions (tests/unit/test_selinux_templates_udica.py holds the
+table; the README lists the deliberate differences).  The CIL is this project's.  They reference types of the reference policy (present on Debian/Ubuntu and on
 Fedora/RHEL) and a few of container-selinux (Fedora/RHEL/CoreOS):
 :data:`CONTAINER_SELINUX_NAMES`.  Hosts with only the reference policy lack
 those; :data:`COMPAT_CIL` (module ``spo_container_compat``) declares them and is
@@ -74,6 +75,7 @@ TEMPLATES: Dict[str, str] = {
     (allow process proc_t (lnk_file (read)))
     (allow process sysfs_t (dir (getattr open read search)))
     (allow process sysfs_t (file (getattr open read)))
+    (allow process proc_type (file (getattr open read)))
     (allow process cpu_online_t (file (getattr open read)))
     (allow process null_device_t (chr_file (append getattr ioctl open read write)))
     (allow process zero_device_t (chr_file (getattr map open read)))
@@ -83,6 +85,7 @@ TEMPLATES: Dict[str, str] = {
         sigstop transition)))
     (allow container_runtime_t process (dir (getattr open read search)))
     (allow container_runtime_t process (file (getattr open read)))
+    (allow container_runtime_t process (key (create link read search setattr view write)))
 )
 """,
     "net_container": """\
@@ -116,7 +119,7 @@ TEMPLATES: Dict[str, str] = {
     (blockinherit log_container)
     (allow process logfile (dir (add_name create getattr ioctl lock open read search setattr write)))
     (allow process logfile (file (append create getattr ioctl lock open read setattr write)))
-    (allow process logfile (lnk_file (append getattr ioctl lock read write)))
+    (allow process logfile (lnk_file (append getattr ioctl lock open read write)))
 )
 """,
     "log_manage_container": """\
@@ -195,16 +198,17 @@ TEMPLATES: Dict[str, str] = {
     (blockinherit config_container)
     (allow process configfile (dir (append getattr ioctl lock open read write)))
     (allow process configfile (file (append getattr ioctl lock open read write)))
-    (allow process configfile (lnk_file (append getattr ioctl lock read write)))
+    (allow process configfile (lnk_file (append getattr ioctl lock open read write)))
 )
 """,
     "config_manage_container": """\
 (block config_manage_container
     (blockabstract config_manage_container)
-    (allow process configfile (dir (add_name append create getattr ioctl link lock open read remove_name rename
-        reparent rmdir search setattr unlink write)))
+    (allow process configfile (dir (add_name create getattr ioctl link lock open read remove_name rename reparent
+        rmdir search setattr unlink write)))
     (allow process configfile (file (append create getattr ioctl link lock open read rename setattr unlink write)))
-    (allow process configfile (lnk_file (append create getattr ioctl link lock read rename setattr unlink write)))
+    (allow process configfile (lnk_file (append create getattr ioctl link lock open read rename setattr unlink
+        write)))
 )
 """,
     "tty_container": """\
@@ -215,15 +219,28 @@ TEMPLATES: Dict[str, str] = {
     (allow process ptmx_t (chr_file (getattr ioctl open read write)))
     (allow process user_devpts_t (chr_file (append getattr ioctl lock open read write)))
     (allow process console_device_t (chr_file (append getattr ioctl open read write)))
+    (allow process device_t (dir (getattr ioctl lock open read search)))
+    (allow process device_t (lnk_file (getattr read)))
+    (allow process devtty_t (chr_file (append getattr ioctl lock open read write)))
 )
 """,
     "x_container": """\
 (block x_container
     (blockabstract x_container)
     (allow process xserver_t (unix_stream_socket (connectto)))
-    (allow process xserver_tmp_t (sock_file (getattr write)))
+    (allow xserver_t process (shm (associate getattr lock read unix_read unix_write write)))
+    (allow process xserver_tmp_t (dir (getattr open search)))
+    (allow process xserver_tmp_t (sock_file (append getattr open write)))
     (allow process user_tmp_t (dir (getattr open read search)))
     (allow process xdm_tmp_t (dir (getattr open read search)))
+    (allow process device_t (dir (getattr open search)))
+    (allow process dri_device_t (chr_file (append getattr ioctl lock map open read write)))
+    (allow process xserver_misc_device_t (chr_file (append getattr ioctl lock map open read write)))
+    (allow process urandom_device_t (chr_file (open read)))
+    (allow process tmpfs_t (dir (getattr open search)))
+    (allow process tmp_t (dir (getattr open search)))
+    (allow process tmp_t (lnk_file (getattr read)))
+    (allow process xserver_exec_t (file (execute execute_no_trans getattr ioctl lock map open read)))
 )
 """,
     "restricted_net_container": """\
@@ -249,6 +266,13 @@ TEMPLATES: Dict[str, str] = {
     (allow process tun_tap_device_t (chr_file (getattr ioctl open read write)))
     (allow process self (tun_socket (create)))
     (allow process device_t (dir (getattr open read search)))
+    (allow process var_t (dir (getattr open search)))
+    (allow process var_t (lnk_file (getattr read)))
+    (allow process var_run_t (dir (getattr open search)))
+    (allow process var_run_t (lnk_file (getattr read)))
+    (allow process virt_var_run_t (dir (getattr open search)))
+    (allow process virt_var_run_t (sock_file (append getattr open write)))
+    (allow process virtd_t (unix_stream_socket (connectto)))
 )
 """,
 }

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import nesting
+
 # Nodes that aliases may add beyond the written ones, per document (a few shared blocks of a
 # manifest stay far below; a billion-laughs file is far above at its third level).
 MAX_ALIAS_NODES = 10000
-# Nesting depth of collections (Kubernetes objects nest a few tens deep).
-MAX_DEPTH = 200
+# Nesting depth of collections: nesting's bound (Kubernetes objects nest a few tens deep).
+MAX_DEPTH = nesting.MAX_DEPTH
 
 
 class YamlInputError(ValueError):
@@ -94,12 +96,42 @@ def check_node(node: Any, where: str) -> None:
                              % (where, total, added, MAX_ALIAS_NODES))
 
 
+def check_depth(text: Any, where: str) -> None:
+    """Refuse text whose collections nest deeper than MAX_DEPTH, counted over the parser's events.
+
+    libyaml's parser keeps its own stack, but the composer that builds nodes recurses once per level
+    and crashes the process (SIGSEGV) on ``- - - ...`` or ``[[[...`` a hundred thousand deep: the depth
+    is known before any node is composed.
+    """
+    yaml = _yaml()
+    loader = _loader_class()(text)
+    opening = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+    closing = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+    depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, opening):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YamlInputError("%s nests collections more than %d levels deep" % (where, MAX_DEPTH))
+            elif isinstance(event, closing):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        raise YamlInputError("%s: malformed YAML: %s" % (where, exc))
+    finally:
+        loader.dispose()
+
+
 def load_all(text: Any, where: str) -> List[Any]:
     """The documents of ``text`` (str, bytes or a file), each checked before it is built; empty ones dropped.
 
     ``where`` names the input in messages (a file name).  Raises :class:`YamlInputError`.
     """
     yaml = _yaml()
+    if hasattr(text, "read"):
+        text = text.read()
+    check_depth(text, where)
     loader = _loader_class()(text)
     docs: List[Any] = []
     try:

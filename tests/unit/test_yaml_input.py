@@ -43,12 +43,26 @@ def test_the_bound_is_on_what_aliases_add():
 
 @pytest.mark.parametrize("text, message", [
     ("&a [*a]\n", "recursive structure"),
-    ("[" * 300 + "]" * 300 + "\n", "nested deeper than 200 levels"),
+    ("[" * 300 + "]" * 300 + "\n", "nests collections more than 64 levels deep"),
     ("a: [\n", "malformed YAML"),
 ])
 def test_recursive_deep_and_malformed_yaml_are_errors(text, message):
     with pytest.raises(yaml_input.YamlInputError, match=message):
         yaml_input.load_all(text, "x.yaml")
+
+
+@pytest.mark.parametrize("text", ["- " * 100000 + "x\n", "[" * 100000 + "\n",
+                                  "a:\n" + "".join(" " * i + "b:\n" for i in range(1, 3000))],
+                         ids=["compact-block-sequences", "flow-sequences", "indented-mappings"])
+def test_nesting_deep_enough_to_crash_libyaml_is_refused_before_composing(text):
+    """libyaml's composer recurses per level: 100000 levels end the process with SIGSEGV (run in a child)."""
+    code = ("import sys\nfrom ansible_collections.spo.security_profiles.plugins.module_utils import yaml_input\n"
+            "try:\n    yaml_input.load_all(sys.stdin.read(), 'deep.yaml')\n"
+            "except yaml_input.YamlInputError as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "deep.yaml nests collections more than 64 levels deep"
 
 
 def test_plain_manifests_load_unchanged():

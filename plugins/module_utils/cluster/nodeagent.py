@@ -581,11 +581,7 @@ class NodeAgent(object):
         if live:
             self._parallel(lambda key: self.cleanup_stale_nodes(key, present[key], live), list(present))
         # plan
-        seccomp_keys = [key for key in present if key[0] == SECCOMP_KIND]
-        outcomes.update(self.plan_seccomp(seccomp_keys, present))
-        for key in present:
-            if key[0] != SECCOMP_KIND:
-                outcomes[key] = self.plan_selinux(key, present[key])
+        outcomes.update(self.plan(present))
         # 2. finalizers before anything is written
         need = self.spread(key for key, out in outcomes.items() if out.need_finalizer and key in present
                            and self.unclaimed(present[key], live))
@@ -662,6 +658,34 @@ class NodeAgent(object):
             out.delete = True
             out.remove_file = True
         return out
+
+    def plan(self, present: Mapping[Key, Dict[str, Any]]) -> Dict[Key, Outcome]:
+        """The outcome of every present profile.  Whatever one object makes the validation raise (a bug, input
+        no check foresaw) becomes that object's Error; the rest of the batch goes on (seccomp profiles are
+        planned together for speed, and alone when that fails)."""
+        outcomes: Dict[Key, Outcome] = {}
+        seccomp_keys = [key for key in present if key[0] == SECCOMP_KIND]
+        try:
+            outcomes.update(self.plan_seccomp(seccomp_keys, present))
+        except Exception:  # pylint: disable=broad-except
+            for key in seccomp_keys:
+                outcomes[key] = self._isolated(key, lambda key=key: self.plan_seccomp([key], present)[key])
+        for key in present:
+            if key[0] != SECCOMP_KIND:
+                outcomes[key] = self._isolated(key, lambda key=key: self.plan_selinux(key, present[key]))
+        return outcomes
+
+    def _isolated(self, key: Key, planner: Callable[[], Outcome]) -> Outcome:
+        try:
+            return planner()
+        except Exception as exc:  # pylint: disable=broad-except
+            self.errors += 1
+            self.log("%s %s/%s: validation failed unexpectedly: %s: %s"
+                     % (key[0], key[1], key[2], type(exc).__name__, exc))
+            out = Outcome(ns.ERROR, "%s %s/%s: the profile could not be validated (%s: %s)"
+                          % (key[0], key[1], key[2], type(exc).__name__, str(exc)[:300]))
+            out.refused, out.reason = True, "InvalidProfile"
+            return out
 
     def plan_seccomp(self, keys: List[Key], present: Mapping[Key, Dict[str, Any]]) -> Dict[Key, Outcome]:
         outcomes: Dict[Key, Outcome] = {}
