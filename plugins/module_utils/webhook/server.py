@@ -24,10 +24,13 @@ import sys
 import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import httpserver
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import admission
 
 DEFAULT_PORT = 9443
 DEFAULT_MAX_BODY = 3 * 1024 * 1024  # a pod is at most ~1.5 MiB in etcd; a review holds object and oldObject
+DEFAULT_MAX_CONNECTIONS = 256  # ~0.3 MB each at most (TLS buffers): well under the pod's 192 MiB
 CERT_FILE, KEY_FILE = "tls.crt", "tls.key"
 
 
@@ -50,24 +53,19 @@ def _stamp(cert_dir: str) -> Tuple[Any, ...]:
 
 
 class Metrics(object):
+    """The webhook's counters (prometheus_client; a registry of its own per server)."""
+
     def __init__(self) -> None:
-        self.requests: Dict[Tuple[str, str], int] = {}
-        self.seconds: Dict[str, float] = {}
+        from prometheus_client import Counter
+        self.registry = metrics.registry()
+        self.requests = Counter("spo_webhook_requests", "Admission requests answered, by path and result.",
+                                ("path", "result"), registry=self.registry)
+        self.seconds = Counter("spo_webhook_request_seconds", "Time spent answering, by path.", ("path",),
+                               registry=self.registry)
 
     def observe(self, path: str, result: str, seconds: float) -> None:
-        self.requests[(path, result)] = self.requests.get((path, result), 0) + 1
-        self.seconds[path] = self.seconds.get(path, 0.0) + seconds
-
-    def text(self) -> str:
-        lines = ["# HELP spo_webhook_requests_total Admission requests answered, by path and result.",
-                 "# TYPE spo_webhook_requests_total counter"]
-        for (path, result), count in sorted(self.requests.items()):
-            lines.append('spo_webhook_requests_total{path="%s",result="%s"} %d' % (path, result, count))
-        lines += ["# HELP spo_webhook_request_seconds_total Time spent answering, by path.",
-                  "# TYPE spo_webhook_request_seconds_total counter"]
-        for path, seconds in sorted(self.seconds.items()):
-            lines.append('spo_webhook_request_seconds_total{path="%s"} %.6f' % (path, seconds))
-        return "\n".join(lines) + "\n"
+        self.requests.labels(path, result).inc()
+        self.seconds.labels(path).inc(seconds)
 
 
 class WebhookServer(object):
@@ -76,7 +74,7 @@ class WebhookServer(object):
     def __init__(self, cache: Any, cert_dir: str, host: str = "0.0.0.0", port: int = DEFAULT_PORT,
                  max_body: int = DEFAULT_MAX_BODY, body_timeout: float = 10.0, reload_interval: float = 10.0,
                  drain: float = 3.0, log: Callable[[str], None] = lambda m: sys.stderr.write(m + "\n"),
-                 verbosity: int = 0) -> None:
+                 verbosity: int = 0, limits: Optional[httpserver.Limits] = None) -> None:
         self.cache = cache
         self.state = cache.state()
         self.cert_dir = cert_dir
@@ -88,6 +86,7 @@ class WebhookServer(object):
         self.drain = drain
         self.log = log
         self.verbosity = verbosity
+        self.limits = limits or httpserver.Limits(max_connections=DEFAULT_MAX_CONNECTIONS, max_body=max_body + 1)
         self.metrics = Metrics()
         self.stopping = False
         self.ssl_context: Optional[ssl.SSLContext] = None
@@ -117,7 +116,7 @@ class WebhookServer(object):
     # ------------------------------------------------------------------ HTTP
     def app(self) -> Any:
         from aiohttp import web
-        app = web.Application(client_max_size=self.max_body + 1)
+        app = web.Application(client_max_size=self.limits.max_body)
         for path in admission.PATHS:
             app.router.add_post(path, self._review)
         app.router.add_get("/healthz", self._healthz)
@@ -179,23 +178,21 @@ class WebhookServer(object):
             return web.Response(text="ok\n")
         return web.Response(status=503, text="shutting down\n" if self.stopping else "caches not synced yet\n")
 
-    async def _metrics(self, _request: Any) -> Any:
+    async def _metrics(self, request: Any) -> Any:
         from aiohttp import web
-        return web.Response(text=self.metrics.text(), content_type="text/plain")
+        status, content_type, body = metrics.exposition(self.metrics.registry, request.headers)
+        return web.Response(status=status, body=body, headers={"Content-Type": content_type})
 
     # ------------------------------------------------------------------ life cycle
     async def serve(self, stop: asyncio.Event, started: Optional[Callable[[int], None]] = None) -> None:
         import gc
-        from aiohttp import web
         self.load_tls()
         gc.freeze()  # what is loaded by now lives as long as the process: keep it out of the collector's scans
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=self.drain + 2)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context, backlog=512)
-        await site.start()
-        sockets = list(site._server.sockets if site._server else [])  # pylint: disable=protected-access
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self.port
-        self.log("spo-webhook: serving on https://%s:%d (max body %d bytes)" % (self.host, self.bound_port, self.max_body))
+        listener = await httpserver.listen(self.app(), self.host, self.port, self.limits, self.ssl_context, self.log,
+                                           shutdown_timeout=self.drain + 2)
+        self.bound_port = listener.port
+        self.log("spo-webhook: serving on https://%s:%d (max body %d bytes, at most %d connections)"
+                 % (self.host, self.bound_port, self.max_body, self.limits.max_connections))
         if started:
             started(self.bound_port)
         reload_task = asyncio.ensure_future(self._reload_loop())
@@ -206,7 +203,7 @@ class WebhookServer(object):
             self.log("spo-webhook: stopping (not ready; draining for %.0fs)" % self.drain)
             await asyncio.sleep(self.drain)
             reload_task.cancel()
-            await runner.cleanup()
+            await listener.close()
             self.cache.stop()
 
     def run(self) -> int:

@@ -1,0 +1,277 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every HTTP(S) endpoint of the project on aiohttp, with the limits Go's servers are given.
+
+aiohttp parses HTTP, bounds request lines and headers, and times out idle keep-alive connections. What a
+server reachable from the cluster network also needs, this module adds, once for the webhook, the metrics and
+the probe endpoints:
+
+* ``handshake_timeout``: a TLS handshake not done by then is aborted (asyncio's default is 60 s);
+* ``idle_timeout``: aiohttp's keep-alive timer, which runs from the handshake (or the last answer) until a
+  whole request head has arrived, so it also bounds a client that sends its head a byte at a time;
+* ``max_connections``: the connections open at once, counted from accept (a TLS connection costs about
+  0.3 MB before its handshake: asyncio's read buffer). At the cap the connection least worth keeping is
+  closed to make room for the new one: the one idle for longest, else the one whose request has run
+  longest. A client cannot hold the server down by opening connections and saying nothing, and a fresh
+  request is never the one dropped for slow ones;
+* request bodies are bounded by the application (``client_max_size``; the webhook reads its own).
+
+:func:`listen` serves an ``aiohttp.web.Application`` on the running event loop; :class:`ThreadedServer`
+serves plain routes (``path -> callable``) from a thread of its own, for the daemons that are not asyncio.
+aiohttp is imported when a server starts (the module imports with the standard library alone).
+"""
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+
+Reply = Tuple[int, str, bytes]  # HTTP status, Content-Type, body
+Route = Callable[[Mapping[str, str]], Reply]  # request headers -> reply
+
+
+class Limits(object):
+    """The numbers of one server."""
+
+    def __init__(self, max_connections: int = 256, handshake_timeout: float = 5.0, idle_timeout: float = 15.0,
+                 max_body: int = 64 * 1024, backlog: int = 512) -> None:
+        if max_connections < 1:
+            raise ValueError("max_connections: must be at least 1, got %d" % max_connections)
+        self.max_connections = max_connections
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
+        self.max_body = max_body
+        self.backlog = backlog
+
+
+class _Connection(object):
+    __slots__ = ("since", "busy", "task", "transport")
+
+    def __init__(self, now: float) -> None:
+        self.since = now  # accepted, or the last request began or ended
+        self.busy = False  # a request is being handled
+        self.task: Optional[asyncio.Task] = None  # accepting (TLS handshake)
+        self.transport: Optional[asyncio.BaseTransport] = None
+
+    def closed(self) -> bool:
+        if self.transport is not None:
+            return self.transport.is_closing()
+        return self.task is not None and self.task.done()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()  # type: ignore[attr-defined]
+        elif self.task is not None:
+            self.task.cancel()  # the handshake's transport is closed by asyncio
+
+
+class ConnectionTable(object):
+    """The open connections of one listener, and which to close when a new one would exceed the cap."""
+
+    def __init__(self, cap: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.cap = cap
+        self.clock = clock
+        self.open: Set[_Connection] = set()
+        self.by_transport: Dict[Any, _Connection] = {}
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self.open)
+
+    def sweep(self) -> None:
+        for conn in [c for c in self.open if c.closed()]:
+            self.forget(conn)
+
+    def forget(self, conn: _Connection) -> None:
+        self.open.discard(conn)
+        if conn.transport is not None:
+            self.by_transport.pop(conn.transport, None)
+
+    def admit(self) -> _Connection:
+        """A new connection's entry; closes the least useful one first when the table is full."""
+        if len(self.open) >= self.cap:
+            self.sweep()
+        while len(self.open) >= self.cap:
+            victim = min(self.open, key=lambda c: (c.busy, c.since))
+            victim.close()
+            self.forget(victim)
+            self.evicted += 1
+        conn = _Connection(self.clock())
+        self.open.add(conn)
+        return conn
+
+    def attach(self, conn: _Connection, transport: asyncio.BaseTransport) -> None:
+        conn.transport = transport
+        conn.task = None
+        self.by_transport[transport] = conn
+
+    def begin(self, transport: Any) -> Optional[_Connection]:
+        conn = self.by_transport.get(transport)
+        if conn is not None:
+            conn.busy, conn.since = True, self.clock()
+        return conn
+
+    def end(self, conn: Optional[_Connection]) -> None:
+        if conn is not None:
+            conn.busy, conn.since = False, self.clock()
+
+
+def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host or "0.0.0.0", port), family=family, backlog=backlog)
+    sock.setblocking(False)
+    return sock
+
+
+class Listener(object):
+    """Accepts connections for an aiohttp runner under :class:`Limits`; made by :func:`listen`."""
+
+    def __init__(self, runner: Any, sock: socket.socket, ssl_context: Any, limits: Limits, table: ConnectionTable,
+                 log: Callable[[str], None]) -> None:
+        self.runner = runner
+        self.sock = sock
+        self.ssl_context = ssl_context
+        self.limits = limits
+        self.table = table
+        self.log = log
+        self.port = sock.getsockname()[1]
+        self._accepting: Optional[asyncio.Task] = None
+
+    def start(self) -> None:
+        self._accepting = asyncio.ensure_future(self._accept())
+
+    async def _accept(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, unused = await loop.sock_accept(self.sock)
+            except OSError as exc:  # out of file descriptors: wait for some to be freed
+                self.log("cannot accept a connection: %s" % exc)
+                await asyncio.sleep(0.1)
+                continue
+            conn = self.table.admit()
+            conn.task = asyncio.ensure_future(self._connect(conn, sock))
+
+    async def _connect(self, conn: _Connection, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        tls: Dict[str, Any] = {}
+        if self.ssl_context is not None:
+            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": self.limits.handshake_timeout}
+        try:
+            transport, unused = await loop.connect_accepted_socket(self.runner.server, sock, **tls)
+        except (OSError, asyncio.TimeoutError):  # handshake failed or timed out; asyncio closed the socket
+            self.table.forget(conn)
+            return
+        except asyncio.CancelledError:
+            self.table.forget(conn)
+            sock.close()
+            raise
+        self.table.attach(conn, transport)
+
+    async def close(self) -> None:
+        """Stop accepting, drop connections still in their handshake, then let aiohttp finish the others."""
+        if self._accepting is not None:
+            self._accepting.cancel()
+        self.sock.close()
+        for conn in list(self.table.open):
+            if conn.transport is None:
+                conn.close()
+        await self.runner.cleanup()
+
+
+async def listen(app: Any, host: str, port: int, limits: Limits, ssl_context: Any = None,
+                 log: Callable[[str], None] = lambda m: None, shutdown_timeout: float = 5.0) -> Listener:
+    """Serve ``app`` on ``host:port`` (0: any free port, see ``Listener.port``) on the running loop."""
+    from aiohttp import web
+
+    table = ConnectionTable(limits.max_connections)
+
+    @web.middleware
+    async def track(request: Any, handler: Any) -> Any:
+        conn = table.begin(request.transport)
+        try:
+            return await handler(request)
+        finally:
+            table.end(conn)
+
+    app.middlewares.append(track)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=shutdown_timeout,
+                           keepalive_timeout=limits.idle_timeout)
+    await runner.setup()
+    listener = Listener(runner, _listening_socket(host, port, limits.backlog), ssl_context, limits, table, log)
+    listener.start()
+    return listener
+
+
+def routes_app(routes: Mapping[str, Route], limits: Limits) -> Any:
+    """An application answering GET (and HEAD) on each path of ``routes``; 404 elsewhere, 405 for other methods."""
+    from aiohttp import web
+
+    def handler(route: Route) -> Callable[[Any], Any]:
+        async def handle(request: Any) -> Any:
+            status, content_type, body = route(request.headers)
+            return web.Response(status=status, body=body, headers={"Content-Type": content_type})
+        return handle
+
+    app = web.Application(client_max_size=limits.max_body)
+    for path, route in routes.items():
+        app.router.add_get(path, handler(route))
+    return app
+
+
+def text(status: int, body: str, content_type: str = "text/plain; charset=utf-8") -> Reply:
+    return status, content_type, body.encode("utf-8")
+
+
+class ThreadedServer(object):
+    """``routes`` served over HTTP on ``host:port`` by an event loop in a daemon thread.
+
+    The constructor returns once the port is bound (or raises what binding raised); ``shutdown()`` stops it.
+    """
+
+    def __init__(self, routes: Mapping[str, Route], host: str, port: int, limits: Optional[Limits] = None,
+                 name: str = "http") -> None:
+        self.limits = limits or Limits(max_connections=64)
+        self.loop = asyncio.new_event_loop()
+        self.listener: Optional[Listener] = None
+        self._stop: Optional[asyncio.Event] = None
+        self._error: List[BaseException] = []
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self._serve(routes, host, port, started))
+            finally:
+                self.loop.close()
+
+        self.thread = threading.Thread(target=run, name="%s-%d" % (name, port), daemon=True)
+        self.thread.start()
+        started.wait()
+        if self._error:
+            self.thread.join(5)
+            raise self._error[0]
+
+    @property
+    def port(self) -> int:
+        return self.listener.port if self.listener else 0
+
+    async def _serve(self, routes: Mapping[str, Route], host: str, port: int, started: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        try:
+            self.listener = await listen(routes_app(routes, self.limits), host, port, self.limits, shutdown_timeout=1.0)
+        except Exception as exc:  # pylint: disable=broad-except  # reported to the constructor's caller
+            self._error.append(exc)
+            started.set()
+            return
+        started.set()
+        await self._stop.wait()
+        await self.listener.close()
+
+    def shutdown(self) -> None:
+        if self._stop is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stop.set)
+            self.thread.join(10)
