@@ -24,6 +24,7 @@ aiohttp is imported when a server starts (the module imports with the standard l
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import threading
 import time
@@ -37,7 +38,7 @@ class Limits(object):
     """The numbers of one server."""
 
     def __init__(self, max_connections: int = 256, handshake_timeout: float = 5.0, idle_timeout: float = 15.0,
-                 max_body: int = 64 * 1024, backlog: int = 512) -> None:
+                 max_body: int = 64 * 1024, backlog: int = 512, tls_read_buffer: int = 32 * 1024) -> None:
         if max_connections < 1:
             raise ValueError("max_connections: must be at least 1, got %d" % max_connections)
         self.max_connections = max_connections
@@ -45,27 +46,40 @@ class Limits(object):
         self.idle_timeout = idle_timeout
         self.max_body = max_body
         self.backlog = backlog
+        self.tls_read_buffer = tls_read_buffer
 
 
 class _Connection(object):
-    __slots__ = ("since", "busy", "task", "transport")
+    __slots__ = ("since", "busy", "sock", "task", "started", "transport", "done")
 
     def __init__(self, now: float) -> None:
         self.since = now  # accepted, or the last request began or ended
         self.busy = False  # a request is being handled
-        self.task: Optional[asyncio.Task] = None  # accepting (TLS handshake)
+        self.sock: Optional[socket.socket] = None  # accepted, TLS handshake not done yet
+        self.task: Optional[asyncio.Task] = None  # handing ``sock`` to asyncio (and the handshake)
+        self.started = False  # ``task`` has begun: asyncio owns ``sock``
         self.transport: Optional[asyncio.BaseTransport] = None
+        self.done = False  # the handshake failed
 
     def closed(self) -> bool:
         if self.transport is not None:
             return self.transport.is_closing()
-        return self.task is not None and self.task.done()
+        return self.done
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.abort()  # type: ignore[attr-defined]
-        elif self.task is not None:
-            self.task.cancel()  # the handshake's transport is closed by asyncio
+        elif self.sock is not None and not self.started:  # asyncio has not seen it: close it here
+            self.sock.close()
+            if self.task is not None:
+                self.task.cancel()
+        elif self.sock is not None:
+            # during the TLS handshake: end the connection under asyncio's transport, which then sees the end and
+            # closes the socket itself (closing it here could close a descriptor number reused meanwhile)
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # closed already
+                pass
 
 
 class ConnectionTable(object):
@@ -105,7 +119,7 @@ class ConnectionTable(object):
 
     def attach(self, conn: _Connection, transport: asyncio.BaseTransport) -> None:
         conn.transport = transport
-        conn.task = None
+        conn.sock = conn.task = None
         self.by_transport[transport] = conn
 
     def begin(self, transport: Any) -> Optional[_Connection]:
@@ -117,6 +131,16 @@ class ConnectionTable(object):
     def end(self, conn: Optional[_Connection]) -> None:
         if conn is not None:
             conn.busy, conn.since = False, self.clock()
+
+
+def _tls_read_buffer(size: int) -> None:
+    """asyncio's TLS transport reads into a buffer of ``SSLProtocol.max_size`` (256 KiB) that every connection
+    allocates at accept, before its handshake: 1000 connections that say nothing cost 256 MB. A TLS record is at
+    most 16 KiB plus its header, so a smaller buffer costs nothing but a few more reads of a large body; it is
+    the class's setting, so it holds for every TLS server of the process (each of ours is the only one)."""
+    import asyncio.sslproto
+    if hasattr(asyncio.sslproto, "SSLProtocol") and getattr(asyncio.sslproto.SSLProtocol, "max_size", 0) > size:
+        asyncio.sslproto.SSLProtocol.max_size = size
 
 
 def _listening_socket(host: str, port: int, backlog: int) -> socket.socket:
@@ -139,6 +163,8 @@ class Listener(object):
         self.log = log
         self.port = sock.getsockname()[1]
         self._accepting: Optional[asyncio.Task] = None
+        self._accepted = 0  # since the last collection
+        self._handshakes: Set[asyncio.Task] = set()  # referenced until done (the loop keeps weak references)
 
     def start(self) -> None:
         self._accepting = asyncio.ensure_future(self._accept())
@@ -152,23 +178,33 @@ class Listener(object):
                 self.log("cannot accept a connection: %s" % exc)
                 await asyncio.sleep(0.1)
                 continue
+            await asyncio.sleep(0)  # let handshakes and closes go on between accepts (a burst is accepted at once)
+            self._accepted += 1
+            if self._accepted >= self.limits.max_connections:
+                self._accepted = 0
+                # a closed connection is a reference cycle (transport, TLS and HTTP protocols): without this,
+                # a flood of connections leaves thousands of them, and their buffers, to the collector's
+                # oldest generation, which it seldom scans
+                gc.collect()
             conn = self.table.admit()
+            conn.sock = sock
             conn.task = asyncio.ensure_future(self._connect(conn, sock))
+            self._handshakes.add(conn.task)
 
     async def _connect(self, conn: _Connection, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
+        conn.started = True
         tls: Dict[str, Any] = {}
         if self.ssl_context is not None:
             tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": self.limits.handshake_timeout}
         try:
             transport, unused = await loop.connect_accepted_socket(self.runner.server, sock, **tls)
-        except (OSError, asyncio.TimeoutError):  # handshake failed or timed out; asyncio closed the socket
+        except (OSError, asyncio.TimeoutError):  # handshake failed, timed out or cut: asyncio closed the socket
+            conn.done = True
             self.table.forget(conn)
             return
-        except asyncio.CancelledError:
-            self.table.forget(conn)
-            sock.close()
-            raise
+        finally:
+            self._handshakes.discard(asyncio.current_task())  # type: ignore[arg-type]
         self.table.attach(conn, transport)
 
     async def close(self) -> None:
@@ -179,6 +215,8 @@ class Listener(object):
         for conn in list(self.table.open):
             if conn.transport is None:
                 conn.close()
+        for task in list(self._handshakes):
+            task.cancel()
         await self.runner.cleanup()
 
 
@@ -186,6 +224,8 @@ async def listen(app: Any, host: str, port: int, limits: Limits, ssl_context: An
                  log: Callable[[str], None] = lambda m: None, shutdown_timeout: float = 5.0) -> Listener:
     """Serve ``app`` on ``host:port`` (0: any free port, see ``Listener.port``) on the running loop."""
     from aiohttp import web
+    if ssl_context is not None:
+        _tls_read_buffer(limits.tls_read_buffer)
 
     table = ConnectionTable(limits.max_connections)
 
