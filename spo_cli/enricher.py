@@ -70,9 +70,8 @@ def _serve_metrics(enricher: Any, address: str) -> Any:
     from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
 
     host, dummy, port = address.rpartition(":")
-    return metrics.serve(int(port), {
-        "/metrics": lambda headers: (200, "text/plain; version=0.0.4; charset=utf-8", enricher.metrics_text().encode("utf-8")),
-        "/healthz": lambda headers: (200, "text/plain", b"ok\n")}, host or "127.0.0.1")
+    return metrics.serve(int(port), {"/metrics": lambda headers: metrics.exposition(enricher, headers),
+                                     "/healthz": metrics.health_routes(lambda: True, "")["/healthz"]}, host or "127.0.0.1")
 
 
 def daemon(args: argparse.Namespace) -> int:
