@@ -327,3 +327,39 @@ def _free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class _Status(object):
+    """What the selinuxd API reads of its daemon (the store is not touched here)."""
+    ready = True
+    transactions = 0
+
+    def status(self, name=None):
+        return {} if name is None else None
+
+
+def test_selinuxd_socket_api_bounds_half_open_connections(tmp_path):
+    """selinuxd's unix-socket API (standard library: it also runs from the host's python3) keeps at most its cap
+    of connection threads, drops a silent connection after its timeout, and answers again right after."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
+    path = str(tmp_path / "sock")
+    server = selinuxd.serve(_Status(), path, timeout=0.5, max_connections=8)
+    threads_before = threading.active_count()
+    held = []
+    try:
+        for unused in range(300):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.connect(path)
+            try:
+                sock.sendall(b"GET /ready HTTP/1.0\r\n")
+            except OSError:  # refused: the server is at its cap
+                pass
+        time.sleep(0.2)
+        assert threading.active_count() <= threads_before + 8
+        time.sleep(0.6)
+        assert selinuxd.query(path, "/ready", timeout=2) == (200, {"ready": True, "transactions": 0})
+    finally:
+        for sock in held:
+            sock.close()
+        server.shutdown()
