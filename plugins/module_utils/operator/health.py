@@ -4,7 +4,8 @@
 """The probe endpoint of the runner, as upstream's ``--health-probe-bind-address`` (``:6789``).
 
 ``GET /healthz`` answers ``ok`` while the process runs; ``GET /readyz`` answers ``ok`` once every
-controller has listed its kind (503 before).  Anything else is 404.
+controller has listed its kind (503 before).  Anything else is 404.  Served by ``httpserver`` (aiohttp, with
+its timeouts and connection cap) from a thread of its own.
 """
 from __future__ import annotations
 

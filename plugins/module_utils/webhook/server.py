@@ -8,7 +8,9 @@
   an AdmissionReview with HTTP 200, also for bodies that are too large, not JSON or not a pod's review
   (``allowed: false`` and a message), so the API server shows why.
 * ``GET /healthz``: ok while the event loop runs. ``GET /readyz``: ok once the caches have listed everything and
-  until shutdown starts (503 otherwise). ``GET /metrics``: request counters and latency sums (Prometheus text).
+  until shutdown starts (503 otherwise). ``GET /metrics``: request counters and latency sums (prometheus_client).
+* Connections under ``httpserver.Limits`` (TLS handshake, idle/header timeouts, at most ``DEFAULT_MAX_CONNECTIONS``
+  open, the idlest closed to let a new one in): idle or slow clients cannot hold the server down.
 * TLS from ``tls.crt``/``tls.key`` in ``cert_dir``; the files are checked every ``reload_interval`` seconds and
   loaded again when they change (a rotated Secret reaches the pod without a restart).
 * SIGTERM/SIGINT: readiness turns 503, requests in flight finish (``drain`` seconds), then the server stops.
