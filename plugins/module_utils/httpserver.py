@@ -133,6 +133,53 @@ class ConnectionTable(object):
             conn.busy, conn.since = False, self.clock()
 
 
+class BodyCut(Exception):
+    """This request's body was cut to keep the bodies held at once within :class:`BodyBudget`'s limit."""
+
+
+class _Read(object):
+    __slots__ = ("transport", "size")
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.size = 0
+
+
+class BodyBudget(object):
+    """Bytes of request bodies held at once over all connections of a server. A chunk that would go past ``limit``
+    makes room by cutting the reads that began first (their connections are closed): a client's body arrives in
+    milliseconds, so only uploads held open on purpose are ever the oldest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.reads: Dict[int, _Read] = {}  # in the order the reads began
+        self.cuts = 0
+
+    def open(self, transport: Any) -> _Read:
+        read = _Read(transport)
+        self.reads[id(read)] = read
+        return read
+
+    def add(self, read: _Read, size: int) -> None:
+        if id(read) not in self.reads:
+            raise BodyCut("the request body was cut: bodies of other requests held the server's memory")
+        read.size += size
+        self.held += size
+        while self.held > self.limit:
+            oldest = next(iter(self.reads.values()))
+            self.close(oldest)
+            self.cuts += 1
+            if oldest is read:
+                raise BodyCut("the request body was cut: the server holds %d bytes of request bodies at most" % self.limit)
+            if oldest.transport is not None:
+                oldest.transport.abort()
+
+    def close(self, read: _Read) -> None:
+        if self.reads.pop(id(read), None) is not None:
+            self.held -= read.size
+
+
 def _tls_read_buffer(size: int) -> None:
     """asyncio's TLS transport reads into a buffer of ``SSLProtocol.max_size`` (256 KiB) that every connection
     allocates at accept, before its handshake: 1000 connections that say nothing cost 256 MB. A TLS record is at

@@ -182,14 +182,14 @@ def test_webhook_answers_while_1000_idle_and_slow_connections_are_held(webhook_p
     assert proc.poll() is None
 
 
-def _limited_webhook(limits, tmp_path):
-    """An in-process webhook server with ``limits``; yields (port, TLS context) and stops it."""
+def _limited_webhook(limits, tmp_path, **options):
+    """An in-process webhook server with ``limits``; (server, TLS context, stop)."""
     from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import cache, server
     tls = certs.ensure(None, None, "security-profiles-operator-webhook", "spo")
     for name in ("tls.crt", "tls.key"):
         (tmp_path / name).write_bytes(base64.b64decode(tls["tls"][name]))
     srv = server.WebhookServer(cache.StaticCache(OBJECTS, "spo"), str(tmp_path), "127.0.0.1", 0, drain=0,
-                               log=lambda m: None, limits=limits)
+                               log=lambda m: None, limits=limits, **options)
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     ready = threading.Event()
@@ -363,3 +363,44 @@ def test_selinuxd_socket_api_bounds_half_open_connections(tmp_path):
         for sock in held:
             sock.close()
         server.shutdown()
+
+
+def test_bodies_held_at_once_are_bounded(tmp_path):
+    """Uploads that stop just short of their end hold their bodies until the body timeout; past the server's budget
+    for bodies held at once the oldest are cut, so a few hundred of them cannot take the webhook's memory (each may
+    be 3 MiB), and a real review still goes through."""
+    srv, context, stop = _limited_webhook(httpserver.Limits(max_body=64 * 1024 + 1), tmp_path, max_body=64 * 1024,
+                                          body_timeout=10.0, body_budget=256 * 1024)
+    held = []
+    try:
+        for unused in range(8):
+            sock = context.wrap_socket(socket.create_connection(("127.0.0.1", srv.bound_port)), server_hostname=HOST)
+            sock.sendall(b"POST /mutate-v1-pod-binding HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n")
+            sock.sendall(b"x" * 60000)
+            held.append(sock)
+            time.sleep(0.05)
+        started = time.monotonic()
+        assert closed_within(held[0], 3) and closed_within(held[1], 1), "the oldest uploads were kept"
+        assert time.monotonic() - started < 4
+        assert srv.bodies.held <= 256 * 1024 and srv.bodies.cuts >= 2
+        assert asyncio.run(admission_request(srv.bound_port, context, "after"))[1]["allowed"] is True
+    finally:
+        for sock in held:
+            sock.close()
+        stop()
+
+
+def test_body_budget_cuts_the_oldest_read():
+    budget = httpserver.BodyBudget(100)
+    first, second = budget.open(_Transport("a")), budget.open(_Transport("b"))
+    budget.add(first, 60)
+    budget.add(second, 30)
+    budget.add(second, 20)  # 110: the first read goes
+    assert first.transport.aborted and not second.transport.aborted and budget.held == 50
+    with pytest.raises(httpserver.BodyCut):
+        budget.add(first, 1)
+    third = budget.open(_Transport("c"))
+    with pytest.raises(httpserver.BodyCut):  # the oldest is the one growing past the limit: it is the one cut
+        budget.add(second, 60)
+    budget.add(third, 100)
+    assert budget.held == 100 and budget.cuts == 2

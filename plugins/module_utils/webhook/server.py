@@ -4,7 +4,8 @@
 """The webhook's HTTPS server (aiohttp): AdmissionReview on the three mutation paths, probes and metrics.
 
 * ``POST /mutate-v1-pod-binding``, ``/mutate-v1-pod-recording``, ``/mutate-v1-pod-runtime-default``: the body (at
-  most ``max_body`` bytes, read within ``body_timeout`` seconds) goes to ``admission.review``; the answer is always
+  most ``max_body`` bytes, read within ``body_timeout`` seconds; at most ``body_budget`` bytes of bodies are held
+  at once, the read that began first is cut past it) goes to ``admission.review``; the answer is always
   an AdmissionReview with HTTP 200, also for bodies that are too large, not JSON or not a pod's review
   (``allowed: false`` and a message), so the API server shows why.
 * ``GET /healthz``: ok while the event loop runs. ``GET /readyz``: ok once the caches have listed everything and
@@ -32,6 +33,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.webhook impo
 
 DEFAULT_PORT = 9443
 DEFAULT_MAX_BODY = 3 * 1024 * 1024  # a pod is at most ~1.5 MiB in etcd; a review holds object and oldObject
+DEFAULT_BODY_BUDGET = 16 * 1024 * 1024  # request bodies held at once: past it the oldest read is cut
 DEFAULT_MAX_CONNECTIONS = 256  # ~0.3 MB each at most (TLS buffers): well under the pod's 192 MiB
 CERT_FILE, KEY_FILE = "tls.crt", "tls.key"
 
@@ -76,7 +78,8 @@ class WebhookServer(object):
     def __init__(self, cache: Any, cert_dir: str, host: str = "0.0.0.0", port: int = DEFAULT_PORT,
                  max_body: int = DEFAULT_MAX_BODY, body_timeout: float = 10.0, reload_interval: float = 10.0,
                  drain: float = 3.0, log: Callable[[str], None] = lambda m: sys.stderr.write(m + "\n"),
-                 verbosity: int = 0, limits: Optional[httpserver.Limits] = None) -> None:
+                 verbosity: int = 0, limits: Optional[httpserver.Limits] = None,
+                 body_budget: int = DEFAULT_BODY_BUDGET) -> None:
         self.cache = cache
         self.state = cache.state()
         self.cert_dir = cert_dir
@@ -89,6 +92,7 @@ class WebhookServer(object):
         self.log = log
         self.verbosity = verbosity
         self.limits = limits or httpserver.Limits(max_connections=DEFAULT_MAX_CONNECTIONS, max_body=max_body + 1)
+        self.bodies = httpserver.BodyBudget(max(body_budget, max_body))
         self.metrics = Metrics()
         self.stopping = False
         self.ssl_context: Optional[ssl.SSLContext] = None
@@ -131,11 +135,16 @@ class WebhookServer(object):
         if length is not None and length > self.max_body:
             return None, "the request body of %d bytes exceeds the limit of %d bytes" % (length, self.max_body)
         chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > self.max_body:
-                return None, "the request body exceeds the limit of %d bytes" % self.max_body
-            chunks.append(chunk)
+        read = self.bodies.open(request.transport)
+        try:
+            async for chunk in request.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > self.max_body:
+                    return None, "the request body exceeds the limit of %d bytes" % self.max_body
+                self.bodies.add(read, len(chunk))
+                chunks.append(chunk)
+        finally:
+            self.bodies.close(read)
         return b"".join(chunks), ""
 
     async def _review(self, request: Any) -> Any:
@@ -147,6 +156,8 @@ class WebhookServer(object):
             body, problem = await asyncio.wait_for(self._read_body(request), self.body_timeout)
         except asyncio.TimeoutError:
             body, problem = None, "the request body was not received within %.0fs" % self.body_timeout
+        except httpserver.BodyCut as exc:
+            body, problem = None, str(exc)
         except Exception as exc:  # pylint: disable=broad-except  # a broken upload
             body, problem = None, "the request body could not be read: %s" % exc
         if body is None:
