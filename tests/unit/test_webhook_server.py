@@ -224,4 +224,3 @@ def test_certificate_reload(running):
         except ssl.SSLError:
             assert time.monotonic() < deadline, "the new certificate was not loaded"
             time.sleep(0.2)
-
