@@ -25,7 +25,7 @@ import signal
 import ssl
 import sys
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import httpserver
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
