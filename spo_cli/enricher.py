@@ -67,33 +67,11 @@ def _json_one_process_a_line(result: dict) -> str:
 
 
 def _serve_metrics(enricher: Any, address: str) -> Any:
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
 
     host, dummy, port = address.rpartition(":")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server API)
-            if self.path.split("?")[0] == "/metrics":
-                body = enricher.metrics_text().encode("utf-8")
-                ctype = "text/plain; version=0.0.4; charset=utf-8"
-            elif self.path == "/healthz":
-                body, ctype = b"ok\n", "text/plain"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, fmt: str, *args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer((host or "127.0.0.1", int(port)), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return metrics.serve(int(port), {"/metrics": lambda headers: metrics.exposition(enricher, headers),
+                                     "/healthz": metrics.health_routes(lambda: True, "")["/healthz"]}, host or "127.0.0.1")
 
 
 def daemon(args: argparse.Namespace) -> int:

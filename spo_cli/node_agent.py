@@ -94,8 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                       selinux_compat=args.selinux_compat)
     servers = []
     if args.metrics_port:
-        servers.append(metrics.serve(args.metrics_port, {
-            "/metrics": lambda: (200, metrics.CONTENT_TYPE, agent.metrics.render())}))
+        servers.append(metrics.serve(args.metrics_port, {"/metrics": agent.metrics.route}))
     if args.health_port:
         servers.append(metrics.serve(args.health_port, metrics.health_routes(agent.ready.is_set, "first sync not done")))
     done = threading.Event()

@@ -40,7 +40,7 @@ import os
 import re
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import audit
 from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import CgroupCache
@@ -469,9 +469,11 @@ class Enricher(object):
                     written += 1
         return written
 
-    def metrics_text(self) -> str:
-        lines = ["# HELP %s Seccomp audit records seen per container, executable and syscall." % METRIC,
-                 "# TYPE %s counter" % METRIC]
+    def collect(self) -> Iterator[Any]:
+        """The metrics as prometheus_client families (the enricher is the collector: the counts live here)."""
+        from prometheus_client.core import CounterMetricFamily
+        records = CounterMetricFamily(METRIC, "Seccomp audit records seen per container, executable and syscall.",
+                                      labels=METRIC_LABELS)
         with self.lock:
             counts = sorted(self.metrics.items())
         rows: Dict[Tuple[str, ...], int] = {}
@@ -480,16 +482,16 @@ class Enricher(object):
             labels = (self.node,) + (names or ("", "", cid)) + (exe, syscall)
             rows[labels] = rows.get(labels, 0) + value
         for labels, value in sorted(rows.items()):
-            pairs = ",".join('%s="%s"' % (name, _escape(val)) for name, val in zip(METRIC_LABELS, labels))
-            lines.append("%s{%s} %d" % (METRIC, pairs, value))
+            records.add_metric(list(labels), value)
+        yield records
         for name, value in (("read", self.read), ("used", self.used), ("skipped", self.skipped),
                             ("dropped", self.dropped)):
-            lines.append("security_profiles_operator_enricher_lines_%s_total %d" % (name, value))
-        return "\n".join(lines) + "\n"
+            yield CounterMetricFamily("security_profiles_operator_enricher_lines_%s_total" % name,
+                                      "Audit log lines %s." % name, value=value)
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    def metrics_text(self) -> str:
+        from prometheus_client import generate_latest
+        return generate_latest(self).decode("utf-8")  # type: ignore[arg-type]
 
 
 def wait_session(state_dir: str, session: int, nonce: str, timeout: float = 30.0,

@@ -19,7 +19,8 @@
   JSON state file written atomically; on start the directory is reconciled
   against the store (checksums), so a restart neither forgets nor rebuilds.
 * Status is served as JSON on a unix-socket HTTP API: ``GET /policies/``,
-  ``GET /policies/<name>``, ``GET /ready``.
+  ``GET /policies/<name>``, ``GET /ready`` (at most 16 connections at once, each
+  dropped when its request is not in within 5 s).
 
 Only the standard library is used: the role ships this file with its
 module_utils neighbours and runs it with the host's /usr/bin/python3.
@@ -220,16 +221,41 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """One thread per connection, at most ``max_connections`` of them: a connection beyond is closed at once, and
+    one that does not send its request within the handler's ``timeout`` is dropped (the aiohttp server of the other
+    daemons is not at hand: this file runs with the host's standard library alone)."""
+
     daemon_threads = True
 
+    def __init__(self, path: str, handler: Any, max_connections: int) -> None:
+        super().__init__(path, handler)
+        self.slots = threading.BoundedSemaphore(max_connections)
 
-def serve(daemon: Daemon, socket_path: str, mode: int = 0o660) -> _UnixHTTPServer:
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:  # no thread started: give the slot back
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def serve(daemon: Daemon, socket_path: str, mode: int = 0o660, timeout: float = 5.0,
+          max_connections: int = 16) -> _UnixHTTPServer:
     """Start the status API on ``socket_path`` in a background thread; return the server."""
     nodefs.makedirs(os.path.dirname(socket_path) or ".", 0o755)
     if os.path.exists(socket_path):
         os.unlink(socket_path)
-    handler = type("Handler", (_Handler,), {"daemon": daemon})
-    server = _UnixHTTPServer(socket_path, handler)
+    handler = type("Handler", (_Handler,), {"daemon": daemon, "timeout": timeout})
+    server = _UnixHTTPServer(socket_path, handler, max_connections)
     os.chmod(socket_path, mode)
     threading.Thread(target=server.serve_forever, name="selinuxd-api", daemon=True).start()
     return server

@@ -299,3 +299,51 @@ def test_malformed_and_oversized_reviews_keep_the_server_up(webhook, body, chunk
     assert status == 200 and review["response"] == {"uid": "ok", "allowed": True}
     after = core(kube).read_namespaced_pod(pod.metadata.name, OPERATOR_NAMESPACE)
     assert after.status.container_statuses[0].restart_count == restarts and after.status.container_statuses[0].ready
+
+
+def _hold(ip, ca, silent, tls):
+    """Connections to a webhook pod that say nothing: ``silent`` without a TLS handshake, ``tls`` after one."""
+    held = []
+    context = ssl.create_default_context(cadata=ca)
+    for index in range(silent + tls):
+        try:
+            sock = socket.create_connection((ip, 9443), 10)
+            if index >= silent:
+                sock = context.wrap_socket(sock, server_hostname="%s.%s.svc" % (WEBHOOK, OPERATOR_NAMESPACE))
+            held.append(sock)
+        except OSError:
+            pass  # closed by the server at its cap while this handshake was under way
+    return held
+
+
+def test_pod_creation_goes_through_while_1000_idle_connections_are_held(webhook, labelled):
+    """With failurePolicy Fail, 1000 idle connections against each webhook pod (600 before the TLS handshake, 400
+    after it) must not keep pods from being admitted and mutated, nor take the webhook past its memory limit."""
+    import time
+    kube = webhook
+    ns = labelled({"spo.x-k8s.io/enable-binding": "true"})
+    create_obj(kube, profile(ns, "p", {"defaultAction": "SCMP_ACT_ALLOW"}))
+    create_obj(kube, binding(ns, "busybox", "SeccompProfile", "p", BUSYBOX))
+    want = {"type": "Localhost", "localhostProfile": "operator/%s/p.json" % ns}
+    wait_for(lambda: seccomp_of(dry_run(kube, ns, pod_manifest("probe", "true")))[0] == want, 90, 0.5,
+             "the binding in the webhook's cache")
+    ca, unused = _ca_and_pod_ip(kube)
+    pods = [p for p in core(kube).list_namespaced_pod(OPERATOR_NAMESPACE, label_selector="name=" + WEBHOOK).items
+            if p.status.pod_ip and p.status.phase == "Running"]
+    restarts = {p.metadata.name: p.status.container_statuses[0].restart_count for p in pods}
+    held = []
+    try:
+        for pod in pods:
+            held += _hold(pod.status.pod_ip, ca, 600, 400)
+        for index in range(10):
+            started = time.monotonic()
+            stored = dry_run(kube, ns, pod_manifest("held-%d" % index, "true"))
+            assert seccomp_of(stored)[0] == want and time.monotonic() - started < 5, (index, seccomp_of(stored))
+        stored, log = run(kube, ns, "echo admitted")
+        assert seccomp_of(stored)[0] == want and "admitted" in log
+    finally:
+        for sock in held:
+            sock.close()
+    for pod in core(kube).list_namespaced_pod(OPERATOR_NAMESPACE, label_selector="name=" + WEBHOOK).items:
+        status = pod.status.container_statuses[0]
+        assert status.restart_count == restarts.get(pod.metadata.name, 0) and status.ready, status

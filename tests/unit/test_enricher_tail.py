@@ -150,8 +150,8 @@ def test_enricher_sets_markers_metrics(tmp_path):
                     "executables": ["/bin/busybox"], "records": 3, "markers": ["0123456789abcdef0123456789abcdef"]}
     assert enricher.dropped == 3  # no session, no container: dropped
     text = enricher.metrics_text()
-    assert ('security_profiles_operator_seccomp_profile_audit_total{node="node1",namespace="",pod="",container="",'
-            'executable="/bin/busybox",syscall="execve"} 1') in text
+    assert ('security_profiles_operator_seccomp_profile_audit_total{container="",executable="/bin/busybox",'
+            'namespace="",node="node1",pod="",syscall="execve"} 1.0') in text
     # a new enricher (restart) continues the same set from disk
     again = Enricher(str(tmp_path), node="node1", proc=str(tmp_path / "noproc"))
     again.process(_record(5, 7, 39))

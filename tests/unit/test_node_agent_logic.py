@@ -221,13 +221,17 @@ def test_metrics_text_and_endpoint():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = metrics.serve(port, {"/metrics": lambda: (200, metrics.CONTENT_TYPE, m.render())}, host="127.0.0.1")
+    server = metrics.serve(port, {"/metrics": m.route}, host="127.0.0.1")
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as resp:
             assert resp.status == 200 and resp.read().decode() == m.render()
+        request = urllib.request.Request("http://127.0.0.1:%d/metrics" % port,
+                                         headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        with urllib.request.urlopen(request, timeout=5) as resp:  # content negotiation is prometheus_client's
+            assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
+            assert resp.read().decode().endswith("# EOF\n")
     finally:
         server.shutdown()
-        server.server_close()
 
 
 def test_a_deletion_first_seen_in_an_api_response_is_reconciled(tmp_path):

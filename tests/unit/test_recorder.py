@@ -142,7 +142,7 @@ def test_enricher_defers_unknown_processes_and_keeps_avcs(tmp_path):
     enricher.retry()
     assert enricher.target("containers", CID)["syscalls"] == ["read", "write"] and not enricher.pending
     enricher.resolve = {CID: ("ns", "pod", "web")}.get
-    assert 'namespace="ns",pod="pod",container="web",executable="/bin/busybox",syscall="write"} 1' in \
+    assert '{container="web",executable="/bin/busybox",namespace="ns",node="n",pod="pod",syscall="write"} 1.0' in \
         enricher.metrics_text()
     enricher.flush()
     assert json.loads((tmp_path / "state" / "containers" / (CID + ".json")).read_text())["records"] == 3

@@ -151,6 +151,65 @@ def test_slow_body_and_unknown_paths(running):
     assert status == 200 and b'spo_webhook_requests_total{path="/mutate-v1-pod-binding",result="denied"}' in text
 
 
+def strict_json(data):
+    """JSON as the API server (Go's encoding/json) reads it: NaN and Infinity are not JSON."""
+    def refuse(name):
+        raise ValueError("%s is not JSON" % name)
+    return json.loads(data, parse_constant=refuse)
+
+
+def pod_review(uid, container_extra):
+    container = {"name": "c", "image": "docker.io/library/busybox:local"}
+    return ('{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "%s", "kind": '
+            '{"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "namespace": "apps", "object": '
+            '{"metadata": {"name": "x"}, "spec": {"containers": [%s]}}}}'
+            % (uid, json.dumps(container)[:-1] + "".join(', "%s": %s' % kv for kv in container_extra.get("raw", {}).items())
+               + "}")).encode()
+
+
+@pytest.mark.parametrize("depth", [950, 30000])
+def test_deeply_nested_request_gets_an_admission_review(running, depth):
+    """A request nested past what the decoder or the patch builder can recurse into is refused with a reason in an
+    AdmissionReview (HTTP 200), not answered HTTP 500 (the API server then shows only 'failed calling webhook');
+    one within the bounds is mutated as any other."""
+    body = pod_review("deep", {"raw": {"x-deep": "[" * depth + "]" * depth}})
+    for path in admission.PATHS:
+        status, data = post(running, path, body)
+        assert status == 200, (path, status, data[:200])
+        answer = strict_json(data)["response"]
+        if depth < 1000:
+            assert answer["allowed"] is True
+            assert isinstance(strict_json(base64.b64decode(answer.get("patch") or b"W10=")), list)
+        else:
+            assert answer["allowed"] is False and "nested too deeply" in answer["status"]["message"], answer
+    assert post(running, admission.BINDING, review("after-deep"))[0] == 200
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_no_nan_in_answers_or_patches(running, literal):
+    """A pod holding a value JSON cannot carry (Python's decoder reads NaN, Infinity, 1e999) gets a refusal naming
+    it; before, the patch of the container compared NaN unequal to itself and carried a ``NaN`` literal back."""
+    body = pod_review("nan", {"raw": {"x-number": literal}})
+    for path in admission.PATHS:
+        status, data = post(running, path, body)
+        answer = strict_json(data)["response"]
+        assert status == 200 and answer["uid"] in ("", "nan")
+        if "patch" in answer:
+            strict_json(base64.b64decode(answer["patch"]))
+        assert answer["allowed"] is False and literal.lstrip("-") in answer["status"]["message"], answer
+
+
+def test_patches_are_strict_json():
+    """Whatever a mutation builds, the patch is JSON or the request is refused (never a NaN literal)."""
+    with pytest.raises(ValueError):
+        admission.answer("u", patch=[{"op": "add", "path": "/x", "value": float("nan")}])
+    state = admission.State(bindings=lambda ns: [{"metadata": {"name": "b", "namespace": ns}, "spec": {
+        "profileRef": {"kind": "SeccompProfile", "name": "p"}, "image": "busybox:local"}}],
+        profiles=lambda kind, ns, name: {"status": {"status": "Installed"}})
+    ok = admission.review(admission.BINDING, pod_review("ok", {}), state)["response"]
+    assert ok["allowed"] is True and strict_json(base64.b64decode(ok["patch"]))
+
+
 def test_certificate_reload(running):
     srv, _context, directory, _tls = running
     fresh = certs.ensure(None, None, "security-profiles-operator-webhook", "spo")  # a new CA

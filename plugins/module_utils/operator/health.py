@@ -4,13 +4,14 @@
 """The probe endpoint of the runner, as upstream's ``--health-probe-bind-address`` (``:6789``).
 
 ``GET /healthz`` answers ``ok`` while the process runs; ``GET /readyz`` answers ``ok`` once every
-controller has listed its kind (503 before).  Anything else is 404.
+controller has listed its kind (503 before).  Anything else is 404.  Served by ``httpserver`` (aiohttp, with
+its timeouts and connection cap) from a thread of its own.
 """
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Tuple
+from typing import Callable, Dict, Tuple
+
+from ansible_collections.spo.security_profiles.plugins.module_utils import httpserver
 
 
 def parse_address(address: str, default_port: int = 6789) -> Tuple[str, int]:
@@ -21,29 +22,22 @@ def parse_address(address: str, default_port: int = 6789) -> Tuple[str, int]:
     return (host.strip("[]") or "0.0.0.0"), int(port or default_port)
 
 
-def serve(address: str, ready: Callable[[], bool]) -> ThreadingHTTPServer:
+def routes(ready: Callable[[], bool]) -> Dict[str, httpserver.Route]:
+    def alive(unused: object) -> httpserver.Reply:
+        return httpserver.text(200, "ok")
+
+    def synced(unused: object) -> httpserver.Reply:
+        return httpserver.text(200, "ok") if ready() else httpserver.text(503, "controllers not synced")
+
+    table: Dict[str, httpserver.Route] = {}
+    for path in ("/healthz", "/healthz/ping", "/ping"):
+        table[path] = table[path + "/"] = alive
+    for path in ("/readyz", "/readyz/ping"):
+        table[path] = table[path + "/"] = synced
+    return table
+
+
+def serve(address: str, ready: Callable[[], bool]) -> httpserver.ThreadedServer:
     """Start the probe server in a daemon thread; returns it (``shutdown()`` to stop)."""
     host, port = parse_address(address)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            path = self.path.split("?", 1)[0].rstrip("/")
-            if path in ("/healthz", "/healthz/ping", "/ping"):
-                code, body = 200, b"ok"
-            elif path in ("/readyz", "/readyz/ping"):
-                code, body = (200, b"ok") if ready() else (503, b"controllers not synced")
-            else:
-                code, body = 404, b"not found"
-            self.send_response(code)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:  # probes every few seconds: no access log
-            return
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="probes", daemon=True).start()
-    return server
+    return httpserver.ThreadedServer(routes(ready), host, port, name="probes")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import binding, recording, runtimedefault
@@ -57,10 +58,29 @@ class State(object):
         self.now = now or (lambda: int(time.time()))
 
 
+def _no_constant(name: str) -> Any:
+    raise ReviewError("the request body is not JSON: %s is not a JSON value" % name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ReviewError("the request body holds the number %s, beyond what JSON numbers carry" % text[:64])
+    return value
+
+
 def parse(body: bytes) -> Tuple[str, Obj]:
-    """``(apiVersion, request)`` of an AdmissionReview of a core/v1 Pod; :class:`ReviewError` otherwise."""
+    """``(apiVersion, request)`` of an AdmissionReview of a core/v1 Pod; :class:`ReviewError` otherwise.
+
+    Only JSON is accepted: no ``NaN`` or ``Infinity`` (Python's decoder takes them; a patch built from them could
+    not be answered as JSON), no number that overflows to infinity, no nesting deeper than the decoder's bound.
+    """
     try:
-        doc = json.loads(body)
+        doc = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except ReviewError:
+        raise
+    except RecursionError:
+        raise ReviewError("the request body is not an AdmissionReview: JSON nested too deeply")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ReviewError("the request body is not JSON: %s" % exc)
     if not isinstance(doc, dict):
@@ -112,7 +132,8 @@ def answer(uid: str, api_version: str = API_VERSIONS[0], allowed: bool = True, m
             response["status"]["reason"] = "BadRequest" if (code or 400) < 500 else "InternalError"
     if patch:
         response["patchType"] = "JSONPatch"
-        response["patch"] = base64.b64encode(json.dumps(patch, separators=(",", ":")).encode("utf-8")).decode("ascii")
+        text = json.dumps(patch, separators=(",", ":"), allow_nan=False)  # JSON has no NaN: raise rather than emit it
+        response["patch"] = base64.b64encode(text.encode("utf-8")).decode("ascii")
     if warnings:
         response["warnings"] = [w[:512] for w in warnings[:WARNING_LIMIT]]
     return {"apiVersion": api_version, "kind": "AdmissionReview", "response": response}
@@ -148,8 +169,10 @@ def review(path: str, body: bytes, state: State) -> Obj:
         return answer(uid, api_version, False, "spo-webhook: no webhook at %s" % path, 404)
     try:
         new, warnings = _mutate(path, req, state)
+        patch = json_patch(req.get("object") or {}, new) if new is not None else []
+        return answer(uid, api_version, True, patch=patch, warnings=warnings)
+    except RecursionError:
+        return answer(uid, api_version, False, "spo-webhook %s: the pod is nested too deeply to be mutated" % path, 400)
     except Exception as exc:  # pylint: disable=broad-except
         return answer(uid, api_version, False, "spo-webhook %s: internal error: %s: %s"
                       % (path, type(exc).__name__, exc), 500)
-    patch = json_patch(req.get("object") or {}, new) if new is not None else []
-    return answer(uid, api_version, True, patch=patch, warnings=warnings)

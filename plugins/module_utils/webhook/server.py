@@ -4,11 +4,14 @@
 """The webhook's HTTPS server (aiohttp): AdmissionReview on the three mutation paths, probes and metrics.
 
 * ``POST /mutate-v1-pod-binding``, ``/mutate-v1-pod-recording``, ``/mutate-v1-pod-runtime-default``: the body (at
-  most ``max_body`` bytes, read within ``body_timeout`` seconds) goes to ``admission.review``; the answer is always
+  most ``max_body`` bytes, read within ``body_timeout`` seconds; at most ``body_budget`` bytes of bodies are held
+  at once, the read that began first is cut past it) goes to ``admission.review``; the answer is always
   an AdmissionReview with HTTP 200, also for bodies that are too large, not JSON or not a pod's review
   (``allowed: false`` and a message), so the API server shows why.
 * ``GET /healthz``: ok while the event loop runs. ``GET /readyz``: ok once the caches have listed everything and
-  until shutdown starts (503 otherwise). ``GET /metrics``: request counters and latency sums (Prometheus text).
+  until shutdown starts (503 otherwise). ``GET /metrics``: request counters and latency sums (prometheus_client).
+* Connections under ``httpserver.Limits`` (TLS handshake, idle/header timeouts, at most ``DEFAULT_MAX_CONNECTIONS``
+  open, the idlest closed to let a new one in): idle or slow clients cannot hold the server down.
 * TLS from ``tls.crt``/``tls.key`` in ``cert_dir``; the files are checked every ``reload_interval`` seconds and
   loaded again when they change (a rotated Secret reaches the pod without a restart).
 * SIGTERM/SIGINT: readiness turns 503, requests in flight finish (``drain`` seconds), then the server stops.
@@ -22,12 +25,16 @@ import signal
 import ssl
 import sys
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import httpserver
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import admission
 
 DEFAULT_PORT = 9443
 DEFAULT_MAX_BODY = 3 * 1024 * 1024  # a pod is at most ~1.5 MiB in etcd; a review holds object and oldObject
+DEFAULT_BODY_BUDGET = 16 * 1024 * 1024  # request bodies held at once: past it the oldest read is cut
+DEFAULT_MAX_CONNECTIONS = 256  # ~0.3 MB each at most (TLS buffers): well under the pod's 192 MiB
 CERT_FILE, KEY_FILE = "tls.crt", "tls.key"
 
 
@@ -50,24 +57,19 @@ def _stamp(cert_dir: str) -> Tuple[Any, ...]:
 
 
 class Metrics(object):
+    """The webhook's counters (prometheus_client; a registry of its own per server)."""
+
     def __init__(self) -> None:
-        self.requests: Dict[Tuple[str, str], int] = {}
-        self.seconds: Dict[str, float] = {}
+        from prometheus_client import Counter
+        self.registry = metrics.registry()
+        self.requests = Counter("spo_webhook_requests", "Admission requests answered, by path and result.",
+                                ("path", "result"), registry=self.registry)
+        self.seconds = Counter("spo_webhook_request_seconds", "Time spent answering, by path.", ("path",),
+                               registry=self.registry)
 
     def observe(self, path: str, result: str, seconds: float) -> None:
-        self.requests[(path, result)] = self.requests.get((path, result), 0) + 1
-        self.seconds[path] = self.seconds.get(path, 0.0) + seconds
-
-    def text(self) -> str:
-        lines = ["# HELP spo_webhook_requests_total Admission requests answered, by path and result.",
-                 "# TYPE spo_webhook_requests_total counter"]
-        for (path, result), count in sorted(self.requests.items()):
-            lines.append('spo_webhook_requests_total{path="%s",result="%s"} %d' % (path, result, count))
-        lines += ["# HELP spo_webhook_request_seconds_total Time spent answering, by path.",
-                  "# TYPE spo_webhook_request_seconds_total counter"]
-        for path, seconds in sorted(self.seconds.items()):
-            lines.append('spo_webhook_request_seconds_total{path="%s"} %.6f' % (path, seconds))
-        return "\n".join(lines) + "\n"
+        self.requests.labels(path, result).inc()
+        self.seconds.labels(path).inc(seconds)
 
 
 class WebhookServer(object):
@@ -76,7 +78,8 @@ class WebhookServer(object):
     def __init__(self, cache: Any, cert_dir: str, host: str = "0.0.0.0", port: int = DEFAULT_PORT,
                  max_body: int = DEFAULT_MAX_BODY, body_timeout: float = 10.0, reload_interval: float = 10.0,
                  drain: float = 3.0, log: Callable[[str], None] = lambda m: sys.stderr.write(m + "\n"),
-                 verbosity: int = 0) -> None:
+                 verbosity: int = 0, limits: Optional[httpserver.Limits] = None,
+                 body_budget: int = DEFAULT_BODY_BUDGET) -> None:
         self.cache = cache
         self.state = cache.state()
         self.cert_dir = cert_dir
@@ -88,6 +91,8 @@ class WebhookServer(object):
         self.drain = drain
         self.log = log
         self.verbosity = verbosity
+        self.limits = limits or httpserver.Limits(max_connections=DEFAULT_MAX_CONNECTIONS, max_body=max_body + 1)
+        self.bodies = httpserver.BodyBudget(max(body_budget, max_body))
         self.metrics = Metrics()
         self.stopping = False
         self.ssl_context: Optional[ssl.SSLContext] = None
@@ -117,7 +122,7 @@ class WebhookServer(object):
     # ------------------------------------------------------------------ HTTP
     def app(self) -> Any:
         from aiohttp import web
-        app = web.Application(client_max_size=self.max_body + 1)
+        app = web.Application(client_max_size=self.limits.max_body)
         for path in admission.PATHS:
             app.router.add_post(path, self._review)
         app.router.add_get("/healthz", self._healthz)
@@ -130,11 +135,16 @@ class WebhookServer(object):
         if length is not None and length > self.max_body:
             return None, "the request body of %d bytes exceeds the limit of %d bytes" % (length, self.max_body)
         chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > self.max_body:
-                return None, "the request body exceeds the limit of %d bytes" % self.max_body
-            chunks.append(chunk)
+        read = self.bodies.open(request.transport)
+        try:
+            async for chunk in request.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > self.max_body:
+                    return None, "the request body exceeds the limit of %d bytes" % self.max_body
+                self.bodies.add(read, len(chunk))
+                chunks.append(chunk)
+        finally:
+            self.bodies.close(read)
         return b"".join(chunks), ""
 
     async def _review(self, request: Any) -> Any:
@@ -146,6 +156,8 @@ class WebhookServer(object):
             body, problem = await asyncio.wait_for(self._read_body(request), self.body_timeout)
         except asyncio.TimeoutError:
             body, problem = None, "the request body was not received within %.0fs" % self.body_timeout
+        except httpserver.BodyCut as exc:
+            body, problem = None, str(exc)
         except Exception as exc:  # pylint: disable=broad-except  # a broken upload
             body, problem = None, "the request body could not be read: %s" % exc
         if body is None:
@@ -179,23 +191,21 @@ class WebhookServer(object):
             return web.Response(text="ok\n")
         return web.Response(status=503, text="shutting down\n" if self.stopping else "caches not synced yet\n")
 
-    async def _metrics(self, _request: Any) -> Any:
+    async def _metrics(self, request: Any) -> Any:
         from aiohttp import web
-        return web.Response(text=self.metrics.text(), content_type="text/plain")
+        status, content_type, body = metrics.exposition(self.metrics.registry, request.headers)
+        return web.Response(status=status, body=body, headers={"Content-Type": content_type})
 
     # ------------------------------------------------------------------ life cycle
     async def serve(self, stop: asyncio.Event, started: Optional[Callable[[int], None]] = None) -> None:
         import gc
-        from aiohttp import web
         self.load_tls()
         gc.freeze()  # what is loaded by now lives as long as the process: keep it out of the collector's scans
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False, shutdown_timeout=self.drain + 2)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, ssl_context=self.ssl_context, backlog=512)
-        await site.start()
-        sockets = list(site._server.sockets if site._server else [])  # pylint: disable=protected-access
-        self.bound_port = sockets[0].getsockname()[1] if sockets else self.port
-        self.log("spo-webhook: serving on https://%s:%d (max body %d bytes)" % (self.host, self.bound_port, self.max_body))
+        listener = await httpserver.listen(self.app(), self.host, self.port, self.limits, self.ssl_context, self.log,
+                                           shutdown_timeout=self.drain + 2)
+        self.bound_port = listener.port
+        self.log("spo-webhook: serving on https://%s:%d (max body %d bytes, at most %d connections)"
+                 % (self.host, self.bound_port, self.max_body, self.limits.max_connections))
         if started:
             started(self.bound_port)
         reload_task = asyncio.ensure_future(self._reload_loop())
@@ -206,7 +216,7 @@ class WebhookServer(object):
             self.log("spo-webhook: stopping (not ready; draining for %.0fs)" % self.drain)
             await asyncio.sleep(self.drain)
             reload_task.cancel()
-            await runner.cleanup()
+            await listener.close()
             self.cache.stop()
 
     def run(self) -> int:
