@@ -19,20 +19,21 @@ def _data(secret: Any) -> Optional[Mapping[str, Any]]:
 
 
 def webhook_plan(spod: Dict[str, Any], image: str, apis: Optional[Mapping[str, Any]] = None, ca_secret: Any = None,
-                 cert_secret: Any = None) -> Dict[str, Any]:
-    """What the spod role applies for the webhook server (see webhook_plan.yml)."""
+                 cert_secret: Any = None, tls: bool = True) -> Dict[str, Any]:
+    """What the spod role applies for the webhook server (see webhook_plan.yml); ``tls=False``: without the
+    certificates (no private key in the result: the SPOD's settings checked where errors may be shown)."""
     try:
         settings = manifests.Settings(spod)
         provider = manifests.cert_provider(apis)
         plan: Dict[str, Any] = {"static": settings.static, "provider": provider, "secrets": [], "rotated": [],
                                 "namespace": settings.namespace, "deployment": manifests.NAME}
         bundle = ""
-        if provider == manifests.OWN_CA:
-            tls = certs.ensure(_data(ca_secret), _data(cert_secret), manifests.NAME, settings.namespace)
-            plan["secrets"] = manifests.tls_secrets(spod, tls)
-            plan["rotated"] = tls["rotated"]
-            plan["not_after"] = tls["not_after"]
-            bundle = tls["ca_bundle"]
+        if provider == manifests.OWN_CA and tls:
+            made = certs.ensure(_data(ca_secret), _data(cert_secret), manifests.NAME, settings.namespace)
+            plan["secrets"] = manifests.tls_secrets(spod, made)
+            plan["rotated"] = made["rotated"]
+            plan["not_after"] = made["not_after"]
+            bundle = made["ca_bundle"]
         plan["objects"] = manifests.objects(spod, image, provider)
         plan["configuration"] = manifests.webhook_configuration(spod, bundle, provider)
         return plan

@@ -157,3 +157,59 @@ def test_both_spellings_apply():
     assert validation_errors(SPOD_FLAT) == [] and validation_errors(SPOD_GROUPED) == []
     assert not set(SPOD_GROUPED["spec"]) & set(_twins())
     assert not set(SPOD_FLAT["spec"]) & set(_rules())
+
+
+PAYLOAD = "{{ lookup('ansible.builtin.pipe', 'touch /tmp/pwned') }}"
+
+
+@pytest.mark.parametrize("image", [
+    "*", "nginx", "nginx:1.19.1", "docker.io/library/busybox:local", "localhost/spo/security-profiles-operator:dev",
+    "quay.io/security-profiles-operator/spo:v0.8.4", "localhost:5000/a/b-c__d.e:Tag_1.0-x",
+    "registry.k8s.io/pause@sha256:" + "a" * 64, "gcr.io/x/y:1@sha256:" + "0" * 64, "[::1]:5000/img:latest",
+])
+def test_binding_images_in_the_reference_grammar_are_accepted(image):
+    assert validation_errors(_set(BINDING, ("spec", "image"), image)) == []
+
+
+@pytest.mark.parametrize("image", [
+    PAYLOAD, "{{ 7*7 }}", "nginx:1.19 ", "Nginx:1", "nginx:", "nginx@sha256:abc", "a//b", "-a", "**", "nginx:" + "x" * 129,
+    "a" * 1025,
+])
+def test_binding_images_outside_the_grammar_are_refused_naming_the_field(image):
+    errors = validation_errors(_set(BINDING, ("spec", "image"), image))
+    assert errors and all(e.startswith("spec.image:") for e in errors)
+
+
+@pytest.mark.parametrize("path, value", [
+    (("spec", "containers"), [PAYLOAD]),
+    (("spec", "podSelector"), {"matchLabels": {"app": PAYLOAD}}),
+    (("spec", "podSelector"), {"matchExpressions": [{"key": PAYLOAD, "operator": "Exists"}]}),
+    (("spec", "podSelector"), {"matchExpressions": [{"key": "app", "operator": "In", "values": [PAYLOAD]}]}),
+])
+def test_recording_names_and_selectors_are_refused_naming_the_field(path, value):
+    doc = {"apiVersion": GROUP + "/v1alpha1", "kind": "ProfileRecording", "metadata": {"name": "r", "namespace": "n"},
+           "spec": {"kind": "SeccompProfile", "recorder": "logs", "podSelector": {"matchLabels": {"app": "web"}}}}
+    assert validation_errors(doc) == []
+    errors = validation_errors(_set(doc, path, value))
+    assert errors and all(e.startswith(".".join(path)) for e in errors), errors
+
+
+def test_recording_label_keys_are_checked_by_a_cel_rule():
+    crd = load_crd(GROUP + "_profilerecordings.yaml")
+    labels = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "podSelector"]["properties"]["matchLabels"]
+    [rule] = labels["x-kubernetes-validations"]
+    pattern = re.search(r'matches\(r"(.*)"\)\)$', rule["rule"]).group(1)
+    assert re.search(pattern, "app.kubernetes.io/name") and re.search(pattern, "app")
+    assert not re.search(pattern, PAYLOAD) and not re.search(pattern, "a/b/c") and not re.search(pattern, "-a")
+
+
+@pytest.mark.parametrize("path, value", [
+    (("spec", "imagePullSecrets"), [{"name": PAYLOAD}]),
+    (("spec", "priorityClassName"), PAYLOAD),
+    (("spec", "selinuxTypeTag"), PAYLOAD),
+    (("spec", "webhookOptions"), [{"name": PAYLOAD}]),
+])
+def test_spod_names_are_refused_naming_the_field(path, value):
+    errors = validation_errors(_set(SPOD_FLAT, path, value))
+    assert errors and all(e.startswith(".".join(path)) for e in errors), errors
