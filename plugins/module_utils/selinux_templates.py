@@ -75,7 +75,6 @@ TEMPLATES: Dict[str, str] = {
     (allow process proc_t (lnk_file (read)))
     (allow process sysfs_t (dir (getattr open read search)))
     (allow process sysfs_t (file (getattr open read)))
-    (allow process proc_type (file (getattr open read)))
     (allow process cpu_online_t (file (getattr open read)))
     (allow process null_device_t (chr_file (append getattr ioctl open read write)))
     (allow process zero_device_t (chr_file (getattr map open read)))

@@ -22,7 +22,6 @@ Installed, the enricher's RSS) are printed and written to ``$SPO_RECORDING_FIGUR
 """
 from __future__ import annotations
 
-import bz2
 import json
 import os
 import subprocess
@@ -34,6 +33,7 @@ from datetime import datetime
 import pytest
 
 from clusterlib import OPERATOR_NAMESPACE, wait_for  # pylint: disable=import-error
+from selinux_store import store_modules  # pylint: disable=import-error
 from kubehelp import (BUSYBOX, core, create_obj, delete_obj, get_obj, list_objs, patch_obj,  # pylint: disable=import-error
                       playbook, pod_phase, wait_gone, wait_status)
 
@@ -273,26 +273,6 @@ def _container_pid(cid):
             except OSError:
                 continue
     return None
-
-
-def _store_modules():
-    """CIL of the enabled modules of the node's policy store (highest priority each), the project's left out."""
-    root = "/var/lib/selinux/default/active/modules"
-    if not os.path.isdir(root):
-        pytest.skip(reason="no SELinux reference policy store at %s (Debian selinux-policy-default)" % root)
-    disabled = set(os.listdir(os.path.join(root, "disabled"))) if os.path.isdir(os.path.join(root, "disabled")) else set()
-    chosen = {}
-    for prio in sorted((p for p in os.listdir(root) if p.isdigit()), key=int):
-        for name in os.listdir(os.path.join(root, prio)):
-            chosen[name] = os.path.join(root, prio, name, "cil")
-    texts = []
-    for name, path in sorted(chosen.items()):
-        if name in disabled or name.startswith("spo_"):
-            continue
-        with open(path, "rb") as handle:
-            data = handle.read()
-        texts.append((name, bz2.decompress(data) if data[:3] == b"BZh" else data))
-    return texts
 
 
 def test_selinux_recording_from_kernel_avc_lines(kube, ns, enricher):

@@ -11,14 +11,17 @@ listed (DELIBERATE); the README says the same.
 from __future__ import annotations
 
 import glob
+import os
 import subprocess
+import tempfile
 from typing import Dict, FrozenSet, Set, Tuple
 
 import pytest
 
 from conftest import require_tools
+from selinux_store import store_modules  # pylint: disable=import-error
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
 
 Key = Tuple[str, str, str]
 
@@ -159,6 +162,8 @@ ABSENT_PERMISSIONS = {"node": _p("tcp_recv tcp_send udp_recv udp_send"), "tcp_so
 # What differs from udica on purpose: (template, key) -> why.
 _LEGACY = "legacy permissions the policy does not have"
 DELIBERATE = {
+    ("container", ("process", "proc_type", "file")): "proc_type holds proc_kcore_t and proc_kmsg_t, which the "
+                                                     "reference policy's neverallows keep from containers",
     ("home_container", ("process", "process", "capability")): "class capability is on the denylist",
     ("restricted_net_container", ("process", "node_t", "node")): _LEGACY,
     ("restricted_net_container", ("process", "http_port_t", "tcp_socket")): _LEGACY,
@@ -205,7 +210,7 @@ def test_each_template_gives_udicas_permissions(template):
     udica = _with_inherited({n: {k: set(v) for k, v in rules.items()} for n, rules in UDICA.items()},
                             UDICA_INHERITS)[template]
     for key, perms in sorted(udica.items()):
-        if key[2] == "capability":  # DELIBERATE: the denylist
+        if key[2] == "capability" or key == ("process", "proc_type", "file"):  # DELIBERATE: not given at all
             assert key not in ours, key
             continue
         expected = perms - ABSENT_PERMISSIONS.get(key[2], frozenset())
@@ -254,3 +259,31 @@ def test_each_deliberate_difference_is_a_difference():
     for (template, key), why in DELIBERATE.items():
         assert key in UDICA[template] and why
         assert ours[template].get(key, set()) != set(UDICA[template][key]), (template, key)
+
+
+def test_every_template_inherited_compiles_with_the_reference_policys_neverallows():
+    """A profile inheriting each template, compiled with every module of the host's policy store and the
+    neverallow checks on (secilc's default; Debian's semodule skips them with expand-check=0, a node with
+    container-selinux does not): a template rule a neverallow forbids (udica's proc_type read reaches
+    proc_kcore_t and proc_kmsg_t) would break every profile on such a node."""
+    require_tools("secilc")
+    modules = store_modules()
+    system = selinux_templates.system_modules(compat=not any(name == "container" for name, _text in modules))
+    deny = selinux.Denylist.allowing(system_profiles=selinux_templates.TEMPLATE_NAMES)
+    profiles = [{"apiVersion": "security-profiles-operator.x-k8s.io/v1alpha2", "kind": "SelinuxProfile",
+                 "metadata": {"name": "t%d" % index, "namespace": "neverallow"},
+                 "spec": {"inherit": [{"name": template}], "allow": {}}}
+                for index, template in enumerate(sorted(selinux_templates.TEMPLATE_NAMES))]
+    cils = [selinux_cil.profile_cil(profile) for profile in selinux.parse_profiles(profiles, deny)]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        texts = modules + [(n, t.encode()) for n, t in sorted(system.items())] + [
+            ("profile%d" % i, cil.encode()) for i, cil in enumerate(cils)]
+        for index, (name, text) in enumerate(texts):
+            path = os.path.join(tmp, "%03d-%s.cil" % (index, name))
+            with open(path, "wb") as handle:
+                handle.write(text)
+            paths.append(path)
+        proc = subprocess.run(["secilc", "-o", os.path.join(tmp, "policy"), "-f", "/dev/null"] + paths,
+                              capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
