@@ -314,7 +314,7 @@ def test_selinux_recording_from_kernel_avc_lines(kube, ns, enricher):
     # it compiles into the node's policy with the project's System templates
     deny = selinux.Denylist.allowing(system_profiles=selinux_templates.TEMPLATE_NAMES)
     cil = selinux_cil.profile_cil(selinux.parse_profiles([prof], deny)[0])
-    modules = _store_modules()
+    modules = store_modules()
     system = selinux_templates.system_modules(compat=not any(n == "container" for n, _t in modules))
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
