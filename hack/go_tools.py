@@ -160,8 +160,8 @@ def build(name: str, pin: Pin, cache: str, go: str) -> str:
     except ValueError:
         info = {}
     if fetched.returncode != 0 or not info.get("Dir"):
-        raise ToolError("%s: go mod download %s failed: %s" % (name, spec,
-                                                                info.get("Error") or fetched.stderr.strip()))
+        reason = info.get("Error") or fetched.stderr.strip()
+        raise ToolError("%s: go mod download %s failed: %s" % (name, spec, reason))
     source = info["Dir"]
     with open(os.path.join(source, "go.mod")) as handle:
         wanted = go_directive(handle.read())

@@ -51,7 +51,7 @@ def test_a_warm_run_needs_no_go_and_is_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.setattr(go_tools, "find_go", lambda *a: pytest.fail("a warm run must not look for Go"))
     started = time.monotonic()
-    for _ in range(2):  # idempotent: the second run finds the link in place
+    for _run in range(2):  # idempotent: the second run finds the link in place
         paths = go_tools.ensure(["operator-sdk"], str(tmp_path / "cache"), str(tmp_path / "bin"))
     assert time.monotonic() - started < 1
     assert paths == [str(cached)]
