@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean images bundle
+.PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean images bundle \
+	bundle-validate tools
 
 setup:
 	@hack/setup.sh
@@ -14,7 +15,7 @@ demo: setup
 	$(VENV)/bin/ansible-playbook playbooks/demo.yml $(if $(KUBELET_DIR),-e kubelet_dir=$(KUBELET_DIR))
 
 # Every suite runs, even after one failed; the failed ones are named at the end. Add a suite here.
-SUITES := test-unit test-integration test-cluster sanity lint molecule
+SUITES := test-unit test-integration test-cluster sanity lint molecule bundle-validate
 
 test: setup
 	@failed=""; for suite in $(SUITES); do echo "== make $$suite"; \
@@ -50,6 +51,16 @@ images: setup
 # The OLM bundle (bundle/, bundle.Dockerfile) from config/; commit the result (tests/unit/test_bundle.py checks it).
 bundle: setup
 	$(PY) hack/bundle.py
+
+# `operator-sdk bundle validate ./bundle --select-optional suite=operatorframework`; any error or warning fails.
+# operator-sdk is built once per pinned version from its Go module (hack/go_tools.py).
+bundle-validate: setup
+	$(PY) hack/bundle_validate.py bundle
+
+# The pinned Go tools (hack/go_tools.py PINS), built into the cache and linked into .venv/bin.
+TOOLS ?= operator-sdk
+tools: setup
+	$(PY) hack/go_tools.py $(TOOLS)
 
 clean:
 	rm -rf $(VENV) .collections tests/output

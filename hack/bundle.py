@@ -16,7 +16,12 @@ Inputs (config/manifests/kustomization.yaml and what it includes):
 * ``spec.install.spec.clusterPermissions`` / ``permissions``: the rules of
   every ClusterRole / Role bound to each ServiceAccount (config/rbac),
 * ``spec.install.spec.deployments`` from the Deployment (config/manager),
-* the ``alm-examples`` annotation from config/samples, ``containerImage`` and
+* the ``alm-examples`` annotation from config/samples: what its kustomization
+  lists, plus the sample of each kind the CSV base names in
+  ``operators.operatorframework.io/internal-objects`` (objects users do not
+  create, so not in that kustomization, but every provided API needs an
+  example),
+* ``spec.icon`` from config/manifests/icon.svg, ``containerImage`` and
   ``relatedImages`` from the Deployment, the suggested namespace (with its
   Pod Security labels) from the Namespace object.
 
@@ -28,7 +33,9 @@ deploys.
 from __future__ import annotations
 
 import argparse
+import base64
 import copy
+import glob
 import json
 import os
 import sys
@@ -51,6 +58,8 @@ BUNDLE_ANNOTATIONS = [
     ("operators.operatorframework.io.metrics.project_layout", "ansible.sdk.operatorframework.io/v1"),
 ]
 KUSTOMIZE_KEYS = {"resources", "apiVersion", "kind"}
+INTERNAL_OBJECTS = "operators.operatorframework.io/internal-objects"
+ICON = os.path.join("config", "manifests", "icon.svg")
 MAX_LINE = 160  # .yamllint
 
 
@@ -141,12 +150,57 @@ def _owned(crds: List[Dict[str, Any]], base: Dict[str, Any]) -> List[Dict[str, A
             raise BundleError("config/manifests/bases: the CSV base has no displayName/description for %s" % kind)
         for version in crd["spec"]["versions"]:
             if version.get("served"):
-                owned.append({"name": crd["metadata"]["name"], "version": version["name"], "kind": kind,
-                              "displayName": described[kind]["displayName"], "description": described[kind]["description"]})
+                entry = {"name": crd["metadata"]["name"], "version": version["name"], "kind": kind,
+                         "displayName": described[kind]["displayName"], "description": described[kind]["description"]}
+                if described[kind].get("resources"):
+                    entry["resources"] = copy.deepcopy(described[kind]["resources"])
+                owned.append(entry)
     extra = sorted(set(described) - {c["spec"]["names"]["kind"] for c in crds})
     if extra:
         raise BundleError("config/manifests/bases: the CSV base describes kinds without a CRD: %s" % ", ".join(extra))
     return owned
+
+
+def _internal_examples(root: str, base: Dict[str, Any], crds: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The config/samples object of each kind the base CSV marks internal (one per kind, in the annotation's order)."""
+    text = base["metadata"].get("annotations", {}).get(INTERNAL_OBJECTS)
+    if not text:
+        return []
+    where = "config/manifests/bases: annotation %s" % INTERNAL_OBJECTS
+    try:
+        names = json.loads(text)
+    except ValueError as exc:
+        raise BundleError("%s: not a JSON list: %s" % (where, exc)) from exc
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise BundleError("%s: must be a JSON list of CRD names" % where)
+    by_name = {c["metadata"]["name"]: c for c in crds}
+    samples: List[Dict[str, Any]] = []
+    for path in sorted(glob.glob(os.path.join(root, "config", "samples", "*.yaml"))):
+        if os.path.basename(path) != "kustomization.yaml":
+            samples.extend(_load_all(path))
+    examples = []
+    for name in names:
+        if name not in by_name:
+            raise BundleError("%s: %s is not a CRD of config/crd" % (where, name))
+        crd = by_name[name]
+        found = [o for o in samples if o["kind"] == crd["spec"]["names"]["kind"]
+                 and o["apiVersion"].split("/")[0] == crd["spec"]["group"]]
+        if len(found) != 1:
+            raise BundleError("%s: expected one sample of %s in config/samples, found %d"
+                              % (where, crd["spec"]["names"]["kind"], len(found)))
+        examples.append(found[0])
+    return examples
+
+
+def _icon(root: str) -> List[Dict[str, str]]:
+    try:
+        with open(os.path.join(root, ICON), "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise BundleError("%s: %s" % (ICON, exc)) from exc
+    if b"<svg" not in data:
+        raise BundleError("%s: not an SVG image" % ICON)
+    return [{"base64data": base64.b64encode(data).decode("ascii"), "mediatype": "image/svg+xml"}]
 
 
 def build(root: str = ROOT) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
@@ -159,6 +213,7 @@ def build(root: str = ROOT) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     crds = [o for o in objects if o["kind"] == "CustomResourceDefinition"]
     groups = {c["spec"]["group"] for c in crds}
     samples = [o for o in objects if o["apiVersion"].split("/")[0] in groups]
+    samples += [o for o in _internal_examples(root, base, crds) if o not in samples]
     version = galaxy_version(root)
     containers = deployment["spec"]["template"]["spec"]["containers"]
     image = containers[0]["image"]
@@ -176,6 +231,7 @@ def build(root: str = ROOT) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
         indent=2)
     spec = csv["spec"]
     spec["version"] = version
+    spec["icon"] = _icon(root)
     spec["customresourcedefinitions"] = {"owned": _owned(crds, base)}
     spec["install"] = {"strategy": "deployment", "spec": {
         "clusterPermissions": _permissions(objects, namespace, cluster=True),

@@ -7,6 +7,7 @@ independently of hack/bundle.py's reader.
 """
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
 import os
@@ -136,9 +137,31 @@ def test_same_deployment(deployed, csv):
     assert template["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
 
 
-def test_examples_are_the_samples(csv):
+def test_examples_are_the_samples_and_the_internal_objects_sample(csv):
     examples = json.loads(csv["metadata"]["annotations"]["alm-examples"])
-    assert sorted(examples, key=_key) == sorted(_kustomize("config/samples"), key=_key)
+    internal = json.loads(csv["metadata"]["annotations"]["operators.operatorframework.io/internal-objects"])
+    assert internal == ["securityprofilenodestatuses.security-profiles-operator.x-k8s.io"]
+    with open(os.path.join(ROOT, "config", "samples", "security-profiles-operator.x-k8s.io_v1alpha1_securityprofilenodestatus.yaml")) as handle:
+        spns = yaml.safe_load(handle)
+    assert sorted(examples, key=_key) == sorted(_kustomize("config/samples") + [spns], key=_key)
+    owned = {(o["name"].split(".", 1)[1], o["version"], o["kind"]) for o in csv["spec"]["customresourcedefinitions"]["owned"]}
+    assert {tuple(e["apiVersion"].split("/")) + (e["kind"],) for e in examples} == owned
+
+
+def test_icon_is_the_svg(csv):
+    [icon] = csv["spec"]["icon"]
+    with open(os.path.join(ROOT, "config", "manifests", "icon.svg"), "rb") as handle:
+        assert base64.b64decode(icon["base64data"]) == handle.read()
+    assert icon["mediatype"] == "image/svg+xml"
+
+
+def test_operatorhub_fields(csv):
+    spec = csv["spec"]
+    assert all(m["name"] and re.fullmatch(r"[^@\s]+@[^@\s]+", m["email"]) for m in spec["maintainers"])
+    assert spec["provider"]["name"] and spec["links"] and spec["keywords"] and spec["description"]
+    assert spec["minKubeVersion"] and csv["metadata"]["annotations"]["capabilities"]
+    [spod] = [o for o in spec["customresourcedefinitions"]["owned"] if o["kind"] == "SecurityProfilesOperatorDaemon"]
+    assert {r["kind"] for r in spod["resources"]} >= {"DaemonSet", "Deployment", "PodDisruptionBudget", "CronJob"}
 
 
 def test_version_and_metadata(csv):
@@ -169,6 +192,13 @@ def _copy_project(tmp_path):
      "ClusterRoleBinding security-profiles-operator: subjects must be ServiceAccounts"),
     (("config/manifests/bases/security-profiles-operator.clusterserviceversion.yaml", "      - kind: ProfileBinding\n", "      - kind: Other\n"),
      "no displayName/description for ProfileBinding"),
+    (("config/manifests/bases/security-profiles-operator.clusterserviceversion.yaml",
+      "'[\"securityprofilenodestatuses.", "'[\"nothings."), "nothings.security-profiles-operator.x-k8s.io is not a CRD"),
+    (("config/manifests/bases/security-profiles-operator.clusterserviceversion.yaml",
+      "'[\"securityprofilenodestatuses.", "'[securityprofilenodestatuses."), "internal-objects: not a JSON list"),
+    (("config/samples/security-profiles-operator.x-k8s.io_v1alpha1_securityprofilenodestatus.yaml",
+      "kind: SecurityProfileNodeStatus", "kind: Other"), "expected one sample of SecurityProfileNodeStatus in config/samples, found 0"),
+    (("config/manifests/icon.svg", "<svg", "<png"), "config/manifests/icon.svg: not an SVG image"),
 ])
 def test_bad_config_is_refused_with_the_file_named(tmp_path, edit, message):
     root = _copy_project(tmp_path)
