@@ -20,7 +20,7 @@ from conftest import ROOT, VENV_BIN
 # Top-level entries of the tarball: what a user of the collection needs (MANIFEST.json and
 # FILES.json are written by ansible-galaxy).
 USER_TOP = {
-    "MANIFEST.json", "FILES.json", "README.md", "COPYING", "CHANGELOG.md",
+    "MANIFEST.json", "FILES.json", "README.md", "COPYING", "CHANGELOG.md", "changelogs",
     "plugins", "roles", "playbooks", "profiles", "config", "meta", "docs", "spo_cli",
     "pyproject.toml", "watches.yaml",
 }
@@ -28,7 +28,7 @@ USER_TOP = {
 # Files a user's run reads (the roles copy spo_cli and module_utils files, deploy.yml applies
 # config/default, the operator reads watches.yaml).
 USER_FILES = [
-    "meta/runtime.yml", "config/default/kustomization.yaml",
+    "meta/runtime.yml", "changelogs/changelog.yaml", "config/default/kustomization.yaml",
     "spo_cli/selinuxd.py", "plugins/module_utils/selinuxd.py", "playbooks/deploy.yml",
     "profiles/seccomp/log-enricher-trace.yaml",
 ]
