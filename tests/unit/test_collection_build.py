@@ -88,12 +88,12 @@ def tarball(tmp_path_factory):
 
 
 def test_tarball_top_level_is_what_users_need(tarball):
-    names, _ = tarball
+    names = tarball[0]
     assert {n.split("/", 1)[0] for n in names} == USER_TOP
 
 
 def test_tarball_holds_every_plugin_role_and_playbook(tarball):
-    names, _ = tarball
+    names = tarball[0]
     wanted = list(USER_FILES)
     for folder in ("plugins", "roles", "playbooks", "profiles", "spo_cli"):
         for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, folder)):
@@ -105,7 +105,7 @@ def test_tarball_holds_every_plugin_role_and_playbook(tarball):
 
 
 def test_tarball_leaves_out_caches_builds_and_development_files(tarball):
-    names, _ = tarball
+    names = tarball[0]
     leaked = [n for n in names
               if n.startswith(DEV_PREFIXES) or n in DEV_FILES or "/." in "/" + n
               or n.endswith((".so", ".tar.gz", ".pyc")) or "__pycache__" in n]
@@ -114,7 +114,7 @@ def test_tarball_leaves_out_caches_builds_and_development_files(tarball):
 
 
 def test_manifest_declares_kubernetes_core(tarball):
-    _, manifest = tarball
+    manifest = tarball[1]
     deps = manifest["collection_info"]["dependencies"]
     assert set(deps) == {"kubernetes.core"}
     spec = deps["kubernetes.core"]
