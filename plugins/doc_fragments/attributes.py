@@ -20,3 +20,14 @@ attributes:
     support: full
     platforms: posix
 """
+
+    # The modules of the action group spo.security_profiles.cluster (meta/runtime.yml).
+    CLUSTER = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/spo.security_profiles.cluster) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - spo.security_profiles.cluster
+"""

@@ -19,6 +19,7 @@ description:
 author:
   - Security Profiles Operator Ansible edition team (@spo-ansible)
 extends_documentation_fragment:
+  - spo.security_profiles.attributes.cluster
   - spo.security_profiles.attributes
 options:
   group:
