@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Fixtures of the cluster suite (shared code in clusterlib.py): ``kubeconfig``, ``kube``, ``namespace``."""
+"""Fixtures of the cluster suite (shared code in clusterlib.py): ``kubeconfig``, ``kube``, ``namespace``, and
+``operator`` (deployed by playbooks/deploy.yml for a module; modules that need more define their own)."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,7 @@ import pytest
 
 from clusterlib import (apply_crds, delete_crds, delete_namespace, holds_project_objects,  # pylint: disable=import-error
                         kubeconfig_path, make_namespace, missing_crds, operator_deployed, unavailable)
+from kubehelp import playbook  # pylint: disable=import-error
 
 # namespaces whose deletion was requested but not awaited (they held none of the project's objects, so nothing
 # of the project can hold them up): the suite waits for them all at its end
@@ -33,6 +35,17 @@ def kube(kubeconfig: str):
     except Exception as exc:  # pylint: disable=broad-except
         unavailable("the cluster at %s does not answer: %s" % (kubeconfig, exc))
     return api
+
+
+@pytest.fixture(scope="module")
+def operator(kube):
+    """The operator deployed for a module's tests, undeployed after them (SPO_TEST_KEEP_DEPLOYED=1 keeps it)."""
+    playbook("deploy.yml")
+    try:
+        yield kube
+    finally:
+        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
+            playbook("undeploy.yml")
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import pytest
 
 from clusterlib import GROUP, OPERATOR_NAMESPACE, wait_for  # pylint: disable=import-error
-from kubehelp import PLURALS, core, create_obj, custom, delete_obj, get_obj, playbook  # pylint: disable=import-error
+from kubehelp import PLURALS, core, create_obj, custom, delete_obj, get_obj  # pylint: disable=import-error
 
 CANARY_DIR = "/tmp"
 CALC = "{{ 7*7 }}-spo"
@@ -215,16 +215,6 @@ def everything_written(kube, namespaces: List[str]) -> str:
 
 
 KINDS = ["SecurityProfilesOperatorDaemon", "ProfileBinding", "ProfileRecording"]
-
-
-@pytest.fixture(scope="module")
-def operator(kube):
-    playbook("deploy.yml")
-    try:
-        yield kube
-    finally:
-        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
-            playbook("undeploy.yml")
 
 
 def test_hostile_strings_are_data_in_every_reconciled_kind(operator, namespace):

@@ -13,30 +13,17 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import os
 import subprocess
 from typing import List
 
-import pytest
-
 from clusterlib import OPERATOR_NAMESPACE, wait_for  # pylint: disable=import-error
-from kubehelp import core, get_obj, playbook  # pylint: disable=import-error
+from kubehelp import core, get_obj  # pylint: disable=import-error
 
 WEBHOOK = "security-profiles-operator-webhook"
 RUNNER_DIR = "/tmp/spo-operator"
 PEM_MARKERS = ["PRIVATE KEY", base64.b64encode(b"-----BEGIN PRIVATE KEY-----").decode()[:28],
                base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----").decode()[:28],
                base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----").decode()[:28]]
-
-
-@pytest.fixture(scope="module")
-def operator(kube):
-    playbook("deploy.yml")
-    try:
-        yield kube
-    finally:
-        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
-            playbook("undeploy.yml")
 
 
 def key_fingerprints(kube) -> List[str]:

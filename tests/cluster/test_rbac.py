@@ -15,11 +15,10 @@ import os
 import subprocess
 from typing import Dict, List, Set
 
-import pytest
 import yaml
 
 from clusterlib import OPERATOR_NAMESPACE, ROOT  # pylint: disable=import-error
-from kubehelp import playbook  # pylint: disable=import-error
+
 
 REVIEWED = os.path.join(ROOT, "tests", "cluster", "rbac-reviewed.yaml")
 ACCOUNTS = ["security-profiles-operator", "spod", "security-profiles-operator-webhook", "spo-label-sync"]
@@ -44,16 +43,6 @@ def can_i(account: str, namespace: str) -> Set[str]:
 
 def granted(account: str, namespace: str) -> List[str]:
     return sorted(can_i(account, namespace) - can_i(BASELINE, namespace))
-
-
-@pytest.fixture(scope="module")
-def operator(kube):
-    playbook("deploy.yml")
-    try:
-        yield kube
-    finally:
-        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
-            playbook("undeploy.yml")
 
 
 def effective(namespace: str) -> Dict[str, Dict[str, List[str]]]:

@@ -223,7 +223,7 @@ def test_the_deliberate_differences_are_still_true():
     assert "capability" in selinux.DENIED_CLASSES
     policies = sorted(glob.glob("/etc/selinux/default/policy/policy.*"))
     if not policies:
-        pytest.skip("no compiled reference policy on this host (selinux-policy-default)")
+        pytest.skip(reason="no compiled reference policy on this host (selinux-policy-default)")
     require_tools("seinfo")
     for cls, perms in ABSENT_PERMISSIONS.items():
         out = subprocess.run(["seinfo", policies[-1], "-c", cls, "-x"], capture_output=True, text=True,
@@ -236,7 +236,7 @@ def test_the_template_types_exist_in_the_reference_policy():
     declared by the compatibility module), so the templates compile where the README says they do."""
     policies = sorted(glob.glob("/etc/selinux/default/policy/policy.*"))
     if not policies:
-        pytest.skip("no compiled reference policy on this host (selinux-policy-default)")
+        pytest.skip(reason="no compiled reference policy on this host (selinux-policy-default)")
     require_tools("seinfo")
     compat = selinux.tokenize_cil(selinux_templates.COMPAT_CIL, "compat", "cil")
     declared = {stmt[1] for stmt in compat if stmt[0] in ("type", "typeattribute")}
