@@ -180,6 +180,10 @@ def test_cli_once_imports_no_daemon_modules():
     assert out.stdout.strip() == "[]"
 
 
+LONG = 2 << 20  # a line of 2 MiB: over the tailer's 1 MiB read
+
+
+@pytest.mark.parametrize("pieces", [1, 5])
 def test_tailer_skips_a_line_over_1_mib_and_reads_on(tmp_path, pieces):
     """A 2 MiB line (written at once, or in pieces while the tailer polls) is skipped and counted; the
     records after it are read and attributed."""
