@@ -32,8 +32,9 @@ PROFILE_RECORDING = Kind("ProfileRecording", "v1alpha1", "profilerecordings")
 NODE_STATUS = Kind("SecurityProfileNodeStatus", "v1alpha1", "securityprofilenodestatuses")
 SPOD = Kind("SecurityProfilesOperatorDaemon", "v1alpha1", "securityprofilesoperatordaemons")
 
-KINDS: Dict[str, Kind] = {k.kind: k for k in (SECCOMP_PROFILE, SELINUX_PROFILE, RAW_SELINUX_PROFILE, PROFILE_BINDING,
-                                               PROFILE_RECORDING, NODE_STATUS, SPOD)}
+KINDS: Dict[str, Kind] = {
+    k.kind: k for k in (SECCOMP_PROFILE, SELINUX_PROFILE, RAW_SELINUX_PROFILE, PROFILE_BINDING, PROFILE_RECORDING,
+                        NODE_STATUS, SPOD)}
 # The one SPOD the operator reconciles, in the operator's namespace.
 SPOD_NAME = "spod"
 
