@@ -21,13 +21,14 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Optional
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
-    API_GROUP, check_dns1123_label, check_dns1123_subdomain)
+    check_dns1123_label, check_dns1123_subdomain)
 
-SECCOMP_API = API_GROUP + "/v1beta1"
-SELINUX_API = API_GROUP + "/v1alpha2"
+SECCOMP_API = api.SECCOMP_PROFILE.api_version
+SELINUX_API = api.SELINUX_PROFILE.api_version
 SELF = "@self"
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
     OCI_ARCHITECTURES, native_oci_arch, oci_arch_to_token)
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import file_name
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
-    API_GROUP,
     check_dns1123_subdomain,
     check_known_keys,
     expect_type,
@@ -24,7 +24,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.validation i
 )
 
 KIND = "SeccompProfile"
-API_VERSIONS = (API_GROUP + "/v1beta1",)
+API_VERSIONS = (api.SECCOMP_PROFILE.api_version,)
 
 # Actions of the OCI runtime spec (config-linux.md, seccomp).
 ACTIONS = (

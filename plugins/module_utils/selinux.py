@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_effect
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import (
@@ -39,7 +40,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_temp
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     check_known_keys, expect_type, object_identity)
 
-API_VERSIONS = ("security-profiles-operator.x-k8s.io/v1alpha2",)
+API_VERSIONS = (api.SELINUX_PROFILE.api_version,)
 KIND = "SelinuxProfile"
 RAW_KIND = "RawSelinuxProfile"
 SELF = "@self"

@@ -9,8 +9,6 @@ from typing import Any, Dict, List, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
-API_GROUP = "security-profiles-operator.x-k8s.io"
-
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 

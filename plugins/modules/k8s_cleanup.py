@@ -67,6 +67,7 @@ forced:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import cleanup
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube
@@ -74,15 +75,15 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(group=dict(type="str", default="security-profiles-operator.x-k8s.io"),
+        argument_spec=dict(group=dict(type="str", default=api.GROUP),
                            kinds=dict(type="list", elements="str", required=True),
                            timeout=dict(type="int", default=120),
                            kubeconfig=dict(type="path")),
         supports_check_mode=True,
     )
     try:
-        api = cleanup.CustomObjects(Kube(api_client(module.params["kubeconfig"]), "spo-undeploy"), module.params["group"])
-        result = cleanup.delete_all(api, module.params["kinds"], module.params["timeout"], module.check_mode)
+        objects = cleanup.CustomObjects(Kube(api_client(module.params["kubeconfig"]), "spo-undeploy"), module.params["group"])
+        result = cleanup.delete_all(objects, module.params["kinds"], module.params["timeout"], module.check_mode)
     except Exception as exc:  # pylint: disable=broad-except
         module.fail_json(msg="cleanup of %s failed: %s" % (module.params["group"], exc))
     module.exit_json(**result)

@@ -11,6 +11,7 @@ import pytest
 from clusterlib import (apply_crds, delete_crds, delete_namespace, holds_project_objects,  # pylint: disable=import-error
                         kubeconfig_path, make_namespace, missing_crds, operator_deployed, unavailable)
 from kubehelp import playbook  # pylint: disable=import-error
+from statedump import cluster_state  # pylint: disable=import-error
 
 # namespaces whose deletion was requested but not awaited (they held none of the project's objects, so nothing
 # of the project can hold them up): the suite waits for them all at its end
@@ -73,7 +74,6 @@ def _crds_at_start(kube) -> Iterator[bool]:
     yield had
     delete_namespace(kube, *DELETING)
     if not deployed and operator_deployed(kube) and os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
-        from kubehelp import playbook  # pylint: disable=import-error
         playbook("undeploy.yml")
     if not had:
         delete_crds(kube)
@@ -85,3 +85,14 @@ def crds(request, _crds_at_start):
     kube = request.getfixturevalue("kube")
     if missing_crds(kube):
         apply_crds(kube)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # pylint: disable=unused-argument
+    """A failed test's report carries the cluster's state (statedump.py): logs, objects and events."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and report.when in ("setup", "call") and "kube" in item.fixturenames:
+        namespace = item.funcargs.get("namespace")
+        report.sections.append(("cluster state at the failure",
+                                cluster_state([namespace] if isinstance(namespace, str) else [])))

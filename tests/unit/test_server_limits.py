@@ -21,6 +21,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils import https
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator import health
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import admission, certs
+from webhook_helpers import client_context, serve_in_thread  # pylint: disable=import-error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = "security-profiles-operator-webhook.spo.svc"
@@ -73,7 +74,7 @@ def webhook_process(tmp_path):
     while not port_file.exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()[-2000:]
         time.sleep(0.05)
-    context = ssl.create_default_context(cadata=base64.b64decode(tls["ca_bundle"]).decode())
+    context = client_context(tls)
     yield proc, int(port_file.read_text()), context
     proc.terminate()
     proc.wait(10)
@@ -190,19 +191,7 @@ def _limited_webhook(limits, tmp_path, **options):
         (tmp_path / name).write_bytes(base64.b64decode(tls["tls"][name]))
     srv = server.WebhookServer(cache.StaticCache(OBJECTS, "spo"), str(tmp_path), "127.0.0.1", 0, drain=0,
                                log=lambda m: None, limits=limits, **options)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    ready = threading.Event()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(srv.serve(stop, lambda port: ready.set()))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    context = ssl.create_default_context(cadata=base64.b64decode(tls["ca_bundle"]).decode())
-    return srv, context, lambda: (loop.call_soon_threadsafe(stop.set), thread.join(10))
+    return srv, client_context(tls), serve_in_thread(srv)
 
 
 def closed_within(sock, seconds):

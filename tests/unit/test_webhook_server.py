@@ -3,19 +3,18 @@
 slow and unknown requests get allowed:false (or 404/405) and the server stays up; probes; certificate reload."""
 from __future__ import annotations
 
-import asyncio
 import base64
 import http.client
 import json
 import os
 import socket
 import ssl
-import threading
 import time
 
 import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import admission, cache, certs, server
+from webhook_helpers import client_context, serve_in_thread  # pylint: disable=import-error
 
 HOST = "security-profiles-operator-webhook.spo.svc"
 OBJECTS = [
@@ -41,21 +40,9 @@ def running(tmp_path_factory):
     write_pair(directory, tls)
     srv = server.WebhookServer(cache.StaticCache(OBJECTS, "spo"), directory, "127.0.0.1", 0, max_body=64 * 1024,
                                body_timeout=1.0, reload_interval=0.2, drain=0.1, log=lambda m: None)
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    ready = threading.Event()
-
-    def run():
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(srv.serve(stop, lambda port: ready.set()))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    context = ssl.create_default_context(cadata=base64.b64decode(tls["ca_bundle"]).decode())
-    yield srv, context, directory, tls
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
+    stop = serve_in_thread(srv)
+    yield srv, client_context(tls), directory, tls
+    stop()
 
 
 def post(running, path, body, headers=None):
@@ -214,7 +201,7 @@ def test_certificate_reload(running):
     srv, _context, directory, _tls = running
     fresh = certs.ensure(None, None, "security-profiles-operator-webhook", "spo")  # a new CA
     write_pair(directory, fresh)
-    context = ssl.create_default_context(cadata=base64.b64decode(fresh["ca_bundle"]).decode())
+    context = client_context(fresh)
     deadline = time.monotonic() + 10
     while True:
         try:

@@ -8,15 +8,26 @@ import os
 from typing import Any, Optional
 
 
-def api_client(kubeconfig: Optional[str] = None) -> Any:
-    """A ``kubernetes.client.ApiClient``: ``kubeconfig``, else ``$KUBECONFIG``, else the pod's service account,
-    else ``~/.kube/config``."""
-    from kubernetes import client, config
+IN_CLUSTER = None  # what kubeconfig_path gives when the pod's service account is the way in
+
+
+def kubeconfig_path(kubeconfig: Optional[str] = None) -> Optional[str]:
+    """The search order of every door: ``kubeconfig``, else ``$KUBECONFIG``, else the pod's service account
+    (``IN_CLUSTER``), else ``~/.kube/config``. Gives the kubeconfig's path, or ``IN_CLUSTER``."""
     path = kubeconfig or os.environ.get("KUBECONFIG")
     if path:
-        return config.new_client_from_config(config_file=os.path.expanduser(path))
+        return os.path.expanduser(path)
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return IN_CLUSTER
+    return os.path.expanduser("~/.kube/config")
+
+
+def api_client(kubeconfig: Optional[str] = None) -> Any:
+    """A ``kubernetes.client.ApiClient`` found the way :func:`kubeconfig_path` says."""
+    from kubernetes import client, config
+    path = kubeconfig_path(kubeconfig)
+    if path is IN_CLUSTER:
         configuration = client.Configuration()
         config.load_incluster_config(client_configuration=configuration)
         return client.ApiClient(configuration)
-    return config.new_client_from_config()
+    return config.new_client_from_config(config_file=path)

@@ -28,6 +28,8 @@ import uuid
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import quote, urlencode
 
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import IN_CLUSTER, kubeconfig_path
+
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -179,15 +181,13 @@ class Transport(object):
 
 
 def connect(kubeconfig: Optional[str] = None, user_agent: str = "spo") -> "Kube":
-    """A :class:`Kube`: ``kubeconfig``, else ``$KUBECONFIG``, else in-cluster, else ``~/.kube/config``;
-    through the light :class:`Transport` when it can, else through the kubernetes client."""
-    path = kubeconfig or os.environ.get("KUBECONFIG")
+    """A :class:`Kube` found the way ``client.kubeconfig_path`` says; through the light :class:`Transport` when
+    it can, else through the kubernetes client."""
+    path = kubeconfig_path(kubeconfig)
     try:
-        if path:
-            return Kube(Transport.from_kubeconfig(os.path.expanduser(path)), user_agent)
-        if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if path is IN_CLUSTER:
             return Kube(Transport.in_cluster(), user_agent)
-        return Kube(Transport.from_kubeconfig(os.path.expanduser("~/.kube/config")), user_agent)
+        return Kube(Transport.from_kubeconfig(path), user_agent)
     except ValueError:
         from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
         return Kube(api_client(path), user_agent)

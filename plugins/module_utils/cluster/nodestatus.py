@@ -28,11 +28,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-GROUP = "security-profiles-operator.x-k8s.io"
-SPNS_VERSION = "v1alpha1"
-SPNS_API_VERSION = GROUP + "/" + SPNS_VERSION
-SPNS_KIND = "SecurityProfileNodeStatus"
-SPNS_PLURAL = "securityprofilenodestatuses"
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
+
+GROUP = api.GROUP
+SPNS_VERSION, SPNS_API_VERSION = api.NODE_STATUS.version, api.NODE_STATUS.api_version
+SPNS_KIND, SPNS_PLURAL = api.NODE_STATUS.kind, api.NODE_STATUS.plural
 
 ERROR, TERMINATING, PARTIAL, DISABLED, PENDING, IN_PROGRESS, INSTALLED = (
     "Error", "Terminating", "Partial", "Disabled", "Pending", "InProgress", "Installed")

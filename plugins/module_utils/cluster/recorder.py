@@ -45,10 +45,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit, recording
+from ansible_collections.spo.security_profiles.plugins.module_utils import api, audit, recording
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
-GROUP = "security-profiles-operator.x-k8s.io"
+GROUP = api.GROUP
 TRACE_PREFIX = {"io.containers.trace-logs/": "SeccompProfile", "io.containers.trace-avcs/": "SelinuxProfile"}
 LABEL_RECORDING = "spo.x-k8s.io/recording-id"
 LABEL_CONTAINER = "spo.x-k8s.io/container-id"

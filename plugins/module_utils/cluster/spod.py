@@ -14,9 +14,10 @@ import hashlib
 import json
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
-GROUP = "security-profiles-operator.x-k8s.io"
+GROUP = api.GROUP
 SPOD_NAME = "spod"
 SPOD_API_VERSION = GROUP + "/v1alpha1"
 SPOD_KIND = "SecurityProfilesOperatorDaemon"

@@ -14,15 +14,16 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import (
     DELETED, Kube, Reflector, core_path, custom_path)
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook.admission import State
 
 Obj = Dict[str, Any]
-GROUP = "security-profiles-operator.x-k8s.io"
-# kind -> (version, plural)
-KINDS = {"ProfileBinding": ("v1alpha1", "profilebindings"), "ProfileRecording": ("v1alpha1", "profilerecordings"),
-         "SeccompProfile": ("v1beta1", "seccompprofiles"), "SelinuxProfile": ("v1alpha2", "selinuxprofiles")}
+GROUP = api.GROUP
+# kind -> (version, plural) of what the cache watches
+KINDS = {k.kind: (k.version, k.plural) for k in (api.PROFILE_BINDING, api.PROFILE_RECORDING, api.SECCOMP_PROFILE,
+                                                 api.SELINUX_PROFILE)}
 
 
 def _meta(obj: Mapping[str, Any]) -> Obj:
