@@ -26,8 +26,8 @@ import os
 import sys
 from typing import Any, List, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit
-from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import CgroupCache
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.host.cgroup import CgroupCache
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from spo_cli import stop_on_signals
 
@@ -78,7 +78,7 @@ def daemon(args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher, Tailer
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import Enricher, Tailer
 
     state_file = os.path.join(args.state_dir, "position.json")
     tailer = Tailer(args.audit_log, state_file, from_start=args.from_start)
@@ -120,11 +120,11 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     import threading
     import time
 
-    from ansible_collections.spo.security_profiles.plugins.module_utils import recording_local
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as kubeapi
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.recorder import NodeRecorder
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import ForkWatcher
-    from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher, KernelLog, Tailer
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording import local as recording_local
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as kubeapi
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.cluster import NodeRecorder
+    from ansible_collections.spo.security_profiles.plugins.module_utils.host.cgroup import ForkWatcher
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import Enricher, KernelLog, Tailer
 
     # auto: both. The kernel hands each audit record either to a registered auditd (its log) or, without one, to
     # the kernel log; reading both follows an auditd that starts or stops while recordings run.

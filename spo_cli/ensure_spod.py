@@ -15,7 +15,7 @@ import time
 from typing import List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import spod
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
 
 
 def main(argv: Optional[List[str]] = None) -> int:

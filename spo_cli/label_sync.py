@@ -18,7 +18,8 @@ import threading
 import time
 from typing import List, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, metrics
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync.controller import SOURCES, LabelSync
 from spo_cli import report_stats, stop_on_signals
 

@@ -18,8 +18,9 @@ import sys
 import threading
 from typing import List, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, metrics
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import selinuxd
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import NodeAgent
 from spo_cli import report_stats, stop_on_signals
 

@@ -23,8 +23,8 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator import health, leader, watches
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.controller import Controller

@@ -18,9 +18,9 @@ import sys
 import threading
 from typing import List, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import selinuxd
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.semanage import Store
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.store import Store
 from spo_cli import stop_on_signals
 
 

@@ -57,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         view = cache.StaticCache(objects, args.operator_namespace)
     else:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube
+        from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube
         view = cache.ClusterCache(kube.connect(args.kubeconfig, "spo-webhook"), args.operator_namespace, log).start()
     srv = server.WebhookServer(view, args.cert_dir, args.host, args.port, args.max_body, drain=args.drain, log=log,
                                verbosity=args.verbosity)

@@ -122,7 +122,7 @@ def busybox_rootfs(tmp_path_factory):
     """A busybox-static root filesystem shared by the runc tests."""
     require_root()
     require_tools("runc", "busybox")
-    from ansible_collections.spo.security_profiles.plugins.module_utils import oci
+    from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
 
     rootfs = str(tmp_path_factory.mktemp("rootfs"))
     oci.prepare_busybox_rootfs(rootfs)

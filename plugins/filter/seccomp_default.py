@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_default
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import default as seccomp_default
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 

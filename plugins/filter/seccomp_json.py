@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import to_oci
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import to_oci
 from ansible_collections.spo.security_profiles.plugins.plugin_utils.seccomp_shipped import shipped_profiles
 
 

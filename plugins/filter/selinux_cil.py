@@ -8,9 +8,10 @@ from typing import Any, Dict, List, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_cil import profile_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.cil import profile_cil
 
 
 def selinux_cil(profile: Dict[str, Any], others: Optional[List[Dict[str, Any]]] = None,

@@ -69,8 +69,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import cleanup
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube
 
 
 def main() -> None:

@@ -100,8 +100,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator import k8s_status
 

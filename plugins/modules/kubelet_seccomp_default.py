@@ -78,7 +78,7 @@ seccomp_default:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import kubelet_config
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import kubelet_config
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 KEY = "seccompDefault"

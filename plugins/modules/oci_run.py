@@ -175,7 +175,7 @@ rootfs:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import oci
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 

@@ -80,7 +80,8 @@ profiles:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, recorder
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import cluster as recorder
 
 
 def main() -> None:

@@ -149,7 +149,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.args import 
     definitions_list,
 )
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import install
 
 MAX_WARNINGS_SHOWN = 5
 

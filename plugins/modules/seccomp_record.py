@@ -191,7 +191,7 @@ path:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import recording_local
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import local as recording_local
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 

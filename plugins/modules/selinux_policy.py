@@ -175,7 +175,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.spo.security_profiles.plugins.module_utils.args import (
     DEFINITION_ARG_SPEC, DEFINITION_MUTUALLY_EXCLUSIVE, DEFINITION_REQUIRED_ONE_OF, definitions_list)
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_install import run_install
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.install import run_install
 
 
 def main():

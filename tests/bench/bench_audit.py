@@ -35,7 +35,7 @@ VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 LINES = 1000000
 RUNS = 5
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit  # noqa: E402
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit  # noqa: E402
 
 
 def sample_lines():

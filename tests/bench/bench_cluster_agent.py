@@ -68,7 +68,7 @@ def cluster_or_skip() -> None:
 
 
 def native_syscalls() -> List[str]:
-    from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
     token = libseccomp.native_arch_token()
     return sorted({n for n in (libseccomp.syscall_name(token, i) for i in range(1024)) if n})
 
@@ -142,7 +142,7 @@ class SpnsCounter(object):
     """list+watch of the namespace's SPNS: how many are Installed."""
 
     def __init__(self, kube: Any, namespace: str, nodes: List[str]) -> None:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+        from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
         self.nodes = set(nodes)  # other agents (a SPOD DaemonSet's) may write node statuses too
         self.installed = set()
         self.lock = threading.Lock()
@@ -250,7 +250,7 @@ def delete_nodes(core: Any, nodes: List[str]) -> None:
 
 def bench_single(kube: Any, count: int, work: str) -> Dict[str, Any]:
     from kubernetes import client
-    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import install
     core, custom = client.CoreV1Api(kube), client.CustomObjectsApi(kube)
     namespace = new_namespace(core, "h-agent-bench")
     result: Dict[str, Any] = {"count": count}

@@ -52,7 +52,7 @@ def main() -> int:
     if not path or not os.path.exists(path):
         print("bench_labelsync: skipped: no KUBECONFIG (run through ../shared/cluster/cluster exec)")
         return 0
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
     from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync.workloads import RESOURCES
     client = k.connect(path, user_agent="bench-labelsync")
     try:

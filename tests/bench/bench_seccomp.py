@@ -42,7 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 sys.path.insert(0, os.path.join(ROOT, ".collections"))
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp  # noqa: E402
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp  # noqa: E402
 
 ACTIONS_RARE = ("SCMP_ACT_LOG", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRACE")
 ARG_OPS = ("SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_GE")

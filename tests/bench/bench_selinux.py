@@ -17,8 +17,10 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
-from ansible_collections.spo.security_profiles.plugins.module_utils.semanage import Store, apply_batch
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.store import Store, apply_batch
 
 COUNT = 20
 API = "security-profiles-operator.x-k8s.io/v1alpha2"

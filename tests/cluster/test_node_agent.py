@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 import yaml
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import install
 from clusterlib import ROOT, operator_deployed, wait_for  # pylint: disable=import-error
 
 AGENT = os.path.join(ROOT, ".venv", "bin", "spo-node-agent")
@@ -400,7 +400,7 @@ def test_selinux_profile_installed_through_selinuxd(custom, namespace, tmp_path)
     selinuxd = subprocess.Popen([os.path.join(ROOT, ".venv", "bin", "spo-selinuxd"), "--dir", str(dropin), "--socket", sock,
                                  "--state", str(tmp_path / "state.json"), "--interval", "0.2", "--quiet-period", "0.5"],
                                 stdout=open(str(tmp_path / "selinuxd.log"), "w"), stderr=subprocess.STDOUT)
-    from ansible_collections.spo.security_profiles.plugins.module_utils.selinuxd import query
+    from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.selinuxd import query
 
     def selinuxd_ready() -> bool:
         try:

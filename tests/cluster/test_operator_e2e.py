@@ -28,7 +28,7 @@ def _profile_file(namespace: str, name: str) -> str:
 
 
 def _expected_json(doc) -> bytes:
-    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import compile_profiles
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import compile_profiles
     return compile_profiles([doc])[0].data
 
 

@@ -276,7 +276,9 @@ def _container_pid(cid):
 
 
 def test_selinux_recording_from_kernel_avc_lines(kube, ns, enricher):
-    from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
+    from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+    from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
+    from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
     if not os.access("/dev/kmsg", os.W_OK):
         pytest.skip(reason="the test writes the AVC lines into /dev/kmsg: root on the node needed")
     create_obj(kube, _recording(ns, "se", "SelinuxProfile", {"app": "se"}))

@@ -12,8 +12,10 @@ import subprocess
 import threading
 import time
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit, oci, recording_local
-from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import KernelLog, Tailer
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import local as recording_local
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import KernelLog, Tailer
 from conftest import AUDIT_LOG
 
 SESSION = 4000000000 + os.getpid() % 1000  # no real session has it: whatever is read for it is forged

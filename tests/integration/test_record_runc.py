@@ -14,7 +14,11 @@ import urllib.request
 
 import yaml
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit, oci, recording, recording_local, seccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import profiles as recording
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import local as recording_local
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
 from conftest import AUDIT_LOG, ROOT, VENV_BIN, ansible_playbook
 
 WEB = ("echo hello-web > /var/www/index.html && httpd -p 127.0.0.1:8080 -h /var/www && "

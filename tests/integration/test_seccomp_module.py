@@ -14,7 +14,7 @@ import yaml
 from conftest import ROOT, VENV_BIN, ansible_playbook
 from seccomp_objects import API, allow, profile
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
 
 SHIPPED_DIR = os.path.join(ROOT, "profiles", "seccomp")
 

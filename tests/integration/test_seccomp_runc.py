@@ -10,7 +10,7 @@ import pytest
 
 from conftest import AUDIT_LOG, ROOT, ansible_playbook, require_root, require_tools
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import oci
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
 
 API = "security-profiles-operator.x-k8s.io/v1beta1"
 SHIPPED_NS = "security-profiles-operator"
@@ -151,7 +151,7 @@ def test_errno_ret_zero_fails_the_call_with_eperm(installed, busybox_rootfs, tmp
 
 def test_errno_ret_on_allow_is_ignored_and_native_arch_resolved(installed, busybox_rootfs, tmp_path):
     profile = installed["allow-with-errno"]
-    from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import native_oci_arch
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.libseccomp import native_oci_arch
     assert profile["architectures"] == [native_oci_arch()]
     assert {"action": "SCMP_ACT_ALLOW", "names": ["chmod"]} in profile["syscalls"]
     result = run(installed, "allow-with-errno", "touch /tmp/f && chmod 600 /tmp/f; echo rc=$?; stat -c %a /tmp/f",
@@ -286,7 +286,7 @@ def test_runc_base_covers_what_runc_init_calls(auditd, installed, busybox_rootfs
     """Record runc:[2:INIT] under SCMP_ACT_LOG with auditd, as the base was derived; every call must be in the base."""
     import re
     import time
-    from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
 
     audit_log = AUDIT_LOG
     base_name = "runc-recorded-v" + _runc_version()

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ansible_playbook, require_root, require_tools
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
 POLICY = "/etc/selinux/default/policy/policy.33"

@@ -11,8 +11,10 @@ import pytest
 
 from conftest import VENV_BIN, require_root, require_tools
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinuxd import query
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.selinuxd import query
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
 
@@ -131,7 +133,7 @@ def test_batches_isolates_failures_serves_status_and_survives_restart(daemon):
 
 def test_help_shows_the_defaults():
     """`spo-selinuxd --help` names the directory, socket and state file it uses when none is given."""
-    from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
+    from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import selinuxd
 
     out = subprocess.run([os.path.join(VENV_BIN, "spo-selinuxd"), "--help"], capture_output=True, text=True,
                          check=True).stdout

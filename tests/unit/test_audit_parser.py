@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
 from conftest import ROOT, audit_samples_path
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")

@@ -29,7 +29,7 @@ USER_TOP = {
 # config/default, the operator reads watches.yaml).
 USER_FILES = [
     "meta/runtime.yml", "changelogs/changelog.yaml", "config/default/kustomization.yaml",
-    "spo_cli/selinuxd.py", "plugins/module_utils/selinuxd.py", "playbooks/deploy.yml",
+    "spo_cli/selinuxd.py", "plugins/module_utils/selinux/selinuxd.py", "playbooks/deploy.yml",
     "profiles/seccomp/log-enricher-trace.yaml",
 ]
 

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import cgroup
-from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher, Tailer
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import cgroup
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import Enricher, Tailer
 from conftest import VENV_BIN, audit_samples_path
 
 CID = "3f1a9c2b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"
@@ -262,8 +262,8 @@ def test_cli_daemon_goes_on_after_a_long_line(tmp_path):
 def test_forged_marker_does_not_end_a_session(tmp_path):
     """wait_session takes only the marker with the caller's nonce; a marker for a session without
     records creates no file (a flood of forged markers fills no disk)."""
-    from ansible_collections.spo.security_profiles.plugins.module_utils import audit
-    from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import wait_session
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import wait_session
     state = str(tmp_path)
     enricher = Enricher(state, proc=str(tmp_path / "noproc"))
 

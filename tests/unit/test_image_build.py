@@ -213,7 +213,7 @@ def test_image_holds_the_commands_and_the_runtime(built):
                  "usr/lib/x86_64-linux-gnu/libseccomp.so.2", "etc/ssl/certs/ca-certificates.crt",
                  f"{coll}/kubernetes/core/MANIFEST.json",
                  f"{coll}/spo/security_profiles/galaxy.yml",
-                 f"{coll}/spo/security_profiles/plugins/module_utils/seccomp.py",
+                 f"{coll}/spo/security_profiles/plugins/module_utils/seccomp/engine.py",
                  f"{coll}/spo/security_profiles/spo_cli/selinuxd.py",
                  "opt/spo/lib/spo_cli", "opt/spo/venv/lib/python3.11/site-packages/spo.pth"):
         assert path in entries, f"/{path} missing from the image"

@@ -10,7 +10,7 @@ from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import (
     MAX_RETRIES, Kube, KubeError, Transport, retry_after)
 
 # the API server's answer while a new CRD's watch cache starts (k8s.io/apiserver's cacher)

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.coalesce import Coalescer
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import (
     NodeAgent, SECCOMP_KIND, slim_profile)
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podrefs import (
@@ -19,7 +19,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podr
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import (
     check_allowed_syscalls, settings)
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import compile_profiles
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import compile_profiles
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SPEC_PROFILE = os.path.join(ROOT, "tests", "unit", "fixtures", "spec-seccompprofile.yaml")
@@ -197,7 +197,7 @@ def test_the_agent_writes_what_the_engine_compiles(tmp_path):
     doc = _spec("p")
     engine_doc = copy.deepcopy({k: doc[k] for k in ("apiVersion", "kind", "spec")})
     engine_doc["metadata"] = {"name": "p", "namespace": "ns"}
-    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import install
     agent = _agent([doc], tmp_path)
     install([agent._seccomp_doc(doc)], str(tmp_path / "agent"))
     with open(tmp_path / "agent" / "seccomp" / "operator" / "ns" / "p.json", "rb") as handle:

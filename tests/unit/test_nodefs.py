@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import nodefs
 
 
 @pytest.mark.parametrize("count", [1, nodefs.SYNCFS_FROM - 1, nodefs.SYNCFS_FROM, 200])

@@ -10,7 +10,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 from conftest import require_tools
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import oci
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.modules import oci_run
 

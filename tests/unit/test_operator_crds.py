@@ -16,7 +16,7 @@ import pytest
 
 from crd import GROUP, load_crd, manifests, validation_errors
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_model
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import model as seccomp_model
 
 SPOD_CRD = load_crd(GROUP + "_securityprofilesoperatordaemons.yaml")
 SPOD_SPEC = SPOD_CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit, libseccomp, recording, seccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import profiles as recording
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from conftest import audit_samples_path
 
@@ -89,7 +92,7 @@ def test_yaml_round_trip(value):
 
 
 def test_previous_profile_reads_back_what_was_written():
-    from ansible_collections.spo.security_profiles.plugins.module_utils import recording_local
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording import local as recording_local
 
     prof = recording.seccomp_profile("rec-app", "demo", ["write", "read"])
     text = recording.to_yaml(prof).encode()

@@ -8,9 +8,10 @@ import struct
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import cgroup
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodeagent, recorder
-from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Enricher
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import cgroup
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodeagent
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import cluster as recorder
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import Enricher
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 CID = "a" * 64

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 import yaml
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_model
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import model as seccomp_model
 from crd import object_schema
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

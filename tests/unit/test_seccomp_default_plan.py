@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The seccomp_default role's decisions (module_utils/seccomp_default.py, through its filters)."""
+"""The seccomp_default role's decisions (module_utils/seccomp/default.py, through its filters)."""
 from __future__ import annotations
 
 import pytest

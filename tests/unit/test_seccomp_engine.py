@@ -10,10 +10,11 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp, seccomp_model
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import model as seccomp_model
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import native_oci_arch
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_oci import dumps
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.libseccomp import native_oci_arch
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.oci import dumps
 from seccomp_objects import allow, profile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -323,7 +324,7 @@ def test_upstream_named_base_profiles_have_upstream_content():
 
 def test_a_name_ending_in_json_is_its_file_name(tmp_path):
     """Upstream writes a profile named p1.json as p1.json (not p1.json.json)."""
-    from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_install
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import install as seccomp_install
     result = seccomp_install.install([profile("p1.json", syscalls=[allow("read")]), profile("p2", syscalls=[allow("read")])],
                                      str(tmp_path))
     assert [p["localhost_profile"] for p in result["profiles"]] == ["operator/ns/p1.json", "operator/ns/p2.json"]
@@ -334,7 +335,7 @@ def test_a_name_ending_in_json_is_its_file_name(tmp_path):
 
 
 def test_upstream_valid_architecture_and_flag():
-    from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import native_oci_arch
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.libseccomp import native_oci_arch
     doc = profile(architectures=["SCMP_ARCH_NATIVE"], flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
                   syscalls=[allow("read"), {"action": "SCMP_ACT_ERRNO", "errnoRet": 0, "names": ["chmod"]}])
     oci = compile_one(doc).oci

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """Syscall names newer than the host's libseccomp are kept with a warning; typos stay errors.
 
-The kernel's syscall names come from plugins/module_utils/syscall_table.py, GENERATED from libseccomp's own
+The kernel's syscall names come from plugins/module_utils/seccomp/syscall_table.py, GENERATED from libseccomp's own
 table (src/syscalls.csv: every architecture's numbers, from the kernel's sources) joined with the pinned
 package seccompy's tables (x86_64, aarch64).  Regenerate from a libseccomp source tree with
 ``.venv/bin/python tests/unit/test_seccomp_names.py --write <libseccomp>/src/syscalls.csv <commit>``.
@@ -16,7 +16,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TABLE = os.path.join(ROOT, "plugins", "module_utils", "syscall_table.py")
+TABLE = os.path.join(ROOT, "plugins", "module_utils", "seccomp", "syscall_table.py")
 NEWER = ["statmount", "listmount", "mseal", "lsm_get_self_attr", "getxattrat", "open_tree_attr", "uretprobe"]
 
 
@@ -28,7 +28,7 @@ def package_names():
 
 
 def test_the_table_holds_the_pinned_packages_names():
-    from ansible_collections.spo.security_profiles.plugins.module_utils import syscall_table
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import syscall_table
     source, names = package_names()
     assert source in syscall_table.SOURCE and "libseccomp src/syscalls.csv" in syscall_table.SOURCE
     assert set(names) <= syscall_table.NAMES
@@ -37,7 +37,8 @@ def test_the_table_holds_the_pinned_packages_names():
 
 
 def test_the_table_holds_every_name_the_hosts_libseccomp_knows_on_any_architecture():
-    from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp, syscall_table
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import syscall_table
     known = set()
     for arch in libseccomp.OCI_ARCHITECTURES:
         token = libseccomp.oci_arch_to_token(arch)
@@ -54,7 +55,7 @@ def test_the_table_holds_every_name_the_hosts_libseccomp_knows_on_any_architectu
 @pytest.mark.parametrize("name", ["riscv_hwprobe", "riscv_flush_icache", "s390_runtime_instr", "cacheflush",
                                   "arm_fadvise64_64", "listns", "file_getattr"])
 def test_names_of_any_architecture_are_in_the_table(name):
-    from ansible_collections.spo.security_profiles.plugins.module_utils import syscall_table
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import syscall_table
     assert name in syscall_table.NAMES
 
 
@@ -65,7 +66,8 @@ def _profile(*names):
 
 
 def test_names_newer_than_libseccomp_are_kept_with_a_warning():
-    from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp, seccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
     token = libseccomp.native_arch_token()
     unknown_here = [n for n in NEWER if libseccomp.syscall_number(token, n) < 0]
     compiled = seccomp.compile_profiles([_profile("read", *NEWER)])[0]
@@ -77,7 +79,7 @@ def test_names_newer_than_libseccomp_are_kept_with_a_warning():
 
 
 def test_a_typo_is_still_an_error():
-    from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
     from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
     with pytest.raises(SpoError) as err:
         seccomp.compile_profiles([_profile("read", "statmnt")])
@@ -92,7 +94,8 @@ def test_dockers_default_profile_is_accepted_and_kept_whole():
     ones this host's libseccomp does not know for its architecture with one warning (riscv_hwprobe, ...)."""
     import yaml
 
-    from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp, seccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
     doc = yaml.safe_load(open(MOBY_DEFAULT))
     compiled = seccomp.compile_profiles([doc])[0]
     written = {name for rule in compiled.oci["syscalls"] for name in rule["names"]}

@@ -8,13 +8,14 @@ import threading
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs, seccomp_paths
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import nodefs
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import paths as seccomp_paths
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import SECCOMP_KIND, NodeAgent
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podrefs import slim_pod
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import settings
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import install
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import binding
 from seccomp_objects import allow, profile
 

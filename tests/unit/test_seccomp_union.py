@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import engine as seccomp
 from seccomp_objects import profile
 
 CLONE_NEWUSER = {"index": 0, "value": 0x10000000, "valueTwo": 0x10000000, "op": "SCMP_CMP_MASKED_EQ"}

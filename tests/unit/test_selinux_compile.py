@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from conftest import require_tools
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"

@@ -12,7 +12,7 @@ import yaml
 from conftest import ROOT
 from crd import object_schema
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
 
 CRDS = {
     "SelinuxProfile": "config/crd/bases/security-profiles-operator.x-k8s.io_selinuxprofiles.yaml",

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """A RawSelinuxProfile changes nothing outside its own block — proved with secilc and seinfo/sesearch.
 
-The rule (module_utils/selinux.py, ``_check_locality``): a statement that changes a type or attribute
+The rule (module_utils/selinux/model.py, ``_check_locality``): a statement that changes a type or attribute
 (typepermissive, typeattributeset, expandtypeattribute, typealiasactual, roletype, the source of every
 AV / type rule) may only name the profile's own types and attributes: declared in its body, or
 process/socket of an inherited System template.  For every statement kind the validator lets through,
@@ -20,8 +20,10 @@ import pytest
 from conftest import require_tools
 from test_selinux_compile import SYSTEM, profile, write_cil
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import (
-    selinux, selinux_cil, selinux_effect, selinux_templates)
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import effect as selinux_effect
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"

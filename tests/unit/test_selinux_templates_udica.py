@@ -21,7 +21,9 @@ import pytest
 from conftest import require_tools
 from selinux_store import store_modules  # pylint: disable=import-error
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_cil, selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
 
 Key = Tuple[str, str, str]
 

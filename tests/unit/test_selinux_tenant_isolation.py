@@ -19,15 +19,17 @@ import yaml
 
 from conftest import require_tools
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import args, selinux, selinux_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils import args
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.coalesce import Coalescer
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.metrics import AgentMetrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import (
     RAW_KIND, SECCOMP_KIND, SELINUX_KIND, NodeAgent, slim_profile)
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import settings
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import profiles_root
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import profiles_root
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -108,7 +110,7 @@ def test_structured_profiles_refuse_a_nested_value_by_its_type(kind):
             selinux.parse_profile(_doc(kind, "p", {"allow": {"etc_t": {"file": deep}}}))
         assert "spec.allow.etc_t.file[0]" in str(err.value)
     else:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import parse_profile
+        from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import parse_profile
         doc = _doc(kind, "p", {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW",
                                                                                "names": deep}]})
         doc["apiVersion"] = "security-profiles-operator.x-k8s.io/v1beta1"

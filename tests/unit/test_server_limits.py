@@ -330,7 +330,7 @@ class _Status(object):
 def test_selinuxd_socket_api_bounds_half_open_connections(tmp_path):
     """selinuxd's unix-socket API (standard library: it also runs from the host's python3) keeps at most its cap
     of connection threads, drops a silent connection after its timeout, and answers again right after."""
-    from ansible_collections.spo.security_profiles.plugins.module_utils import selinuxd
+    from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import selinuxd
     path = str(tmp_path / "sock")
     server = selinuxd.serve(_Status(), path, timeout=0.5, max_connections=8)
     threads_before = threading.active_count()

@@ -9,8 +9,10 @@ import time
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import kubelet_config, yaml_input
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube, nodeagent
+from ansible_collections.spo.security_profiles.plugins.module_utils import yaml_input
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import kubelet_config
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodeagent
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube, KubeError
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube, KubeError
 
 Ref = Tuple[str, str, str]  # kind, namespace, name
 

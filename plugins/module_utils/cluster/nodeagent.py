@@ -42,24 +42,25 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs, selinuxd
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux as selinux_model
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_templates
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import nodefs
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import selinuxd
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux_model
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.coalesce import Coalescer
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.metrics import AgentMetrics
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podrefs import SECCOMP, SELINUX, slim_pod
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import (
     Settings, check_allowed_syscalls, settings as spod_settings)
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_paths
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import localhost_profile
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_install import install, profiles_root
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import parse_profile
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_cil import profile_cil
-from ansible_collections.spo.security_profiles.plugins.module_utils.semanage import cil_checksum
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import paths as seccomp_paths
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import Engine
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.paths import localhost_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import install, profiles_root
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import parse_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.cil import profile_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.store import cil_checksum
 
 GROUP = ns.GROUP
 SECCOMP_KIND, SELINUX_KIND, RAW_KIND = "SeccompProfile", "SelinuxProfile", "RawSelinuxProfile"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_paths
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import paths as seccomp_paths
 
 SECCOMP = "seccomp"
 SELINUX = "selinux"

@@ -26,8 +26,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.coalesce import Coalescer
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.coalesce import Coalescer
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import namespaces as nsmod
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import scc as sccmod

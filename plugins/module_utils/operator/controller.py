@@ -27,7 +27,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import (
     ADDED, DELETED, Kube, KubeError, Reflector, is_conflict, is_not_found)
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator import status as cond
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.resource import Resource, discover

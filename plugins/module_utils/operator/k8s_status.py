@@ -17,7 +17,7 @@ import copy
 import re
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import KubeError, is_conflict
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import KubeError, is_conflict
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.resource import discover
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.status import now_rfc3339

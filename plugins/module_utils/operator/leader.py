@@ -17,7 +17,7 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube, KubeError, is_not_found
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube, KubeError, is_not_found
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.controller import log_info
 
 SA_NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import quote
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Kube, KubeError, custom_path
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube, KubeError, custom_path
 
 
 @dataclass

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import seccomp_paths
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import paths as seccomp_paths
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook.podutil import (
     SECCOMP_POD_ANNOTATION, containers, get_path, image_matches, json_copy, security_context)
 

@@ -15,7 +15,7 @@ import threading
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import api
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import (
     DELETED, Kube, Reflector, core_path, custom_path)
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook.admission import State
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import SeccompProfile, SyscallRule
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import SeccompProfile, SyscallRule
 
 RuleKey = Tuple[str, int, Tuple[Tuple[int, int, int, str], ...]]
 

@@ -53,7 +53,7 @@ from itertools import islice, repeat
 from operator import itemgetter
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
 
 UNSET_ID = 4294967295  # (u32)-1: auid / ses not set
 MARKER = b"spo-record-done"  # text of the user audit message that closes a recording (see marker_text)

@@ -42,9 +42,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit
-from ansible_collections.spo.security_profiles.plugins.module_utils.cgroup import CgroupCache
-from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.host.cgroup import CgroupCache
+from ansible_collections.spo.security_profiles.plugins.module_utils.host.nodefs import atomic_write, makedirs, read_bytes
 
 FINGERPRINT = 64
 MAX_READ = 1 << 20

@@ -4,8 +4,8 @@
 """SeccompProfile objects: parse and validate the shape of one manifest.
 
 This file checks structure only (types, enums, ranges, unknown fields,
-size bounds); syscall names are resolved by ``seccomp_names`` and base
-profiles by ``seccomp_base``.  Stdlib only: it runs on target hosts.
+size bounds); syscall names are resolved by ``seccomp.names`` and base
+profiles by ``seccomp.base``.  Stdlib only: it runs on target hosts.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.libseccomp import (
     OCI_ARCHITECTURES, native_oci_arch, oci_arch_to_token)
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import file_name
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.paths import file_name
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     check_dns1123_subdomain,
     check_known_keys,

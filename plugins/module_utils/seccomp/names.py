@@ -15,7 +15,7 @@ the host's native architecture):
   the same on every node and one manifest can serve several architectures
   (this is what the SPEC's seed profile needs);
 * a name libseccomp does not know at all but the kernel's syscall table
-  (:mod:`syscall_table`, generated from a maintained package) has, is newer
+  (:mod:`seccomp.syscall_table`, generated from a maintained package) has, is newer
   than the host's libseccomp (``statmount``, ``mseal``, ...): it is KEPT with a
   warning too, as runc and crun skip names their libseccomp does not know
   (well-known profiles such as Docker's default list such names);
@@ -26,8 +26,8 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.syscall_table import NAMES as KERNEL_NAMES
-from ansible_collections.spo.security_profiles.plugins.module_utils.libseccomp import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.syscall_table import NAMES as KERNEL_NAMES
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.libseccomp import (
     NR_SCMP_ERROR,
     native_oci_arch,
     oci_arch_to_token,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import SeccompProfile, SyscallRule
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import SeccompProfile, SyscallRule
 
 MAX_DEPTH = 10
 

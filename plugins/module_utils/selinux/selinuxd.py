@@ -37,9 +37,9 @@ import sys
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import nodefs
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.semanage import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.store import (
     MODULE_NAME_RE, Store, apply_batch, cil_checksum)
 
 DEFAULT_DIR = "/etc/selinux.d"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import NAME_MAX, safe_join
+from ansible_collections.spo.security_profiles.plugins.module_utils.host.nodefs import NAME_MAX, safe_join
 
 LOCALHOST_PREFIX = "operator"
 EXT = ".json"

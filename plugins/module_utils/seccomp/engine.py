@@ -3,14 +3,14 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The seccomp engine: SeccompProfile manifests -> OCI seccomp JSON bytes.
 
-Pieces (one concern per file):
+Pieces (one concern per file of this package):
 
-* ``seccomp_model``  structure, enums, ranges, size bounds, rule conflicts;
-* ``seccomp_names``  syscall names through libseccomp, per listed architecture
+* ``model``  structure, enums, ranges, size bounds, rule conflicts;
+* ``names``  syscall names through libseccomp, per listed architecture
   (a typo is an error; a name of another architecture is kept with a warning,
   as runc and crun skip it: see that module);
-* ``seccomp_base``   ``baseProfileName`` union, depth limit, cycles;
-* ``seccomp_oci``    canonical OCI object and its byte serialisation.
+* ``base``   ``baseProfileName`` union, depth limit, cycles;
+* ``oci``    canonical OCI object and its byte serialisation.
 
 Everything is validated before anything is returned, so a door can refuse
 a whole batch when one profile is bad.  Stdlib only (runs on targets).
@@ -20,16 +20,16 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_base import BaseResolver
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.base import BaseResolver
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import (
     MAX_JSON_BYTES,
     MAX_NAMES,
     SeccompProfile,
     parse_profile,
 )
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_names import check_names
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_oci import dumps, render
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import localhost_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.names import check_names
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.oci import dumps, render
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.paths import localhost_profile
 
 
 class CompiledProfile(object):

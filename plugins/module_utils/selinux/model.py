@@ -9,7 +9,7 @@ because no accepted identifier can carry a parenthesis, whitespace, quote or
 semicolon.  Raw CIL bodies are parsed into a token tree, checked statement by
 statement and re-rendered from the tree (see :func:`parse_raw_cil`), so what
 is installed is exactly what was validated; then what the body does is proven
-on the compiled policy (module_utils/selinux_effect.py).
+on the compiled policy (module_utils/selinux/effect.py).
 
 Decisions (documented here, relied on by the tests):
 
@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import api
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux_effect
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import effect as selinux_effect
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.templates import (
     RECORDING_BLOCK, TEMPLATE_NAMES, TEMPLATES)
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     check_known_keys, expect_type, object_identity)
@@ -51,7 +51,7 @@ RAW_MAX_CHARS = 500000
 # expressions a few more; the bound keeps every walk over the tree (and the compiler's) far from any recursion limit.
 RAW_MAX_DEPTH = 32
 # Attributes a raw profile may declare: the compiled policy lists each attribute's members, so this bounds the
-# cost of proving what the profile does (module_utils/selinux_effect.py) to attributes x types.
+# cost of proving what the profile does (module_utils/selinux/effect.py) to attributes x types.
 RAW_MAX_ATTRIBUTES = 32
 
 # Would let a container take over the node (SPEC): refused unless allowed.

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a RawSelinuxProfile DOES, proven on the compiled policy (the second line after the syntax checks).
 
-The syntax checks (module_utils/selinux.py) refuse the statements known to reach outside the profile;
+The syntax checks (module_utils/selinux/model.py) refuse the statements known to reach outside the profile;
 this module closes the class: the profile is compiled by the CIL compiler (``secil2conf``, package
 secilc) together with a small base policy, the System templates, the container-selinux stand-in and
 declarations of every name the profile references, once with its body and once with only its
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_templates import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.templates import (
     COMPAT_CIL, templates_cil)
 
 TIMEOUT = 30.0
@@ -345,7 +345,7 @@ def check_effect(block: str, baseline: PolicyView, policy: PolicyView) -> Option
 
 
 def render(node: Any) -> str:
-    """A token tree as CIL text (the same rendering as module_utils/selinux_cil.py)."""
+    """A token tree as CIL text (the same rendering as module_utils/selinux/cil.py)."""
     if isinstance(node, list):
         return "(" + " ".join(render(child) for child in node) + ")"
     return node

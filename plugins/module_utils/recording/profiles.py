@@ -22,7 +22,7 @@ import re
 from typing import Any, Dict, Iterable, List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import api
-from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import (
     check_dns1123_label, check_dns1123_subdomain)

@@ -28,7 +28,7 @@ import uuid
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import quote, urlencode
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import IN_CLUSTER, kubeconfig_path
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import IN_CLUSTER, kubeconfig_path
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -189,7 +189,7 @@ def connect(kubeconfig: Optional[str] = None, user_agent: str = "spo") -> "Kube"
             return Kube(Transport.in_cluster(), user_agent)
         return Kube(Transport.from_kubeconfig(path), user_agent)
     except ValueError:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.client import api_client
+        from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
         return Kube(api_client(path), user_agent)
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Security Profiles Operator Ansible edition team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Translate validated SELinux profiles (module_utils/selinux.py) into CIL text.
+"""Translate validated SELinux profiles (module_utils/selinux/model.py) into CIL text.
 
 Output is deterministic: same profile, same bytes (inherits in the given
 order, allow rules sorted by type then class, permissions sorted), so the
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.model import (
     KIND, SELF, Profile, RawSelinuxProfile, SelinuxProfile, policy_name)
 
 

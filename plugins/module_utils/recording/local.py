@@ -39,10 +39,13 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import audit, libseccomp, oci, recording
-from ansible_collections.spo.security_profiles.plugins.module_utils.enricher import Tailer, wait_session
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import profiles as recording
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import Tailer, wait_session
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import atomic_write, makedirs, read_bytes
+from ansible_collections.spo.security_profiles.plugins.module_utils.host.nodefs import atomic_write, makedirs, read_bytes
 
 DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log"
 DEFAULT_ENRICHER_DIR = "/var/lib/spo-enricher"

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Install and remove compiled seccomp profiles under a kubelet directory.
 
-``<kubelet_dir>/seccomp/operator/<namespace>/<name>.json`` (:mod:`seccomp_paths`).  A batch is
+``<kubelet_dir>/seccomp/operator/<namespace>/<name>.json`` (:mod:`seccomp.paths`).  A batch is
 validated entirely before the node is touched; each file is then compared
 byte for byte and only rewritten (atomically) when it differs, so a second
 run writes nothing.
@@ -13,17 +13,17 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.nodefs import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.host.nodefs import (
     atomic_write_many,
     makedirs,
     read_bytes,
     remove,
 )
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import Engine
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_paths import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import Engine
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.paths import (
     LOCALHOST_PREFIX, localhost_profile, profile_path)
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp_model import API_VERSIONS, KIND
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import API_VERSIONS, KIND
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import object_identity
 
 INSTALLED = "installed"

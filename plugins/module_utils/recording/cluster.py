@@ -45,7 +45,9 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import api, audit, recording
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import profiles as recording
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 GROUP = api.GROUP
@@ -197,7 +199,7 @@ def avc_events(avcs: List[Mapping[str, Any]]) -> List[Obj]:
 # ---------------------------------------------------------------------------------------------- writing
 
 def _collection(kind: str, namespace: str) -> str:
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import custom_path
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import custom_path
     version, plural = KINDS[kind]
     return custom_path(GROUP, version, plural, namespace)
 
@@ -219,7 +221,7 @@ def write_profile(kube: Any, obj: Obj, replica: bool, recording_name: str, conta
 
     Returns (name, "created" | "updated" | "exists").
     """
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import KubeError
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import KubeError
     kind, meta = obj["kind"], obj["metadata"]
     namespace = meta["namespace"]
     path = _collection(kind, namespace)
@@ -296,7 +298,7 @@ class AuditSwitch(object):
         self.last_check = 0.0
 
     def on(self) -> None:
-        from ansible_collections.spo.security_profiles.plugins.module_utils import recording_local
+        from ansible_collections.spo.security_profiles.plugins.module_utils.recording import local as recording_local
         now = time.monotonic()
         if self.active and now - self.last_check < 2.0:
             return
@@ -359,7 +361,7 @@ class NodeRecorder(object):
 
     # -- pods -------------------------------------------------------------------------------------
     def start(self) -> "NodeRecorder":
-        from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import Reflector, core_path
+        from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Reflector, core_path
         self.reflector = Reflector(self.kube, "pods", core_path("pods"), self.on_pod,
                                    query={"fieldSelector": "spec.nodeName=%s" % self.node}, slim=slim_pod,
                                    log=self.log)
@@ -443,7 +445,7 @@ class NodeRecorder(object):
                 self.log("recording: pod %s/%s: %s" % (meta.get("namespace"), meta.get("name"), exc))
 
     def _recording(self, namespace: str, name: str) -> Optional[Obj]:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import custom_path, is_not_found
+        from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import custom_path, is_not_found
         try:
             return self.kube.get(custom_path(GROUP, RECORDINGS[0], RECORDINGS[1], namespace, name))
         except Exception as exc:  # pylint: disable=broad-except
@@ -563,7 +565,7 @@ def plan_merge(recording_name: str, partials: List[Mapping[str, Any]]) -> Dict[s
 
 def merge_partials(kube: Any, namespace: str, recording_name: str, kind: str, check_mode: bool = False) -> Obj:
     """Merge the partial profiles of a recording into one per container, then delete the partials."""
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import KubeError
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import KubeError
     if kind not in KINDS:
         raise SpoError("must be SeccompProfile or SelinuxProfile, got %r" % (kind,),
                        "ProfileRecording %s/%s" % (namespace, recording_name), "spec.kind")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import selinux, selinux_templates
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.selinux_cil import profile_cil
-from ansible_collections.spo.security_profiles.plugins.module_utils.semanage import (
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.cil import profile_cil
+from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.store import (
     SemoduleError, Store, apply_batch, plan)
 from ansible_collections.spo.security_profiles.plugins.module_utils.validation import object_identity
 

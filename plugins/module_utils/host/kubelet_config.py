@@ -19,7 +19,7 @@ import os
 import re
 from typing import Any, Dict, NamedTuple, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import nodefs
+from ansible_collections.spo.security_profiles.plugins.module_utils.host import nodefs
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.yaml_input import YamlInputError, load_one
 
