@@ -210,3 +210,34 @@ def test_metrics():
     assert "security_profiles_operator_json_enricher_lines_logged_total 3.0" in text
     assert 'security_profiles_operator_json_enricher_lines_dropped_total{reason="filtered"} 1.0' in text
     assert "security_profiles_operator_json_enricher_execs_outside_containers_total 1.0" in text
+
+
+# ---------------------------------------------------------------------------------------------- the DaemonSet
+
+def _spod(**spec):
+    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import spod
+    return spod.daemonset({"apiVersion": spod.SPOD_API_VERSION, "kind": spod.SPOD_KIND,
+                           "metadata": {"name": "spod", "namespace": "ns", "uid": "u"}, "spec": spec}, "img:1")
+
+
+def _enricher_args(ds):
+    found = [c for c in ds["spec"]["template"]["spec"]["containers"] if c["name"] == "log-enricher"]
+    return found[0]["args"] if found else None
+
+
+def test_the_daemonset_runs_the_json_enricher():
+    assert _enricher_args(_spod()) is None
+    assert "--json-enricher" not in _enricher_args(_spod(enableLogEnricher=True))
+    json_only = _enricher_args(_spod(enableJsonEnricher=True))
+    assert "--json-enricher" in json_only and "--no-recording" in json_only
+    text = '[{"priority": 1, "level": "None", "matchKeys": ["executable"]}]'
+    both = _enricher_args(_spod(enricher={"enableLogEnricher": True, "enableJsonEnricher": True,
+                                          "jsonEnricherFilters": text}))
+    assert "--no-recording" not in both and both[both.index("--json-enricher-filters") + 1] == text
+    assert _spod(enableJsonEnricher=True)["spec"]["template"]["spec"]["hostPID"] is True
+
+
+def test_a_bad_filter_fails_the_daemonset_naming_the_field():
+    with pytest.raises(SpoError) as err:
+        _spod(enableJsonEnricher=True, jsonEnricherFilters='[{"level": "Loud", "matchKeys": ["a"]}]')
+    assert "spec.jsonEnricherFilters[0].level" in str(err.value) and "ns/spod" in str(err.value)

@@ -82,7 +82,7 @@ BPF_RECORDER = False
 _BPF = Honoured(DAEMONSET) if BPF_RECORDER else Reported("this edition has no eBPF recorder yet; record with the log "
                                                          "enricher (enableLogEnricher)")
 # The JSON enricher (one JSON line per exec of a container), in the log-enricher container.
-_JSON = Reported("this edition has no JSON enricher yet")
+_JSON = Honoured(DAEMONSET)
 _JSON_BATCH = Reported("the JSON enricher writes one line per exec as it is read; it does not group a process's "
                        "syscalls over an interval", asks=lambda value: value not in (None, 0))
 _JSON_FILE = Reported("the JSON enricher writes to the log-enricher container's standard output (kubectl logs); "
