@@ -146,7 +146,7 @@ def _json_enricher(args: argparse.Namespace, enricher: Any) -> Any:
     filters = jsonfilter.parse(args.json_enricher_filters, "--json-enricher-filters")
     auditrule.add()
     _log("json enricher: logging every exec of this node's containers (%d filters)" % len(filters))
-    return JsonEnricher(args.node_name, enricher.cgroups.lookup, lambda cid: enricher.resolve(cid), _write_line,
+    return JsonEnricher(args.node_name, enricher.cgroups.lookup, enricher.resolve, _write_line,  # the pod index's
                         filters)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.audit import _record_start, arch_name, decode_value

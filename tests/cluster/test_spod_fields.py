@@ -23,6 +23,11 @@ def _condition(kube):
     return None
 
 
+def _condition_is(kube, status, naming=""):
+    cond = _condition(kube)
+    return cond if cond and cond["status"] == status and naming in cond["message"] else None
+
+
 def _events(kube):
     items = core(kube).list_namespaced_event(OPERATOR_NAMESPACE, field_selector="involvedObject.name=spod").items
     return [e for e in items if e.reason == "FieldNotHonoured" and e.involved_object.kind == "SecurityProfilesOperatorDaemon"]
@@ -34,8 +39,8 @@ def test_an_unhonoured_field_gets_a_condition_and_an_event(operator):
     patch_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod",
               {"spec": {"enableAppArmor": True, "enableProfiling": True}})
     try:
-        cond = wait_for(lambda: (lambda c: c if c and c["status"] == "True" and "spec.enableAppArmor" in c["message"]
-                                 else None)(_condition(kube)), 180, 2.0, "the condition NotHonoured naming enableAppArmor")
+        cond = wait_for(lambda: _condition_is(kube, "True", "spec.enableAppArmor"), 180, 2.0,
+                        "the condition NotHonoured naming enableAppArmor")
         print("condition NotHonoured: %s" % cond["message"])
         assert cond["reason"] == "FieldNotHonoured"
         assert "spec.enableProfiling: " in cond["message"]
@@ -50,6 +55,5 @@ def test_an_unhonoured_field_gets_a_condition_and_an_event(operator):
     finally:
         patch_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod",
                   {"spec": {"enableAppArmor": None, "enableProfiling": None}})
-    cond = wait_for(lambda: (lambda c: c if c and c["status"] == "False" else None)(_condition(kube)), 180, 2.0,
-                    "the condition NotHonoured False once the fields are gone")
+    cond = wait_for(lambda: _condition_is(kube, "False"), 180, 2.0, "the condition NotHonoured False once the fields are gone")
     assert cond["reason"] == "AllFieldsHonoured"

@@ -38,9 +38,9 @@ def _events(data, linger_now=10 ** 9):
 
 def test_the_execs_of_the_kernel_log():
     events, parser = _events(_read(EXEC_LOG))
-    assert [e.argv()[:2] for e in events] == [["/bin/echo", "one"], ["/usr/bin/env", "true"], ["true", "two words"],
-                                             ["/usr/bin/env", "/nonexistent-binary"], ["/bin/echo", "x" * 1435],
-                                             ["auditctl", "-d"]]
+    assert [e.argv()[:2] for e in events] == [
+        ["/bin/echo", "one"], ["/usr/bin/env", "true"], ["true", "two words"], ["/usr/bin/env", "/nonexistent-binary"],
+        ["/bin/echo", "x" * 1435], ["auditctl", "-d"]]
     assert [e.exe for e in events] == ["/usr/bin/echo", "/usr/bin/env", "/usr/bin/true", "/usr/bin/env",
                                        "/usr/bin/echo", "/usr/sbin/auditctl"]
     assert events[2].argv() == ["true", "two words", 'quote"d', "tab\there", "\u00fcn\u00ef"]
