@@ -15,6 +15,10 @@
                                      SeccompProfile / SelinuxProfile objects when a recorded pod ends);
                                      source auto = both auditd's log and /dev/kmsg (the kernel writes
                                      to the one or the other, whether an auditd runs or not)
+    spo-enricher --cluster --json-enricher [--json-enricher-filters JSON] [--no-recording]
+                                     also the JSON enricher: one JSON line on standard output per process a
+                                     container of this node starts (an exec audit rule is added while it runs);
+                                     --no-recording: the JSON enricher only
 
 The engine is plugins/module_utils/{audit,enricher,cgroup}.py; this is only the door.
 """
@@ -66,11 +70,17 @@ def _json_one_process_a_line(result: dict) -> str:
     return '%s, "processes": [\n%s\n]}\n' % (head, body)
 
 
-def _serve_metrics(enricher: Any, address: str) -> Any:
+def _serve_metrics(enricher: Any, address: str, json_enricher: Any = None) -> Any:
     from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
 
+    source = enricher
+    if json_enricher is not None:
+        from prometheus_client import CollectorRegistry
+        source = CollectorRegistry()
+        source.register(enricher)
+        source.register(json_enricher)
     host, dummy, port = address.rpartition(":")
-    return metrics.serve(int(port), {"/metrics": lambda headers: metrics.exposition(enricher, headers),
+    return metrics.serve(int(port), {"/metrics": lambda headers: metrics.exposition(source, headers),
                                      "/healthz": metrics.health_routes(lambda: True, "")["/healthz"]}, host or "127.0.0.1")
 
 
@@ -115,8 +125,33 @@ def _log(message: str) -> None:
     sys.stderr.flush()
 
 
+def _write_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _json_enricher(args: argparse.Namespace, enricher: Any) -> Any:
+    """The JSON enricher when asked for (its exec audit rule added); else None, and a rule an earlier run left is
+    removed."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils import auditrule, jsonfilter
+    from ansible_collections.spo.security_profiles.plugins.module_utils.jsonenricher import JsonEnricher
+
+    if not args.json_enricher:
+        try:
+            if auditrule.remove():
+                _log("json enricher: removed the exec audit rule an earlier run left")
+        except SpoError as exc:
+            _log("json enricher: %s" % exc)
+        return None
+    filters = jsonfilter.parse(args.json_enricher_filters, "--json-enricher-filters")
+    auditrule.add()
+    _log("json enricher: logging every exec of this node's containers (%d filters)" % len(filters))
+    return JsonEnricher(args.node_name, enricher.cgroups.lookup, enricher.resolve, _write_line,  # the pod index's
+                        filters)
+
+
 def cluster_daemon(args: argparse.Namespace) -> int:
-    """The SPOD's log enricher: audit records of this node's containers -> recorded profiles."""
+    """The SPOD's log enricher: audit records of this node's containers -> recorded profiles (and JSON lines)."""
     import threading
     import time
 
@@ -137,8 +172,11 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     if source in ("auto", "file"):
         tailer = Tailer(args.audit_log, os.path.join(args.state_dir, "position.json"), from_start=args.from_start)
     recorder = NodeRecorder(kubeapi.connect(user_agent="spo-enricher/" + args.node_name), enricher, args.node_name,
-                            _log, kernel_log=reader is not None, marker=recording_local.send_marker).start()
-    server = _serve_metrics(enricher, args.metrics_address) if args.metrics_address else None
+                            _log, kernel_log=reader is not None, marker=recording_local.send_marker,
+                            record=not args.no_recording).start()
+    json_enricher = _json_enricher(args, enricher)
+    recorder.keep_auditing = json_enricher is not None
+    server = _serve_metrics(enricher, args.metrics_address, json_enricher) if args.metrics_address else None
     stop = threading.Event()
     stop_on_signals(stop.set)
     sources = " and ".join(([args.kmsg] if reader else []) + ([args.audit_log + " (when auditd runs)"] if tailer else []))
@@ -160,7 +198,11 @@ def cluster_daemon(args: argparse.Namespace) -> int:
                 return 1
         if data:
             enricher.process(data)
+            if json_enricher is not None:
+                json_enricher.feed(data)
         enricher.retry()
+        if json_enricher is not None:
+            json_enricher.tick()
         recorder.tick()
         now = time.monotonic()
         if now - last_save > 1.0:
@@ -176,6 +218,9 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     enricher.flush()
     if tailer is not None:
         tailer.save()
+    if json_enricher is not None:
+        from ansible_collections.spo.security_profiles.plugins.module_utils import auditrule
+        auditrule.remove()
     recorder.switch.off()
     if server is not None:
         server.shutdown()
@@ -198,6 +243,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--audit-source", choices=("auto", "kmsg", "file"), default="auto",
                         help="--cluster: where audit records are read (default %(default)s: auditd's log and the "
                              "kernel log)")
+    parser.add_argument("--json-enricher", action="store_true",
+                        help="--cluster: also write one JSON line per exec of this node's containers (stdout)")
+    parser.add_argument("--json-enricher-filters", default="",
+                        help="the JSON enricher's filters, upstream's jsonEnricherFilters format (a JSON array)")
+    parser.add_argument("--no-recording", action="store_true",
+                        help="--cluster: record no ProfileRecording (the JSON enricher only)")
     parser.add_argument("--kmsg", default="/dev/kmsg", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

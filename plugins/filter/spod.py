@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Security Profiles Operator Ansible edition team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters spod_daemonset and spod_state (docs: spod_daemonset.yml, spod_state.yml)."""
+"""Filters spod_daemonset, spod_state and spod_field_report (docs: spod_daemonset.yml, spod_state.yml,
+spod_field_report.yml)."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import spod
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import spod, spodfields
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 
@@ -32,8 +33,20 @@ def spod_state(daemonset: Optional[Dict[str, Any]], previous: Optional[str] = No
     return spod.state(daemonset or None, previous)
 
 
+def spod_field_report(obj: Dict[str, Any], apparmor: Optional[bool] = None) -> Dict[str, Any]:
+    """The SPOD fields set that this edition does not honour: the condition NotHonoured and one Event each.
+
+    ``apparmor``: whether the node's kernel runs AppArmor; by default this node's sysfs tells.
+    """
+    if not isinstance(obj, dict):
+        raise AnsibleFilterError("spod_field_report: the SPOD must be an object")
+    if apparmor is None:
+        apparmor = spodfields.apparmor_enabled()
+    return spodfields.field_report(obj, spodfields.Facts(apparmor=bool(apparmor)))
+
+
 class FilterModule(object):
     """SPOD filters."""
 
     def filters(self):
-        return {"spod_daemonset": spod_daemonset, "spod_state": spod_state}
+        return {"spod_daemonset": spod_daemonset, "spod_state": spod_state, "spod_field_report": spod_field_report}

@@ -50,6 +50,14 @@ options:
         C(lastHeartbeatTime) (RFC 3339) and C(observedGeneration).
     type: list
     elements: dict
+  events:
+    description:
+      - Events recorded about the object (core/v1 C(Event) in its namespace) when this call changes its status, so
+        a status that stays the same is not announced again. Each has C(type) (C(Normal), the default, or
+        C(Warning)), C(reason) (one CamelCase word) and C(message).
+    type: list
+    elements: dict
+    version_added: 0.3.0
   force:
     description: Replace the whole status with O(status) and O(conditions) instead of merging.
     type: bool
@@ -114,6 +122,7 @@ def main() -> None:
                            namespace=dict(type="str"),
                            status=dict(type="dict"),
                            conditions=dict(type="list", elements="dict"),
+                           events=dict(type="list", elements="dict"),
                            force=dict(type="bool", default=False),
                            kubeconfig=dict(type="path")),
         required_one_of=[("status", "conditions")],
@@ -122,9 +131,12 @@ def main() -> None:
     params = module.params
     try:
         kubeconfig = params["kubeconfig"] or os.environ.get("K8S_AUTH_KUBECONFIG") or None
+        events = k8s_status.validate_events(params["events"])
         kube = Kube(api_client(kubeconfig), user_agent="spo-k8s-status")
         outcome = k8s_status.apply(kube, params["api_version"], params["kind"], params["name"], params["namespace"],
                                    params["status"], params["conditions"], params["force"], module.check_mode)
+        if outcome["changed"] and not module.check_mode:
+            k8s_status.record_events(kube, outcome["result"], events, "spo-operator")
     except SpoError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pylint: disable=broad-except  # the client's configuration errors

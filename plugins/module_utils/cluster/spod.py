@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any, Dict, List, Mapping, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import api
+from ansible_collections.spo.security_profiles.plugins.module_utils import api, jsonfilter
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 GROUP = api.GROUP
@@ -91,6 +91,8 @@ def verbosity(spec: Mapping[str, Any], ref: str = SPOD_KIND) -> int:
 
 # upstream 1.0's grouped spelling of the fields the DaemonSet depends on -> the flat spelling of 0.x
 _GROUPED = {"enableSelinux": ("selinux", "enable"), "enableLogEnricher": ("enricher", "enableLogEnricher"),
+            "enableJsonEnricher": ("enricher", "enableJsonEnricher"),
+            "jsonEnricherFilters": ("enricher", "jsonEnricherFilters"),
             "tolerations": ("scheduling", "tolerations"), "affinity": ("scheduling", "affinity"),
             "nodeSelector": ("scheduling", "nodeSelector"), "priorityClassName": ("scheduling", "priorityClassName")}
 
@@ -196,11 +198,20 @@ def _selinuxd(image: str, level: int) -> Dict[str, Any]:
     }
 
 
-def _enricher(image: str, level: int, proc_path: str) -> Dict[str, Any]:
+def _enricher(image: str, level: int, proc_path: str, record: bool = True,
+              json_filters: Optional[str] = None) -> Dict[str, Any]:
+    """The log-enricher container: recording (``record``) and/or the JSON enricher (``json_filters`` not None)."""
+    args = ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir", "/tmp/spo-enricher",
+            "--metrics-address", "0.0.0.0:9111"]
+    if not record:
+        args.append("--no-recording")
+    if json_filters is not None:
+        args.append("--json-enricher")
+        if json_filters:
+            args += ["--json-enricher-filters", json_filters]
     return {
         "name": "log-enricher", "image": image, "imagePullPolicy": "IfNotPresent",
-        "command": ["spo-enricher"], "args": ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir",
-                                              "/tmp/spo-enricher", "--metrics-address", "0.0.0.0:9111"],
+        "command": ["spo-enricher"], "args": args,
         "env": _common_env(level), "ports": [{"name": "enricher-metric", "containerPort": 9111}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "readOnlyRootFilesystem": True},
@@ -229,6 +240,12 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
     level = verbosity(spec, ref)
     selinux = _bool(spec, "enableSelinux", ref)
     enricher = _bool(spec, "enableLogEnricher", ref)
+    json_enricher = _bool(spec, "enableJsonEnricher", ref)
+    json_filters = spec.get("jsonEnricherFilters") or ""
+    if not isinstance(json_filters, str):
+        raise SpoError("must be a string (a JSON array of filters)", ref, "spec.jsonEnricherFilters")
+    if json_enricher:
+        jsonfilter.parse(json_filters, "spec.jsonEnricherFilters", ref)  # a bad filter fails here, naming the field
     proc_path = spec.get("hostProcVolumePath") or "/proc"
     if not isinstance(proc_path, str) or not proc_path.startswith("/"):
         raise SpoError("must be an absolute path", ref, "spec.hostProcVolumePath")
@@ -245,8 +262,9 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
                     _host_path("selinux-etc", "/etc/selinux", "Directory"),
                     _host_path("selinux-var", "/var/lib/selinux", "Directory"),
                     _host_path("selinuxd-state", "/var/lib/spo-selinuxd")]
-    if enricher:
-        containers.append(_enricher(image, level, proc_path))
+    if enricher or json_enricher:
+        containers.append(_enricher(image, level, proc_path, record=enricher,
+                                    json_filters=json_filters if json_enricher else None))
         volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory"),
                     _empty_dir("tmp-log-enricher", "64Mi")]
 
@@ -260,7 +278,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
         "tolerations": _list(spec, "tolerations", ref) or [dict(t) for t in DEFAULT_TOLERATIONS],
         "terminationGracePeriodSeconds": 30,
     }
-    if enricher:
+    if enricher or json_enricher:
         pod_spec["hostPID"] = True
     for key in ("affinity", "nodeSelector"):
         value = _dict(spec, key, ref)
@@ -293,7 +311,8 @@ def owner_references(spod: Mapping[str, Any]) -> List[Dict[str, Any]]:
 
 # the SPOD fields the node DaemonSet's pods depend on; other fields (webhook, label sync, allowedSyscalls, which
 # the node agent watches itself) must not roll the node pods
-_POD_FIELDS = ("enableSelinux", "enableLogEnricher", "verbosity", "tolerations", "affinity", "nodeSelector",
+_POD_FIELDS = ("enableSelinux", "enableLogEnricher", "enableJsonEnricher", "jsonEnricherFilters", "verbosity",
+               "tolerations", "affinity", "nodeSelector",
                "priorityClassName", "daemonResourceRequirements", "imagePullSecrets", "hostProcVolumePath")
 
 

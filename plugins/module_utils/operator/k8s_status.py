@@ -189,3 +189,38 @@ def apply(kube: Any, api_version: str, kind: str, name: str, namespace: Optional
             raise SpoError("cannot write the status: %s" % (exc.message or exc), obj=where)
         return {"changed": True, "before": before, "after": (result or {}).get("status") or after, "result": result}
     raise SpoError("the object kept changing while its status was written", obj=where)
+
+
+EVENT_TYPES = ("Normal", "Warning")
+
+
+def validate_events(events: Any) -> List[Dict[str, str]]:
+    """Events to record with a status change: each ``type`` (Normal, Warning), ``reason`` (CamelCase), ``message``."""
+    if events is None:
+        return []
+    if not isinstance(events, list):
+        raise SpoError("must be a list of events", field="events")
+    checked = []
+    for i, item in enumerate(events):
+        here = "events[%d]" % i
+        if not isinstance(item, dict):
+            raise SpoError("must be a mapping with type, reason and message", field=here)
+        kind, reason, message = item.get("type", "Normal"), item.get("reason"), item.get("message")
+        if kind not in EVENT_TYPES:
+            raise SpoError("must be Normal or Warning, got %r" % (kind,), field=here + ".type")
+        if not isinstance(reason, str) or not _REASON.match(reason):
+            raise SpoError("must be one CamelCase word, got %r" % (reason,), field=here + ".reason")
+        if not isinstance(message, str) or not message:
+            raise SpoError("must be a non-empty string", field=here + ".message")
+        checked.append({"type": kind, "reason": reason, "message": message})
+    return checked
+
+
+def record_events(kube: Any, obj: Dict[str, Any], events: List[Dict[str, str]], component: str) -> None:
+    """Record core/v1 Events about ``obj`` (the object the status was written on)."""
+    for event in events:
+        try:
+            kube.warning_event(obj, event["reason"], event["message"], component, event_type=event["type"])
+        except KubeError as exc:
+            raise SpoError("cannot record the event %s: %s" % (event["reason"], exc.message or exc),
+                           obj="%s %s" % (obj.get("kind"), (obj.get("metadata") or {}).get("name")))

@@ -342,8 +342,11 @@ class NodeRecorder(object):
 
     def __init__(self, kube: Any, enricher: Any, node: str, log: Callable[[str], None],
                  kernel_log: bool = True, marker: Optional[Callable[[int, str], None]] = None,
-                 marker_timeout: float = 10.0, switch: Optional[AuditSwitch] = None) -> None:
+                 marker_timeout: float = 10.0, switch: Optional[AuditSwitch] = None, record: bool = True) -> None:
+        """``record`` False: only the pod index (the JSON enricher's names), no recording."""
         self.kube = kube
+        self.record = record
+        self.keep_auditing = False  # the JSON enricher needs auditing on whether recorded pods run or not
         self.enricher = enricher
         self.node = node
         self.log = log
@@ -375,7 +378,7 @@ class NodeRecorder(object):
             return
         self.index.update(pod)
         uid = (pod.get("metadata") or {}).get("uid") or ""
-        if not recorded_containers(pod):
+        if not self.record or not recorded_containers(pod):
             if event == "DELETED":
                 self.index.retire(pod)
             return
@@ -396,7 +399,7 @@ class NodeRecorder(object):
     def tick(self) -> None:
         """Called by the daemon's loop: keep auditing on while recorded pods run, off when none is left."""
         with self.lock:
-            running = bool(self.live) or not self.work.empty()
+            running = bool(self.live) or not self.work.empty() or self.keep_auditing
         if running:
             self.switch.on()
         else:
