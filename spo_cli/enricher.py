@@ -133,8 +133,9 @@ def _write_line(text: str) -> None:
 def _json_enricher(args: argparse.Namespace, enricher: Any) -> Any:
     """The JSON enricher when asked for (its exec audit rule added); else None, and a rule an earlier run left is
     removed."""
-    from ansible_collections.spo.security_profiles.plugins.module_utils import auditrule, jsonfilter
-    from ansible_collections.spo.security_profiles.plugins.module_utils.jsonenricher import JsonEnricher
+    from ansible_collections.spo.security_profiles.plugins.module_utils.host import auditrule
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.jsonenricher import JsonEnricher
 
     if not args.json_enricher:
         try:
@@ -219,7 +220,7 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     if tailer is not None:
         tailer.save()
     if json_enricher is not None:
-        from ansible_collections.spo.security_profiles.plugins.module_utils import auditrule
+        from ansible_collections.spo.security_profiles.plugins.module_utils.host import auditrule
         auditrule.remove()
     recorder.switch.off()
     if server is not None:

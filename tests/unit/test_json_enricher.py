@@ -17,7 +17,9 @@ import time
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import execlog, jsonenricher, jsonfilter
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import execlog
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonenricher
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 HERE = os.path.dirname(os.path.abspath(__file__))

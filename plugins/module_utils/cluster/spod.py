@@ -14,7 +14,8 @@ import hashlib
 import json
 from typing import Any, Dict, List, Mapping, Optional
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import api, jsonfilter
+from ansible_collections.spo.security_profiles.plugins.module_utils import api
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 GROUP = api.GROUP

@@ -30,8 +30,8 @@ import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import jsonfilter
-from ansible_collections.spo.security_profiles.plugins.module_utils.execlog import ExecEvent, ExecParser
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.execlog import ExecEvent, ExecParser
 
 VERSION = "spo/v1_alpha"
 MAX_WAITING = 10000
