@@ -14,9 +14,9 @@ import errno
 import struct
 from typing import List, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.recording_local import _audit_request
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.local import _audit_request
 
 KEY = "spo-json-enricher"
 AUDIT_ADD_RULE = 1011

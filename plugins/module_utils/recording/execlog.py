@@ -24,8 +24,8 @@ import re
 import time
 from typing import Dict, List, Optional, Tuple
 
-from ansible_collections.spo.security_profiles.plugins.module_utils import libseccomp
-from ansible_collections.spo.security_profiles.plugins.module_utils.audit import _record_start, arch_name, decode_value
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.audit import _record_start, arch_name, decode_value
 
 MAX_ARGS = 64               # arguments kept per exec (the rest counted in args_dropped)
 MAX_ARG_BYTES = 4096        # bytes of arguments kept per exec, in all
