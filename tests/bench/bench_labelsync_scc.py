@@ -10,9 +10,9 @@ One watch on the namespaces stamps when each syncer's verdict appears: ours in t
 spo.x-k8s.io/pod-security-minimum, OpenShift's in security.openshift.io/MinimallySufficientPodSecurityStandard.
 Measured, seconds from sending the request until the verdict is seen, for both:
 
-* namespace create -> restricted (SPO_LABELSYNC_BENCH_NS namespaces, default 8, one after another);
+* namespace create -> restricted (SPO_LABELSYNC_BENCH_NS namespaces, default 12, one after another);
 * grant (a RoleBinding to the privileged SCC's ClusterRole for a service account) -> privileged, and
-  revoke (the RoleBinding deleted) -> restricted again (SPO_LABELSYNC_BENCH_GRANTS rounds, default 5).
+  revoke (the RoleBinding deleted) -> restricted again (SPO_LABELSYNC_BENCH_GRANTS rounds, default 8).
 
 Prints median and max of each, ours and OpenShift's, and their ratio.  Without a cluster (no
 KUBECONFIG) it says why and exits 0.
@@ -33,8 +33,8 @@ from typing import Dict, List, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
-NAMESPACES = int(os.environ.get("SPO_LABELSYNC_BENCH_NS", "8"))
-GRANTS = int(os.environ.get("SPO_LABELSYNC_BENCH_GRANTS", "5"))
+NAMESPACES = int(os.environ.get("SPO_LABELSYNC_BENCH_NS", "12"))
+GRANTS = int(os.environ.get("SPO_LABELSYNC_BENCH_GRANTS", "8"))
 SELECTOR = "spo.x-k8s.io/test-labelsync"
 OURS = "spo.x-k8s.io/pod-security-minimum"
 THEIRS = "security.openshift.io/MinimallySufficientPodSecurityStandard"

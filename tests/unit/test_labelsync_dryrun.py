@@ -76,7 +76,7 @@ def test_a_template_is_judged_as_admitted_once():
     summary = wl.summarize("Deployment", _deployment(BARE))
     judged = judge.judge("n", summary.template, _raw(summary), "restricted")
     assert judged == dryrun.Judged("restricted", "", True)  # SCC admission filled in the securityContext
-    for _ in range(5):  # the Deployment, its ReplicaSets, every later sync: no more dry runs
+    for _again in range(5):  # the Deployment, its ReplicaSets, every later sync: no more dry runs
         assert judge.judge("n", summary.template, _raw(summary), "restricted") == judged
     assert len(server.asked) == 1 and judge.dry_runs == 1
 

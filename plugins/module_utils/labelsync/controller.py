@@ -7,8 +7,9 @@
   (label ownership).  Source ``workloads``: every workload kind of ``workloads.RESOURCES`` is
   list+watched in all namespaces; each object is judged once when it changes and only its summary
   (with a workload's pod template) is cached; a template is judged as the API server admits it, by a
-  server-side dry run (``dryrun``: cached per template, capped per namespace, rate-limited).  Source ``scc`` (OpenShift): SCCs, service accounts, Roles, ClusterRoles, RoleBindings
-  and ClusterRoleBindings are list+watched instead.  ``auto`` picks ``scc`` when the API serves
+  server-side dry run (``dryrun``: cached per template, capped per namespace, rate-limited).  Source
+  ``scc`` (OpenShift): SCCs, service accounts, Roles, ClusterRoles, RoleBindings and
+  ClusterRoleBindings are list+watched instead.  ``auto`` picks ``scc`` when the API serves
   ``securitycontextconstraints`` (group security.openshift.io), else ``workloads``.
 * A change marks its namespace dirty (an SCC, ClusterRole or ClusterRoleBinding change marks every
   namespace, a Role or RoleBinding its own; bindings that name no service account or service
