@@ -114,14 +114,18 @@ def test_other_refusals_judge_the_template_as_written():
     assert judged.level == "baseline" and "security context constraint" in judged.why and judge.refused == 1
 
 
-def test_a_new_enforce_level_asks_again():
-    server = FakeServer()
+def test_a_refusal_is_asked_again_at_a_new_enforce_level_an_admission_is_not():
+    refusal = 'pods "x" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true (...)'
+    server = FakeServer(_refuse(refusal))
     judge = dryrun.DryRunJudge(server)
     summary = wl.summarize("Deployment", _deployment(BARE))
-    judge.judge("n", summary.template, _raw(summary), "restricted")
-    judge.judge("n", summary.template, _raw(summary), "privileged")
+    assert judge.judge("n", summary.template, _raw(summary), "restricted").level == "baseline"
+    server.admit = lambda spec: ADMITTED  # e.g. now under a level the pod passes
+    judged = judge.judge("n", summary.template, _raw(summary), "baseline")
+    assert judged.exact and judged.level == "restricted" and len(server.asked) == 2
+    assert list(judge.cache["n"]) == [("", summary.template_key)]  # the refusal made room
+    judge.judge("n", summary.template, _raw(summary), "restricted")  # admitted once: whatever the label
     assert len(server.asked) == 2
-    assert list(judge.cache["n"]) == [("privileged", summary.template_key)]  # the old one made room
 
 
 def test_many_templates_cost_at_most_the_cap_per_namespace():

@@ -11,9 +11,10 @@ stored) and judges the pod the server returns.
 
 Bounded in cost, whatever a tenant creates:
 
-* a cache keyed by (namespace, the namespace's enforce label, hash of the template's spec and
-  annotations): a Deployment and its ReplicaSets share one dry run, an unchanged template is never
-  dry-run again (entries expire after ``ttl`` seconds: SCC grants may change what admission does);
+* a cache per namespace keyed by the hash of the template's spec and annotations (and, for a dry
+  run that was refused, the namespace's enforce label then): a Deployment and its ReplicaSets share
+  one dry run, an unchanged template is never dry-run again (entries expire after ``ttl`` seconds:
+  SCC grants may change what admission does);
 * at most ``per_namespace`` distinct templates per namespace are dry-run (the cache holds no more for
   it); beyond that a template is judged as written (never lower than before this existed);
 * a token bucket per namespace (``namespace_rate`` per second, burst ``per_namespace``) and one for all
@@ -142,15 +143,16 @@ class DryRunJudge(object):
         """The level the pods of ``template`` need as admitted in ``namespace`` (whose enforce label is
         ``enforce``); ``raw`` is the template's own (level, why).  ``in_use``: the hashes of the templates
         the namespace has now, so that entries of templates gone make room.  Raises :class:`Throttled`."""
-        key = (enforce, template_hash(template))
+        digest = template_hash(template)
         now = self.clock()
         with self.lock:
-            found = self._cached(namespace, key, now)
-            if found is not None:
-                return found
+            for key in (("", digest), (enforce, digest)):  # as admitted; refused at this enforce level
+                found = self._cached(namespace, key, now)
+                if found is not None:
+                    return found
             entries = self.cache.setdefault(namespace, OrderedDict())
-            for old in [k for k in entries if k[0] != enforce or (in_use is not None and k[1] not in in_use)]:
-                del entries[old]  # judged at another enforce level, or its template is gone: makes room
+            for old in [k for k in entries if k[0] not in ("", enforce) or (in_use is not None and k[1] not in in_use)]:
+                del entries[old]  # refused at another enforce level, or its template is gone: makes room
             if len(entries) >= self.per_namespace:
                 self.over_cap += 1
                 return Judged(raw[0], _as_written(raw[1], "more than %d distinct pod templates in the namespace: "
@@ -166,7 +168,7 @@ class DryRunJudge(object):
         judged = self._dry_run(namespace, template, raw, enforce)
         with self.lock:
             entries = self.cache.setdefault(namespace, OrderedDict())
-            entries[key] = (judged, self.clock())
+            entries[("" if judged.exact else enforce, digest)] = (judged, self.clock())
             while len(entries) > max(1, self.per_namespace):
                 entries.popitem(last=False)
         return judged
