@@ -16,7 +16,8 @@
   account group are not even cached); a dirty
   namespace is synced as soon as the worker is free (``window`` 0, the default: the changes that
   arrive while it syncs make the next batch; a positive ``window`` waits that long after the first
-  change, :class:`Coalescer`), and only once every cache has listed (no decision from half a picture).
+  change, :class:`Coalescer`), and only once every cache has listed (no decision from half a picture);
+  the namespaces of one batch are synced by ``WORKERS`` threads (never one namespace twice at once).
   OpenShift's namespace-create sequence (namespace, then its uid-range annotation, then its service
   accounts) is several events: a fixed wait after each made us 3-4 windows slower than its syncer.
 * A namespace is synced by one server-side apply with field manager ``spo-label-sync`` (not forced
@@ -29,6 +30,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
@@ -44,6 +46,7 @@ SOURCES = ("auto", "workloads", "scc")
 COMPONENT = "spo-label-sync"
 EVENT_REASON = "PodSecurityLevelChanged"
 RBAC = "/apis/rbac.authorization.k8s.io/v1/"
+WORKERS = 4  # namespaces of one batch synced at once (API round trips: dry runs, applies, events)
 
 
 def _stderr(message: str) -> None:
@@ -275,7 +278,8 @@ class LabelSync(object):
             if exc.status == 404:
                 return
             raise
-        self.applied += 1
+        with self.lock:
+            self.applied += 1
         if applied:  # newer than the watch may be: decide the next time from what the server said
             with self.namespaces.lock:
                 self.namespaces.store[("", name)] = _slim_namespace(applied)
@@ -290,7 +294,8 @@ class LabelSync(object):
                     "metadata": {"name": name, "namespace": name, "uid": meta.get("uid")}}
         try:
             self.kube.warning_event(involved, EVENT_REASON, message, COMPONENT, event_type="Normal")
-            self.events += 1
+            with self.lock:
+                self.events += 1
         except k.KubeError as exc:
             self.log("namespace %s: event not recorded: %s" % (name, exc))
 
@@ -314,16 +319,25 @@ class LabelSync(object):
         if self.namespaces is None:
             return
         self.queue.add([name for _ns, name in list(self.namespaces.store)])
-        while not self.stop.is_set():
-            for name in self.queue.wait(timeout=0.5):
-                if self.stop.is_set():
-                    break
-                try:
-                    self.sync(str(name))
-                except Exception as exc:  # pylint: disable=broad-except
-                    self.errors += 1
-                    self.log("namespace %s: %s; retrying" % (name, exc))
-                    self.queue.requeue(name, min(30.0, 1.0 + self.errors))
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="label-sync") as pool:
+            while not self.stop.is_set():
+                batch = [str(name) for name in self.queue.wait(timeout=0.5)]
+                if len(batch) == 1:
+                    self._sync_or_retry(batch[0])
+                elif batch:  # distinct namespaces, in parallel; the next batch once all are done
+                    list(pool.map(self._sync_or_retry, batch))
+
+    def _sync_or_retry(self, name: str) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            self.sync(name)
+        except Exception as exc:  # pylint: disable=broad-except
+            with self.lock:
+                self.errors += 1
+                errors = self.errors
+            self.log("namespace %s: %s; retrying" % (name, exc))
+            self.queue.requeue(name, min(30.0, 1.0 + errors))
 
     def shutdown(self) -> None:
         self.stop.set()

@@ -104,7 +104,7 @@ class DryRunJudge(object):
     """Server-side dry runs of pod templates, cached and rate-limited (see the module)."""
 
     def __init__(self, create: Callable[[str, Obj], Obj], version: str = LATEST, per_namespace: int = 32,
-                 rate: float = 50.0, burst: int = 100, namespace_rate: float = 2.0, ttl: float = 600.0,
+                 rate: float = 100.0, burst: int = 200, namespace_rate: float = 2.0, ttl: float = 600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if per_namespace < 0:
             raise SpoError("must be 0 or more, got %r" % per_namespace, field="per_namespace")
