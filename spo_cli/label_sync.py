@@ -38,8 +38,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="Pod Security version to judge with and to write in the -version labels")
     parser.add_argument("--namespace-selector", default=env("LABEL_SYNC_NAMESPACE_SELECTOR") or None,
                         help="only namespaces matching this label selector (tests, benchmarks)")
-    parser.add_argument("--window", type=float, default=1.0,
-                        help="seconds of quiet before dirty namespaces are synced (debounce)")
+    parser.add_argument("--window", type=float, default=0.0,
+                        help="seconds to gather changes after the first before dirty namespaces are synced (0: sync "
+                             "at once; changes that arrive meanwhile make the next batch)")
+    parser.add_argument("--dry-run-cap", type=int, default=int(env("LABEL_SYNC_DRY_RUN_CAP", "32")),
+                        help="source workloads: at most this many distinct pod templates per namespace are judged by a "
+                             "server-side dry run (as admitted); others as written (env LABEL_SYNC_DRY_RUN_CAP)")
+    parser.add_argument("--no-dry-run", action="store_true",
+                        help="source workloads: judge pod templates as written, without server-side dry runs")
     parser.add_argument("--kubeconfig", default=None, help="kubeconfig (else $KUBECONFIG, else in-cluster)")
     parser.add_argument("--health-port", type=int, default=int(env("HEALTH_PORT", "0")),
                         help="serve /healthz and /readyz (0: off)")
@@ -59,7 +65,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         controller = LabelSync(connection, source=args.source, report_only=args.report_only, version=args.version,
                                namespace_selector=args.namespace_selector, window=args.window, log=log,
-                               verbose=args.verbose)
+                               verbose=args.verbose, dry_run=not args.no_dry_run, dry_run_cap=args.dry_run_cap)
     except Exception as exc:  # pylint: disable=broad-except
         log("spo-label-sync: %s" % exc)
         return 2
@@ -76,6 +82,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         server.shutdown()
     stats = {"applied": controller.applied, "events": controller.events, "errors": controller.errors,
              "requests": connection.requests, "by_verb": connection.by_verb, "source": controller.source}
+    if controller.judge is not None:
+        stats.update({"dry_runs": controller.judge.dry_runs, "dry_runs_refused": controller.judge.refused,
+                      "templates_over_cap": controller.judge.over_cap})
     report_stats(log, stats, args.stats_file)
     return 0
 

@@ -12,9 +12,16 @@ The controller runs out of cluster as a subprocess of the venv, narrowed to this
    set (restricted, owned by field manager spo-label-sync); a privileged Deployment added raises
    them — and its pod, refused while the namespace enforced restricted, then runs; removed lowers
    them; a label set by hand (another field manager) is left alone; Events record each change.
+3. Exact (source workloads, run with the token of a service account bound to the project's own
+   ClusterRole, as deployed): the level chosen is the API server's own verdict (``kubectl label
+   --dry-run=server ns ... enforce=L``: the most restricted L that draws no "existing pods ... violate"
+   warning): a template that names no securityContext (SCC admission fills it in: restricted, not
+   the baseline the raw template needs), and a finished pod that needs baseline (still counted).
+   Many distinct templates cost at most the per-namespace cap of dry runs.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -94,11 +101,12 @@ RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"dro
 
 class Controller(object):
     def __init__(self, kubeconfig: str, run: str, *args: str) -> None:
+        self.stats_path = "/tmp/spo-label-sync-%s-%d.json" % (run, int(time.time() * 1000))
         self.log_path = "/tmp/spo-label-sync-%s-%d.log" % (run, int(time.time() * 1000))
         self.handle = open(self.log_path, "w")
         env = dict(os.environ, KUBECONFIG=kubeconfig)
         self.proc = subprocess.Popen([os.path.join(VENV_BIN, "spo-label-sync"), "--namespace-selector",
-                                      "%s=%s" % (SELECTOR, run), "--window", "0.3", *args],
+                                      "%s=%s" % (SELECTOR, run), "--stats-file", self.stats_path, *args],
                                      stdout=self.handle, stderr=subprocess.STDOUT, env=env)
 
     def log(self) -> str:
@@ -118,18 +126,26 @@ class Controller(object):
         os.unlink(self.log_path)
         return text
 
+    def stats(self) -> Dict[str, Any]:
+        """The counts it wrote at exit (call after stop())."""
+        with open(self.stats_path) as handle:
+            found = json.load(handle)
+        os.unlink(self.stats_path)
+        return found
+
 
 @pytest.fixture
 def controller(kubeconfig):
     started: List[Controller] = []
 
-    def start(run: str, *args: str) -> Controller:
-        ctl = Controller(kubeconfig, run, *args)
+    def start(run: str, *args: str, config: str = "") -> Controller:
+        ctl = Controller(config or kubeconfig, run, *args)
         started.append(ctl)
         return ctl
     yield start
     for ctl in started:
-        print(ctl.stop())
+        if ctl.proc.returncode is None:
+            print(ctl.stop())
 
 
 def _ns(kube, name):
@@ -323,3 +339,136 @@ def test_spod_field_deploys_the_controller_in_cluster(kube, run_id):
         wait_for(lambda: _deployment_gone(kube), 300, 2.0, "Deployment spo-label-sync removed")
     finally:
         _spod_patch(kube, previous)
+
+
+# ---------------------------------------------------------------------------- exact: the API server's verdict
+ROLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                    "config", "rbac", "labelsync_role.yaml")
+
+
+@pytest.fixture
+def as_label_sync(kube, kubeconfig, run_id, tmp_path):
+    """A kubeconfig for a service account bound to the project's own label-sync ClusterRole (as deployed: no
+    SCC of its own, so a dry run is admitted with the SCCs of the workload's service account only)."""
+    import yaml
+    from kubernetes import client
+    run, created = run_id
+    name = "ls-ctl-%s" % run
+    _core(kube).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(
+        name=name, labels={"spo.x-k8s.io/test": "true"})))
+    created.append(name)
+    _core(kube).create_namespaced_service_account(name, {"metadata": {"name": "spo-label-sync"}})
+    with open(ROLE) as handle:
+        role = yaml.safe_load(handle)
+    role["metadata"] = {"name": "spo-label-sync-test-" + run, "labels": {"spo.x-k8s.io/test": "true"}}
+    rbac = client.RbacAuthorizationV1Api(kube)
+    rbac.create_cluster_role(role)
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": "spo-label-sync-test-" + run, "labels": {"spo.x-k8s.io/test": "true"}},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role["metadata"]["name"]},
+        "subjects": [{"kind": "ServiceAccount", "name": "spo-label-sync", "namespace": name}]})
+    token = _core(kube).create_namespaced_service_account_token(
+        "spo-label-sync", name, {"spec": {"expirationSeconds": 3600}}).status.token
+    with open(kubeconfig) as handle:
+        admin = yaml.safe_load(handle)
+    cluster = admin["clusters"][0]
+    path = tmp_path / "label-sync.kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": "label-sync", "user": {"token": token}}],
+        "contexts": [{"name": "label-sync", "context": {"cluster": cluster["name"], "user": "label-sync"}}],
+        "current-context": "label-sync"}))
+    yield str(path)
+    rbac.delete_cluster_role_binding("spo-label-sync-test-" + run)
+    rbac.delete_cluster_role("spo-label-sync-test-" + run)
+
+
+def _violations(name: str, level: str) -> str:
+    """The API server's warnings for the enforce level ``level`` (dry run; -version names the server's
+    minor so that the policy always changes and the server checks the namespace's pods)."""
+    done = subprocess.run(["kubectl", "label", "--dry-run=server", "--overwrite", "ns", name, PSA + "enforce=" + level,
+                           PSA + "enforce-version=" + _server_minor()], check=True, capture_output=True, text=True,
+                          env=dict(os.environ))
+    return done.stderr if "violate" in done.stderr else ""
+
+
+def _server_minor() -> str:
+    done = subprocess.run(["kubectl", "version", "-o", "json"], check=True, capture_output=True, text=True,
+                          env=dict(os.environ))
+    server = json.loads(done.stdout)["serverVersion"]
+    return "v%s.%s" % (server["major"], server["minor"].rstrip("+"))
+
+
+def api_verdict(name: str) -> str:
+    """The most restricted level the API server lets the namespace enforce without a warning about its pods."""
+    for level in ("restricted", "baseline"):
+        if not _violations(name, level):
+            return level
+    return "privileged"
+
+
+def _phase(kube, name, pod) -> str:
+    return _core(kube).read_namespaced_pod(pod, name).status.phase or ""
+
+
+def test_the_level_is_the_api_servers_verdict(kube, run_id, controller, as_label_sync):
+    run, created = run_id
+    name = _make_ns(kube, run, created, "exact", {OPENSHIFT_SYNC: "false", OUR_SYNC: "true"})
+    _grant_scc(kube, name, "root", "anyuid")
+    ctl = controller(run, "--source", "workloads", config=as_label_sync)
+    wait_for(lambda: _levels(kube, name)["enforce"] == "restricted", 60, 0.5, "restricted labels on %s" % name)
+
+    # a template that names no securityContext: baseline as written; SCC restricted-v2 fills it in on admission
+    _apps(kube).create_namespaced_deployment(name, _deployment("web", replicas=1))
+    wait_for(lambda: _pods_running(kube, name, "web"), 120, 1.0, "web running in %s" % name)
+    time.sleep(1.0)  # what the controller does about the Deployment, its ReplicaSet and pod
+    assert _levels(kube, name)["enforce"] == "restricted", _annotations(kube, name)
+    assert _annotations(kube, name)[MINIMUM] == "restricted"
+    assert api_verdict(name) == "restricted"
+
+    # a template the namespace's enforce level refuses (root, with anyuid): the dry run is refused, the level
+    # rises, then the dry run at that level judges it as admitted: baseline (not privileged)
+    _apps(kube).create_namespaced_deployment(name, _deployment("root", {"runAsUser": 0}, sa="root"))
+    wait_for(lambda: _levels(kube, name)["enforce"] == "baseline", 60, 0.5, "baseline on %s" % name)
+    # a pod that runs as root, finished: still counted by the API server, so by us
+    _core(kube).create_namespaced_pod(name, {"metadata": {"name": "once"}, "spec": {
+        "serviceAccountName": "root", "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+        "containers": [{"name": "main", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent", "command": ["true"],
+                        "securityContext": {"runAsUser": 0}}]}})
+    wait_for(lambda: _phase(kube, name, "once") == "Succeeded", 120, 1.0, "pod once finished")
+    _apps(kube).delete_namespaced_deployment("root", name)
+    wait_for(lambda: "Pod once needs baseline" in _annotations(kube, name).get(MINIMUM + "-reason", ""), 30, 0.5,
+             "the finished pod as the reason on %s" % name)
+    assert _levels(kube, name)["enforce"] == "baseline"
+    assert api_verdict(name) == "baseline"
+    assert "once" in _violations(name, "restricted")
+
+    # the pod removed: restricted again, as the API server says
+    _core(kube).delete_namespaced_pod("once", name, grace_period_seconds=0)
+    wait_for(lambda: _levels(kube, name)["enforce"] == "restricted", 60, 0.5, "restricted again on %s" % name)
+    assert api_verdict(name) == "restricted"
+    # the dry runs stored nothing
+    pods = [p.metadata.name for p in _core(kube).list_namespaced_pod(name).items]
+    assert not [p for p in pods if p.startswith("spo-label-sync-dry-run")], pods
+    ctl.stop()
+    stats = ctl.stats()
+    assert stats["errors"] == 0 and 2 <= stats["dry_runs"] <= 8, stats
+
+
+def test_many_templates_cost_at_most_the_cap(kube, run_id, controller, as_label_sync):
+    """A tenant's many distinct templates (one namespace): at most --dry-run-cap dry runs per enforce level;
+    the others are judged as written, and the reason says so."""
+    run, created = run_id
+    name = _make_ns(kube, run, created, "cap", {OPENSHIFT_SYNC: "false", OUR_SYNC: "true"})
+    for i in range(12):
+        dep = _deployment("web%02d" % i)
+        dep["spec"]["template"]["metadata"]["annotations"] = {"rev": str(i)}
+        _apps(kube).create_namespaced_deployment(name, dep)
+    ctl = controller(run, "--source", "workloads", "--dry-run-cap", "3", config=as_label_sync)
+    wait_for(lambda: _levels(kube, name)["enforce"] == "baseline", 60, 0.5, "baseline on %s" % name)
+    time.sleep(2.0)
+    assert "more than 3 distinct pod templates" in _annotations(kube, name)[MINIMUM + "-reason"]
+    ctl.stop()
+    stats = ctl.stats()
+    # a dry run per template up to the cap, again once the enforce label changed (restricted -> baseline)
+    assert stats["dry_runs"] <= 6 and stats["templates_over_cap"] >= 9, stats

@@ -46,7 +46,9 @@ def test_every_workload_kind_is_judged(kind, spec, level):
 
 
 def test_what_does_not_count():
-    assert wl.summarize("Pod", dict(_template("Pod", PRIVILEGED_SPEC), status={"phase": "Succeeded"})) is None
+    # a finished pod counts: the API server checks every pod it lists when the enforce label changes
+    for phase in ("Succeeded", "Failed"):
+        assert wl.summarize("Pod", dict(_template("Pod", PRIVILEGED_SPEC), status={"phase": phase})).level == "privileged"
     old = _template("ReplicaSet", PRIVILEGED_SPEC)
     old["spec"]["replicas"] = 0
     assert wl.summarize("ReplicaSet", old).level == "privileged"  # not owned: counts

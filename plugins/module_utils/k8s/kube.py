@@ -282,8 +282,8 @@ class Kube(object):
     def list(self, path: str, query: Optional[Dict[str, Any]] = None) -> Any:
         return self._send("GET", path, query, verb="list", timeout=120)
 
-    def create(self, path: str, body: Dict[str, Any]) -> Any:
-        return self._send("POST", path, body=body, verb="create")
+    def create(self, path: str, body: Dict[str, Any], query: Optional[Dict[str, Any]] = None) -> Any:
+        return self._send("POST", path, query, body=body, verb="create")
 
     def delete(self, path: str, body: Optional[Dict[str, Any]] = None, missing_ok: bool = True) -> Any:
         try:

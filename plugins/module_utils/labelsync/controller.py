@@ -6,14 +6,20 @@
 * Namespaces (optionally narrowed by a label selector) are list+watched with their managedFields
   (label ownership).  Source ``workloads``: every workload kind of ``workloads.RESOURCES`` is
   list+watched in all namespaces; each object is judged once when it changes and only its summary
-  is cached.  Source ``scc`` (OpenShift): SCCs, service accounts, Roles, ClusterRoles, RoleBindings
-  and ClusterRoleBindings are list+watched instead.  ``auto`` picks ``scc`` when the API serves
+  (with a workload's pod template) is cached; a template is judged as the API server admits it, by a
+  server-side dry run (``dryrun``: cached per template, capped per namespace, rate-limited).  Source
+  ``scc`` (OpenShift): SCCs, service accounts, Roles, ClusterRoles, RoleBindings and
+  ClusterRoleBindings are list+watched instead.  ``auto`` picks ``scc`` when the API serves
   ``securitycontextconstraints`` (group security.openshift.io), else ``workloads``.
 * A change marks its namespace dirty (an SCC, ClusterRole or ClusterRoleBinding change marks every
   namespace, a Role or RoleBinding its own; bindings that name no service account or service
-  account group are not even cached); dirty
-  namespaces are handled in batches after ``window`` seconds of quiet (:class:`Coalescer`), and only
-  once every cache has listed (no decision from half a picture).
+  account group are not even cached); a dirty
+  namespace is synced as soon as the worker is free (``window`` 0, the default: the changes that
+  arrive while it syncs make the next batch; a positive ``window`` waits that long after the first
+  change, :class:`Coalescer`), and only once every cache has listed (no decision from half a picture);
+  the namespaces of one batch are synced by ``WORKERS`` threads (never one namespace twice at once).
+  OpenShift's namespace-create sequence (namespace, then its uid-range annotation, then its service
+  accounts) is several events: a fixed wait after each made us 3-4 windows slower than its syncer.
 * A namespace is synced by one server-side apply with field manager ``spo-label-sync`` (not forced
   unless adopting OpenShift's labels, see ``namespaces``); a 409 means another manager took a label
   meanwhile: it is left to them.  An Event (type Normal, reason ``PodSecurityLevelChanged``) is
@@ -24,11 +30,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
 from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.coalesce import Coalescer
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import dryrun
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import namespaces as nsmod
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import scc as sccmod
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import workloads as wl
@@ -38,6 +46,7 @@ SOURCES = ("auto", "workloads", "scc")
 COMPONENT = "spo-label-sync"
 EVENT_REASON = "PodSecurityLevelChanged"
 RBAC = "/apis/rbac.authorization.k8s.io/v1/"
+WORKERS = 4  # namespaces of one batch synced at once (API round trips: dry runs, applies, events)
 
 
 def _stderr(message: str) -> None:
@@ -78,8 +87,9 @@ class LabelSync(object):
     """The controller.  ``run()`` blocks until ``stop`` is set."""
 
     def __init__(self, client: k.Kube, source: str = "auto", report_only: bool = False, version: str = LATEST,
-                 namespace_selector: Optional[str] = None, window: float = 1.0,
-                 log: Callable[[str], None] = _stderr, verbose: bool = False) -> None:
+                 namespace_selector: Optional[str] = None, window: float = 0.0,
+                 log: Callable[[str], None] = _stderr, verbose: bool = False, dry_run: bool = True,
+                 dry_run_cap: int = 32) -> None:
         if source not in SOURCES:
             raise SpoError("must be one of %s, got %r" % (", ".join(SOURCES), source), field="source")
         parse_version(version)
@@ -103,6 +113,9 @@ class LabelSync(object):
         self.events = 0
         self.errors = 0
         self.synced_at: Optional[float] = None
+        self.dry_run = dry_run
+        self.dry_run_cap = dry_run_cap
+        self.judge: Optional[dryrun.DryRunJudge] = None
 
     # ------------------------------------------------------------------ caches
     def _reflector(self, name: str, path: str, handler: k.Handler, slim: Callable[[Dict[str, Any]], Any],
@@ -117,6 +130,8 @@ class LabelSync(object):
             with self.lock:
                 self.by_namespace.pop(key[1], None)
                 self.emitted.pop(key[1], None)
+            if self.judge is not None:
+                self.judge.forget(key[1])
             return
         self.queue.add([key[1]])
 
@@ -167,6 +182,8 @@ class LabelSync(object):
         self.namespaces = self._reflector("namespaces", k.core_path("namespaces"), self._on_namespace,
                                           _slim_namespace, query)
         if self.source == "workloads":
+            if self.dry_run:
+                self.judge = dryrun.DryRunJudge(self._dry_run_create, self.version, per_namespace=self.dry_run_cap)
             for resource in wl.RESOURCES:
                 self._reflector(resource.kind, resource.path, self._workload_handler(resource.kind),
                                 self._workload_slim(resource.kind))
@@ -190,6 +207,8 @@ class LabelSync(object):
         if self.source == "workloads":
             with self.lock:
                 summaries = list((self.by_namespace.get(name) or {}).values())
+            if self.judge is not None:
+                summaries = self._as_admitted(name, ns, summaries)
             level, needing = wl.namespace_level(summaries)
             if not needing:
                 return level, "no workload needs more than restricted (%d judged)" % len(summaries)
@@ -202,6 +221,24 @@ class LabelSync(object):
         bindings = [b for b in list(self.rolebindings.store.values()) + list(self.clusterrolebindings.store.values())
                     if b]
         return sccmod.namespace_level(ns, sas, self.sccs.items(), role_rules, bindings)
+
+    def _dry_run_create(self, namespace: str, pod: Dict[str, Any]) -> Dict[str, Any]:
+        return self.kube.create(k.core_path("pods", namespace), pod, {"dryRun": "All", "fieldManager": COMPONENT})
+
+    def _as_admitted(self, name: str, ns: Dict[str, Any], summaries: List[wl.Summary]) -> List[wl.Summary]:
+        """The summaries with each pod template judged as the API server admits it (raises Throttled)."""
+        if self.judge is None:
+            return summaries
+        enforce = ((ns.get("metadata") or {}).get("labels") or {}).get(nsmod.PREFIX + "enforce", "")
+        in_use = {s.template_key for s in summaries if s.template is not None}
+        out = []
+        for summary in summaries:
+            if summary.template is None:
+                out.append(summary)
+                continue
+            judged = self.judge.judge(name, summary.template, (summary.level, summary.why), enforce, in_use)
+            out.append(summary._replace(level=judged.level, why=judged.why))
+        return out
 
     def sync(self, name: str) -> None:
         if self.namespaces is None:
@@ -216,6 +253,9 @@ class LabelSync(object):
             return
         try:
             found = self.level_of(ns)
+        except dryrun.Throttled as exc:
+            self.queue.requeue(name, exc.delay)
+            return
         except SpoError as exc:
             self.log("namespace %s: no level: %s" % (name, exc))
             return
@@ -238,7 +278,8 @@ class LabelSync(object):
             if exc.status == 404:
                 return
             raise
-        self.applied += 1
+        with self.lock:
+            self.applied += 1
         if applied:  # newer than the watch may be: decide the next time from what the server said
             with self.namespaces.lock:
                 self.namespaces.store[("", name)] = _slim_namespace(applied)
@@ -253,7 +294,8 @@ class LabelSync(object):
                     "metadata": {"name": name, "namespace": name, "uid": meta.get("uid")}}
         try:
             self.kube.warning_event(involved, EVENT_REASON, message, COMPONENT, event_type="Normal")
-            self.events += 1
+            with self.lock:
+                self.events += 1
         except k.KubeError as exc:
             self.log("namespace %s: event not recorded: %s" % (name, exc))
 
@@ -277,16 +319,25 @@ class LabelSync(object):
         if self.namespaces is None:
             return
         self.queue.add([name for _ns, name in list(self.namespaces.store)])
-        while not self.stop.is_set():
-            for name in self.queue.wait(timeout=0.5):
-                if self.stop.is_set():
-                    break
-                try:
-                    self.sync(str(name))
-                except Exception as exc:  # pylint: disable=broad-except
-                    self.errors += 1
-                    self.log("namespace %s: %s; retrying" % (name, exc))
-                    self.queue.requeue(name, min(30.0, 1.0 + self.errors))
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="label-sync") as pool:
+            while not self.stop.is_set():
+                batch = [str(name) for name in self.queue.wait(timeout=0.5)]
+                if len(batch) == 1:
+                    self._sync_or_retry(batch[0])
+                elif batch:  # distinct namespaces, in parallel; the next batch once all are done
+                    list(pool.map(self._sync_or_retry, batch))
+
+    def _sync_or_retry(self, name: str) -> None:
+        if self.stop.is_set():
+            return
+        try:
+            self.sync(name)
+        except Exception as exc:  # pylint: disable=broad-except
+            with self.lock:
+                self.errors += 1
+                errors = self.errors
+            self.log("namespace %s: %s; retrying" % (name, exc))
+            self.queue.requeue(name, min(30.0, 1.0 + errors))
 
     def shutdown(self) -> None:
         self.stop.set()

@@ -8,10 +8,11 @@ summary (kind, name, level, why), so a namespace's level (:func:`namespace_level
 small records.  What counts:
 
 * pod templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs and
-  ReplicationControllers, and bare pods (every pod: a controller's pods are judged as they were
-  admitted, after mutating admission);
-* not: pods that have finished (``Succeeded``/``Failed``: they are never admitted again), and
-  ReplicaSets/ReplicationControllers scaled to 0 that a controller owns (a Deployment's old
+  ReplicationControllers (the summary keeps the template: the controller judges it as the API server
+  admits it, with a server-side dry run, see ``dryrun``), and pods (every pod, as it was admitted, after
+  mutating admission) — finished ones (``Succeeded``/``Failed``) too: the API server's check of a
+  namespace's new enforce level counts every pod it lists, whatever its phase;
+* not: ReplicaSets/ReplicationControllers scaled to 0 that a controller owns (a Deployment's old
   revisions: the Deployment's own template is what runs; a rollback changes that template first).
 
 A workload the engine cannot read (malformed template) counts as ``privileged`` — never lower a
@@ -22,6 +23,8 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync.dryrun import template_hash
+from ansible_collections.spo.security_profiles.plugins.module_utils.pss import podspec
 from ansible_collections.spo.security_profiles.plugins.module_utils.pss.evaluate import evaluate
 from ansible_collections.spo.security_profiles.plugins.module_utils.pss.version import (
     LATEST, PRIVILEGED, RESTRICTED, level_index)
@@ -54,6 +57,8 @@ class Summary(NamedTuple):
     name: str
     level: str
     why: str  # the first violation at the level above, or why it was not judged
+    template: Optional[Obj] = None  # a workload's pod template ({metadata, spec}); None for a Pod
+    template_key: str = ""  # dryrun.template_hash(template)
 
     def describe(self) -> str:
         return "%s %s needs %s (%s)" % (self.kind, self.name, self.level, self.why) if self.why else \
@@ -61,9 +66,7 @@ class Summary(NamedTuple):
 
 
 def counts(kind: str, obj: Obj) -> bool:
-    """Whether ``obj`` (of ``kind``) is a workload whose pods may still be admitted."""
-    if kind == "Pod":
-        return ((obj.get("status") or {}).get("phase")) not in ("Succeeded", "Failed")
+    """Whether ``obj`` (of ``kind``) counts: every pod, and every workload whose pods may still be admitted."""
     if kind in ("ReplicaSet", "ReplicationController"):
         meta = obj.get("metadata") or {}
         owned = any(ref.get("controller") for ref in meta.get("ownerReferences") or [])
@@ -88,7 +91,13 @@ def summarize(kind: str, obj: Obj, version: str = LATEST) -> Optional[Summary]:
         above = evaluate(dict(obj, kind=kind), "baseline", version, as_admitted=False) \
             if level == PRIVILEGED else verdict
         why = above.violations[0].text() if above.violations else ""
-    return Summary(kind, namespace, name, level, why)
+    if kind == "Pod":
+        return Summary(kind, namespace, name, level, why)
+    found = podspec.extract(dict(obj, kind=kind))
+    if found is None:
+        return Summary(kind, namespace, name, level, why)
+    template = {"metadata": {k: v for k, v in found[0].items() if k in ("labels", "annotations")}, "spec": found[1]}
+    return Summary(kind, namespace, name, level, why, template, template_hash(template))
 
 
 def namespace_level(summaries: Iterable[Summary]) -> Tuple[str, List[Summary]]:
