@@ -53,7 +53,7 @@ class Stamps(object):
         self.stop = False
 
     def run(self) -> None:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+        from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
         rv = self.client.list(k.core_path("namespaces"), {"labelSelector": self.selector})["metadata"][
             "resourceVersion"]
         while not self.stop:
@@ -114,7 +114,7 @@ def main() -> int:  # pylint: disable=too-many-locals
     if not path or not os.path.exists(path):
         print("bench_labelsync_scc: skipped: no KUBECONFIG (run through ../shared/cluster/cluster exec)")
         return 0
-    from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import kube as k
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
     client = k.connect(path, user_agent="bench-labelsync-scc")
     try:
         client.get("/version")

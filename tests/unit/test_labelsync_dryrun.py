@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.kube import KubeError
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import KubeError
 from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import dryrun, workloads as wl
 
 BARE = {"containers": [{"name": "c", "image": "i"}]}  # names no securityContext: baseline as written
