@@ -40,7 +40,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.node
     PROFILE_KINDS, SPNS_CACHES, SPOD_NAME, AgentCache, unseen_change)
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_keeper import FINALIZER, Keeper, unclaimed
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_plan import (
-    RAW_KIND, SECCOMP_KIND, SELINUX_KIND, Key, Outcome, Planner, Snapshot, plan_gone)
+    RAW_KIND, SECCOMP_KIND, SELINUX_KIND, Key, Outcome, Planner, plan_gone)
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_status import (
     COMPONENT, StatusWriter)
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_writer import (
@@ -290,7 +290,7 @@ class NodeAgent(object):
             self.requeue(key, RETRY_DELAY)
         # 5. node status, deletion, profile status
         order = spread(self.node, outcomes)
-        results = self._parallel(lambda key: self.finish(key, present.get(key), outcomes[key], snapshot, live), order)
+        results = self._parallel(lambda key: self.finish(key, present.get(key), outcomes[key], live), order)
         for key, ok in zip(order, results):
             if not ok:
                 self.requeue(key, RETRY_DELAY)
@@ -312,8 +312,7 @@ class NodeAgent(object):
             outcomes[key].state = ns.PENDING
         return failed
 
-    def finish(self, key: Key, obj: Optional[Dict[str, Any]], out: Outcome, snapshot: Snapshot,
-               live: Optional[Set[str]]) -> None:
+    def finish(self, key: Key, obj: Optional[Dict[str, Any]], out: Outcome, live: Optional[Set[str]]) -> None:
         """SPNS, deletion and the aggregated status of one profile."""
         if obj is None or out.delete:
             self.planner.forget(key)
