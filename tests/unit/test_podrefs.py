@@ -51,4 +51,3 @@ def test_pod_refs_legacy_annotation_and_finished_pods():
     assert pod_refs(pod) == [("seccomp", "a", "x.json")]
     assert pod_refs(_pod(phase="Succeeded", annotations=pod["metadata"]["annotations"])) == []
     assert slim_pod(_pod()) is None  # uses no operator profile: not cached
-

@@ -32,4 +32,3 @@ def test_allowed_syscalls_check():
     with pytest.raises(SpoError) as info:
         check_allowed_syscalls(dict(oci, defaultAction="SCMP_ACT_ALLOW"), frozenset(["read"]), "SeccompProfile ns/p")
     assert info.value.field == "spec.defaultAction"
-
