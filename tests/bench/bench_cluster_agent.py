@@ -399,10 +399,10 @@ def main() -> int:
             stats = single.get("agent") or {}
             print("(a) 1 agent, %d profiles: Installed + files in %.2f s (target <= 30 s); every status Installed "
                   "after %.2f s; creates took %.2f s; engine alone on the host %.2f s (agent/engine %.1fx); "
-                  "delete %.2f s; %s API requests (%s), peak RSS %.1f MB"
+                  "delete %.2f s; %s API requests (%s), %s CPU s, peak RSS %.1f MB"
                   % (args.count, single["installed_s"], single["all_status_installed_s"], single["create_s"],
                      single["baseline_s"], single["ratio"], single["delete_s"], stats.get("requests"),
-                     json.dumps(stats.get("by_verb"), sort_keys=True), (stats.get("max_rss_kb") or 0) / 1024.0))
+                     json.dumps(stats.get("by_verb"), sort_keys=True), stats.get("cpu_s"), (stats.get("max_rss_kb") or 0) / 1024.0))
             failed = failed or not single["ok"]
         if not args.skip_multi:
             floor = api_write_floor(kube, args.count * args.agents)
@@ -413,14 +413,15 @@ def main() -> int:
             multi = bench_multi(kube, args.count, args.agents, work)
             stats = multi["stats"]
             rss = [s.get("max_rss_kb", 0) / 1024.0 for s in stats]
+            cpu = [s.get("cpu_s", 0) for s in stats]
             # start-up: 8 lists + 8 watches; the rest is per profile (install and delete)
             per = [(s.get("requests", 0) - 16) / float(args.count) for s in stats]
             print("(b) %d agents, %d profiles: Installed on every node (%d node statuses) in %.2f s (target <= 60 s); "
                   "creates took %.2f s; delete %.2f s; API requests per profile per node %.2f..%.2f (mean %.2f, "
-                  "install and delete, watches included); peak RSS %.1f..%.1f MB (target <= 64 MB)"
+                  "install and delete, watches included); CPU s per agent %.1f..%.1f; peak RSS %.1f..%.1f MB (target <= 64 MB)"
                   % (args.agents, args.count, args.agents * args.count, multi["installed_all_nodes_s"],
                      multi["create_s"], multi["delete_s"], min(per or [0]), max(per or [0]),
-                     sum(per) / max(len(per), 1), min(rss or [0]), max(rss or [0])))
+                     sum(per) / max(len(per), 1), min(cpu or [0]), max(cpu or [0]), min(rss or [0]), max(rss or [0])))
             print("(b) against the API server's write floor: %.1fx (%.2f s / %.1f s)"
                   % (multi["installed_all_nodes_s"] / max(floor["floor_s"], 0.001), multi["installed_all_nodes_s"],
                      floor["floor_s"]))

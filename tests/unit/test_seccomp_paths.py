@@ -4,16 +4,17 @@ webhook all put and find a profile at the same file, for the longest and oddest 
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.host import nodefs
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import paths as seccomp_paths
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import metrics
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import SECCOMP_KIND, NodeAgent
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_cache import AgentCache
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_plan import (
+    SECCOMP_KIND, Planner, Snapshot)
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_writer import NodeWriter
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podrefs import slim_pod
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import settings
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import install
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import binding
@@ -37,20 +38,23 @@ LONGEST_PLAIN = _long(250)      # + ".json": 255 bytes, NAME_MAX exactly
 NAMES = ["p", "p1.json", "x.json", "0", "42", "a.b.c", "a-1.b-2", LONGEST, LONGEST_PLAIN]
 
 
-def _agent(objs, root):
-    agent = NodeAgent.__new__(NodeAgent)  # no API: the file-level steps only
-    store = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objs}
-    agent.reflectors = {SECCOMP_KIND: type("R", (), {"store": store, "get": lambda self, key: store.get(key)})()}
-    agent.root = root
-    agent.namespace = None
-    agent.lock = threading.RLock()
-    agent.pod_index = {}
-    agent.selinux_dir = os.path.join(root, "no-selinux")
-    agent.metrics = metrics.AgentMetrics(lambda: 0.0)
-    agent.log = lambda message: None
-    agent.shipped = []
-    agent.settings = settings(None)
-    return agent
+def _node(objs, kubelet):
+    """The node agent's cache (filled by hand, as its watches would) and node writer."""
+    cache = AgentCache(None, "vm")
+    for obj in objs:
+        cache.reflectors[SECCOMP_KIND].store[(obj["metadata"]["namespace"], obj["metadata"]["name"])] = obj
+    writer = NodeWriter(kubelet, selinux_dir=os.path.join(kubelet, "no-selinux"), metrics=metrics.AgentMetrics())
+    return cache, writer
+
+
+def _remove_orphans(cache, writer):
+    writer.remove_orphans(set(cache.reflectors[SECCOMP_KIND].store), set(), lambda key: bool(cache.users(key)))
+
+
+def _plan(objs):
+    keys = [(SECCOMP_KIND, "ns", o["metadata"]["name"]) for o in objs]
+    snapshot = Snapshot({SECCOMP_KIND: {("ns", o["metadata"]["name"]): o for o in objs}})
+    return keys, Planner().plan(snapshot, dict(zip(keys, objs)))
 
 
 def _pod_using(localhost):
@@ -69,21 +73,20 @@ def test_every_door_names_the_same_file(tmp_path, name):
     assert len(os.path.basename(path).encode()) <= nodefs.NAME_MAX
     assert localhost == "operator/ns/" + os.path.basename(path)
     assert os.path.basename(path) == (name if name.endswith(".json") else name + ".json")  # upstream's file name
-    root = os.path.join(kubelet, "seccomp", "operator")
-    agent = _agent([profile(name)], root)
+    cache, writer = _node([profile(name)], kubelet)
     key = (SECCOMP_KIND, "ns", name)
-    assert agent.seccomp_path(key) == agent.seccomp_file(key) == path
+    assert writer.seccomp_path(key) == writer.seccomp_file(key) == path
     assert binding.seccomp_localhost("ns", name) == localhost
     # a pod naming that file uses this profile (for the finalizer and the status' workloads)
     for ref in slim_pod(_pod_using(localhost))["refs"]:
-        agent.pod_index.setdefault(tuple(ref), set()).add("ns/web")
-    assert agent.users(key) == ["ns/web"]
+        cache.pod_index.setdefault(tuple(ref), set()).add("ns/web")
+    assert cache.users(key) == ["ns/web"]
     # an agent restart (orphan cleanup) keeps the live file
-    agent.pod_index.clear()
-    agent.remove_orphans()
+    cache.pod_index.clear()
+    _remove_orphans(cache, writer)
     assert os.path.isfile(path)
     # ... and removes it once no profile has it
-    _agent([], root).remove_orphans()
+    _remove_orphans(*_node([], kubelet))
     assert not os.path.exists(path)
 
 
@@ -93,9 +96,8 @@ def test_a_name_whose_file_cannot_exist_is_refused_naming_the_field(tmp_path):
         install([profile(name, syscalls=[allow("read")])], str(tmp_path))
     assert info.value.obj == "SeccompProfile ns/%s" % name and info.value.field == "metadata.name"
     assert "would be 256 bytes" in info.value.message and "at most 255" in info.value.message
-    agent = _agent([profile(name)], str(tmp_path))
-    key = (SECCOMP_KIND, "ns", name)
-    out = agent.validate_seccomp([key], {key: profile(name)})[key]
+    keys, outcomes = _plan([profile(name)])
+    out = outcomes[keys[0]]
     assert out.state == "Error" and "metadata.name" in out.message and not out.write
 
 
@@ -109,11 +111,8 @@ def test_temporary_names_fit_name_max(tmp_path):
 
 
 def test_p1_and_p1_json_of_one_namespace_share_a_file_and_only_one_writes_it(tmp_path):
-    root = str(tmp_path)
     p1, p1_json = profile("p1", syscalls=[allow("read")]), profile("p1.json", syscalls=[allow("write")])
-    agent = _agent([p1, p1_json], root)
-    keys = [(SECCOMP_KIND, "ns", "p1"), (SECCOMP_KIND, "ns", "p1.json")]
-    outcomes = agent.validate_seccomp(keys, dict(zip(keys, [p1, p1_json])))
+    keys, outcomes = _plan([p1, p1_json])
     assert outcomes[keys[0]].write
     refused = outcomes[keys[1]]
     assert refused.state == "Error" and not refused.write and not refused.remove_file
@@ -122,6 +121,6 @@ def test_p1_and_p1_json_of_one_namespace_share_a_file_and_only_one_writes_it(tmp
     assert seccomp_paths.names_of_file("p1.json.json") == ["p1.json.json"]
     # p1.json going away never takes p1's file
     path = install([p1], str(tmp_path / "k"))["profiles"][0]["path"]
-    agent = _agent([p1, p1_json], os.path.dirname(os.path.dirname(path)))
-    agent._remove_any_file(keys[1])
+    cache, writer = _node([p1, p1_json], str(tmp_path / "k"))
+    writer.remove_gone(keys[1], cache.file_owner(keys[1]) is not None)
     assert os.path.isfile(path)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import threading
 
 import pytest
 import yaml
@@ -23,13 +22,13 @@ from ansible_collections.spo.security_profiles.plugins.module_utils import args
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
-from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.coalesce import Coalescer
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.metrics import AgentMetrics
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent import (
-    RAW_KIND, SECCOMP_KIND, SELINUX_KIND, NodeAgent, slim_profile)
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_cache import slim_profile
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_plan import (
+    RAW_KIND, SECCOMP_KIND, SELINUX_KIND, Planner, Snapshot)
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.nodeagent_writer import NodeWriter
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import settings
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.install import profiles_root
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -120,37 +119,10 @@ def test_structured_profiles_refuse_a_nested_value_by_its_type(kind):
 
 
 # ---------------------------------------------------------------- the node agent's batch
-class _Reflector(object):
-    def __init__(self, objs):
-        self.store = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in objs}
-        self.lock = threading.RLock()
-
-    def get(self, key):
-        return self.store.get(key)
-
-
-def _agent(tmp_path, by_kind):
-    agent = NodeAgent.__new__(NodeAgent)  # no API server: the plan and the node writes of one batch
-    agent.reflectors = {kind: _Reflector(by_kind.get(kind, [])) for kind in (SECCOMP_KIND, SELINUX_KIND, RAW_KIND)}
-    agent.shipped = []
-    agent.settings = settings({"spec": {"enableSelinux": True}})
-    agent.kubelet_dir = str(tmp_path / "kubelet")
-    agent.root = profiles_root(agent.kubelet_dir)
-    agent.selinux_dir = str(tmp_path / "selinux.d")
-    agent.selinuxd_socket = str(tmp_path / "no-selinuxd.sock")
-    agent.selinux_compat = "never"
-    agent.finalizer = ns.CLEANUP_FINALIZER
-    agent.metrics = AgentMetrics(lambda: 0.0)
-    agent.lock = threading.RLock()
-    agent.pod_index = {}
-    agent.full = set()
-    agent.queue = Coalescer(0.01)
-    agent.done = {}
-    agent.errors = 0
-    agent.verbosity = 0
-    agent.logged = []
-    agent._log = agent.logged.append
-    return agent
+def _writer(tmp_path):
+    return NodeWriter(str(tmp_path / "kubelet"), selinux_dir=str(tmp_path / "selinux.d"),
+                      selinuxd_socket=str(tmp_path / "no-selinuxd.sock"), selinux_compat="never",
+                      metrics=AgentMetrics())
 
 
 def _seccomp(name, **spec):
@@ -177,28 +149,30 @@ def test_one_bad_object_fails_alone_and_the_rest_of_the_batch_is_installed(tmp_p
     deep_raw = _cluster_obj(RAW_KIND, "deep", {"policy": DEEP})
     good_raw = _cluster_obj(RAW_KIND, "rawgood", {"policy": "(blockinherit container)\n"
                                                             "(allow process etc_t (file (read)))"})
-    agent = _agent(tmp_path, {SECCOMP_KIND: [good_seccomp, broken_seccomp], SELINUX_KIND: [good_selinux],
-                              RAW_KIND: [deep_raw, good_raw]})
     present = {}
     for kind, obj in ((SECCOMP_KIND, good_seccomp), (SECCOMP_KIND, broken_seccomp), (SELINUX_KIND, good_selinux),
                       (RAW_KIND, deep_raw), (RAW_KIND, good_raw)):
         present[(kind, "ns", obj["metadata"]["name"])] = obj
-    outcomes = agent.plan(present)
-    agent.apply_seccomp({k: o for k, o in outcomes.items() if k[0] == SECCOMP_KIND}, present)
-    agent.apply_selinux({k: o for k, o in outcomes.items() if k[0] != SECCOMP_KIND}, present)
+    profiles = {kind: {(k[1], k[2]): o for k, o in present.items() if k[0] == kind}
+                for kind in (SECCOMP_KIND, SELINUX_KIND, RAW_KIND)}
+    snapshot = Snapshot(profiles, settings=settings({"spec": {"enableSelinux": True}}))
+    outcomes = Planner().plan(snapshot, present)
+    writer = _writer(tmp_path)
+    writer.write_seccomp({k: o for k, o in outcomes.items() if k[0] == SECCOMP_KIND}, snapshot.file_owner)
+    assert writer.write_selinux({k: o for k, o in outcomes.items() if k[0] != SECCOMP_KIND}, True) == [
+        (SELINUX_KIND, "ns", "errorlogger"), (RAW_KIND, "ns", "rawgood")]
     deep = outcomes[(RAW_KIND, "ns", "deep")]
     assert deep.state == ns.ERROR and deep.refused
     assert deep.message.startswith("RawSelinuxProfile ns/deep: spec.policy: nests lists more than 32 levels")
     broken = outcomes[(SECCOMP_KIND, "ns", "broken")]
     assert broken.state == ns.ERROR and broken.refused and "SeccompProfile ns/broken" in broken.message
     assert outcomes[(SECCOMP_KIND, "ns", "good")].state == ns.INSTALLED
-    assert os.path.exists(os.path.join(agent.root, "ns", "good.json"))
-    assert not os.path.exists(os.path.join(agent.root, "ns", "broken.json"))
-    written = sorted(os.listdir(agent.selinux_dir))
+    assert os.path.exists(os.path.join(writer.root, "ns", "good.json"))
+    assert not os.path.exists(os.path.join(writer.root, "ns", "broken.json"))
+    written = sorted(os.listdir(writer.selinux_dir))
     assert "errorlogger_ns.cil" in written and "rawgood_ns.cil" in written and "deep_ns.cil" not in written
     for key in ((SELINUX_KIND, "ns", "errorlogger"), (RAW_KIND, "ns", "rawgood")):
         assert outcomes[key].state == ns.IN_PROGRESS  # handed to selinuxd
-    agent.queue.close()
 
 
 # ---------------------------------------------------------------- names of the node's own blocks

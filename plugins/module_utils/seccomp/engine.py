@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.base import BaseResolver
+from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.base import BaseResolver, Lookup
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import (
     MAX_JSON_BYTES,
     MAX_NAMES,
@@ -67,19 +67,25 @@ def _parse_all(docs: Iterable[Any], what: str, unique: bool = True) -> List[Secc
 
 
 class Engine(object):
-    """Compile many profiles at once; bases come from the same batch or ``shipped``."""
+    """Compile many profiles at once; bases come from the same batch, then from ``lookup`` (a caller's store
+    of profiles, e.g. the node agent's cache: it may raise the SpoError of a base it cannot parse), then
+    ``shipped`` (by name)."""
 
-    def __init__(self, docs: Iterable[Any], shipped: Iterable[Any] = ()) -> None:
+    def __init__(self, docs: Iterable[Any], shipped: Iterable[Any] = (), lookup: Optional[Lookup] = None) -> None:
         self.profiles = _parse_all(docs, "definition")
         self.pool = {profile.key: profile for profile in self.profiles}
         self.shipped: Dict[str, SeccompProfile] = {}
         for profile in _parse_all(shipped, "base_profiles", unique=False):
             self.shipped.setdefault(profile.name, profile)
+        self.extra = lookup
         self.resolver = BaseResolver(self._lookup)
         self._checked: Dict[Tuple[str, str], List[str]] = {}
 
     def _lookup(self, namespace: str, name: str) -> Optional[SeccompProfile]:
-        return self.pool.get((namespace, name)) or self.shipped.get(name)
+        found = self.pool.get((namespace, name))
+        if found is None and self.extra is not None:
+            found = self.extra(namespace, name)
+        return found or self.shipped.get(name)
 
     def _own_foreign(self, profile: SeccompProfile) -> List[str]:
         found = self._checked.get(profile.key)
