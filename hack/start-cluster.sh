@@ -9,9 +9,10 @@
 start_test_cluster() {
   "$CLUSTER" status >/dev/null 2>&1 && return 0
   echo "cluster: starting the test cluster"
-  "$CLUSTER" start >/dev/null
+  # set before the start: a start that fails half-way (daemons already running) is stopped by the caller too
   # shellcheck disable=SC2034  # read by the caller
   started=1
+  "$CLUSTER" start >/dev/null
   [[ "${SPO_CLUSTER_KEEP_STATE:-}" == "1" ]] && return 0
   if "$CLUSTER" exec kubectl get namespace security-profiles-operator >/dev/null 2>&1 ||
      "$CLUSTER" exec kubectl get crd -o name | grep -q "security-profiles-operator.x-k8s.io"; then
