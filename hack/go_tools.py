@@ -64,6 +64,9 @@ PINS: Dict[str, Pin] = {
                         tags="containers_image_openpgp"),
     "ansible-operator": Pin("github.com/operator-framework/ansible-operator-plugins", "v1.42.2",
                             "./cmd/ansible-operator", tags="containers_image_openpgp"),
+    # The image operator-sdk scorecard runs its basic and olm tests in (hack/scorecard_image.py), from the same module.
+    "scorecard-test": Pin("github.com/operator-framework/operator-sdk", "v1.42.2", "./images/scorecard-test",
+                          tags="containers_image_openpgp"),
     # `make bundle` pipes `kustomize build config/manifests` into `operator-sdk generate bundle`, as operator-sdk's
     # own scaffold does: operator-sdk reads kustomize's output but has no build command of its own.
     "kustomize": Pin("sigs.k8s.io/kustomize/kustomize/v5", "v5.7.1", ".",
