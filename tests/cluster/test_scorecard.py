@@ -70,8 +70,8 @@ def _scorecard(operator_sdk, kubeconfig, bundle_dir, namespace, *flags):
     try:
         results = {r["name"]: r for item in json.loads(done.stdout)["items"] for r in item["status"]["results"]}
     except (ValueError, KeyError, TypeError):
-        pytest.fail("operator-sdk scorecard gave no report (exit %d): %s %s" % (done.returncode, done.stdout[-2000:],
-                                                                              done.stderr[-2000:]))
+        pytest.fail("operator-sdk scorecard gave no report (exit %d): %s %s"
+                    % (done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
     return done.returncode, results, seconds
 
 

@@ -159,6 +159,10 @@ def test_same_rules(deployed, csv):
                        "resources": ["securitycontextconstraints"], "verbs": ["use"]}, sort_keys=True) in cluster["spod"]
 
 
+def _without_env(pod):
+    return [{k: v for k, v in c.items() if k != "env"} for c in pod["containers"] + pod.get("initContainers", [])]
+
+
 def test_same_deployment(deployed, csv):
     [deployment] = [o for o in deployed if o["kind"] == "Deployment"]
     [entry] = csv["spec"]["install"]["spec"]["deployments"]
@@ -170,8 +174,7 @@ def test_same_deployment(deployed, csv):
         for env in container.get("env", []):
             if env["name"] == "WATCH_NAMESPACE":
                 assert env["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.annotations['olm.targetNamespaces']"
-    strip = lambda p: [{k: v for k, v in c.items() if k != "env"} for c in p["containers"] + p.get("initContainers", [])]
-    assert strip(csv_pod) == strip(pod)
+    assert _without_env(csv_pod) == _without_env(pod)
     assert {k: v for k, v in csv_pod.items() if k not in ("containers", "initContainers")} == \
         {k: v for k, v in pod.items() if k not in ("containers", "initContainers")}
     related = {e["value"] for c in pod["containers"] + pod.get("initContainers", []) for e in c.get("env", [])
