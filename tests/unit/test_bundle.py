@@ -125,7 +125,11 @@ def _as_written(crd):
 def test_same_crds(deployed, csv):
     crds = sorted((o for o in deployed if o["kind"] == "CustomResourceDefinition"), key=lambda o: o["metadata"]["name"])
     files = sorted(f for f in os.listdir(os.path.join(ROOT, "bundle", "manifests")) if not f.endswith("clusterserviceversion.yaml"))
-    assert [_load(os.path.join(ROOT, "bundle", "manifests", f)) for f in files] == [_as_written(c) for c in crds]
+    manifests = [_load(os.path.join(ROOT, "bundle", "manifests", f)) for f in files]
+    assert [m for m in manifests if m["kind"] == "CustomResourceDefinition"] == [_as_written(c) for c in crds]
+    # anything else operator-sdk copies beside the CSV (a Service, a ConfigMap ...) is an object config/ deploys
+    others = {(m["kind"], m["metadata"]["name"]) for m in manifests if m["kind"] != "CustomResourceDefinition"}
+    assert others <= {(o["kind"], o["metadata"]["name"]) for o in deployed}
     owned = sorted((o["name"], o["version"], o["kind"]) for o in csv["spec"]["customresourcedefinitions"]["owned"])
     assert owned == sorted((c["metadata"]["name"], v["name"], c["spec"]["names"]["kind"]) for c in crds for v in c["spec"]["versions"])
     assert all(o["displayName"] and o["description"] and o["resources"] for o in csv["spec"]["customresourcedefinitions"]["owned"])
@@ -159,6 +163,10 @@ def test_same_rules(deployed, csv):
                        "resources": ["securitycontextconstraints"], "verbs": ["use"]}, sort_keys=True) in cluster["spod"]
 
 
+def _outside_pod(deployment_spec):
+    return {k: v for k, v in deployment_spec.items() if k not in ("template", "strategy")}
+
+
 def _without_env(pod):
     return [{k: v for k, v in c.items() if k != "env"} for c in pod["containers"] + pod.get("initContainers", [])]
 
@@ -168,6 +176,8 @@ def test_same_deployment(deployed, csv):
     [entry] = csv["spec"]["install"]["spec"]["deployments"]
     assert entry["name"] == deployment["metadata"]["name"] == "security-profiles-operator"
     assert entry["label"] == deployment["metadata"]["labels"]
+    assert _outside_pod(entry["spec"]) == _outside_pod(deployment["spec"])
+    assert entry["spec"]["template"]["metadata"] == deployment["spec"]["template"]["metadata"]
     pod, csv_pod = deployment["spec"]["template"]["spec"], entry["spec"]["template"]["spec"]
     # OLM's one change: the watched namespaces are the OperatorGroup's (all of them for AllNamespaces)
     for container in csv_pod["containers"]:
