@@ -292,3 +292,25 @@ def test_scorecard_runs_the_basic_and_olm_suites_from_the_pinned_image():
         "olm-spec-descriptors", "olm-status-descriptors"}
     image = "localhost/spo/scorecard-test:" + go_tools.PINS["operator-sdk"].version
     assert {t["image"] for t in tests} == {image}
+
+
+@pytest.mark.parametrize("path, old, new, message", [
+    ("config/rbac/kustomization.yaml", "  - role.yaml\n", "  - missing.yaml\n", "kustomize build config/manifests failed"),
+    ("galaxy.yml", "version: ", "versions: ", "galaxy.yml: version is missing"),
+    ("galaxy.yml", "version: ", "version: x", "operator-sdk generate bundle failed"),
+])
+def test_bad_config_is_refused_naming_the_step(tmp_path, path, old, new, message):
+    _tools()
+    root = tmp_path / "project"
+    shutil.copytree(os.path.join(ROOT, "config"), root / "config")
+    for name in ("PROJECT", "galaxy.yml"):
+        shutil.copy(os.path.join(ROOT, name), root / name)
+    text = (root / path).read_text()
+    assert old in text
+    (root / path).write_text(text.replace(old, new, 1))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(bundle.BundleError, match=re.escape(message)) as raised:
+        bundle.generate(str(tmp_path / "out"), root=str(root))
+    if "missing.yaml" in new:
+        assert "missing.yaml" in str(raised.value)
+    assert os.listdir(tmp_path / "out") == []  # nothing half written
