@@ -48,7 +48,8 @@ bench: setup
 images: setup
 	@hack/build-image.sh $(if $(filter-out 0,$(IMPORT))$(CLUSTER),--import) $(if $(CLUSTER),--cluster $(CLUSTER))
 
-# The OLM bundle (bundle/, bundle.Dockerfile) from config/; commit the result (tests/unit/test_bundle.py checks it).
+# The OLM bundle (bundle/, bundle.Dockerfile): `kustomize build config/manifests | operator-sdk generate bundle`
+# (hack/bundle.py, both tools pinned); commit the result (tests/unit/test_bundle.py checks it).
 bundle: setup
 	$(PY) hack/bundle.py
 

@@ -49,12 +49,14 @@ class Pin(NamedTuple):
     """One tool: the Go module, its pinned version, the package of its command and its build tags.
 
     Built as the module's own Makefile builds it (CGO off, its tags), with the
-    version strings its Makefile injects into ``<module>/internal/version``.
+    version strings its Makefile injects into ``<module>/internal/version``, or
+    into ``version_symbol`` (``package.variable``) when the module keeps it elsewhere.
     """
     module: str
     version: str
     package: str
     tags: str = ""
+    version_symbol: str = ""
 
 
 PINS: Dict[str, Pin] = {
@@ -62,6 +64,13 @@ PINS: Dict[str, Pin] = {
                         tags="containers_image_openpgp"),
     "ansible-operator": Pin("github.com/operator-framework/ansible-operator-plugins", "v1.42.2",
                             "./cmd/ansible-operator", tags="containers_image_openpgp"),
+    # The image operator-sdk scorecard runs its basic and olm tests in (hack/scorecard_image.py), from the same module.
+    "scorecard-test": Pin("github.com/operator-framework/operator-sdk", "v1.42.2", "./images/scorecard-test",
+                          tags="containers_image_openpgp"),
+    # `make bundle` pipes `kustomize build config/manifests` into `operator-sdk generate bundle`, as operator-sdk's
+    # own scaffold does: operator-sdk reads kustomize's output but has no build command of its own.
+    "kustomize": Pin("sigs.k8s.io/kustomize/kustomize/v5", "v5.7.1", ".",
+                     version_symbol="sigs.k8s.io/kustomize/api/provenance.version"),
 }
 
 
@@ -137,9 +146,10 @@ def cached_path(cache: str, name: str, pin: Pin) -> str:
 def build_command(go: str, pin: Pin, output: str, commit: str) -> List[str]:
     """The ``go build`` command line for ``pin`` (run in the module's directory)."""
     version_pkg = pin.module + "/internal/version"
-    ldflags = ["-s", "-w"] + ["-X '%s.%s=%s'" % (version_pkg, var, value) for var, value in
-                              (("Version", pin.version), ("GitVersion", pin.version), ("GitCommit", commit),
-                               ("ImageVersion", pin.version)) if value]
+    symbols = [(pin.version_symbol, pin.version)] if pin.version_symbol else [
+        ("%s.%s" % (version_pkg, var), value) for var, value in
+        (("Version", pin.version), ("GitVersion", pin.version), ("GitCommit", commit), ("ImageVersion", pin.version))]
+    ldflags = ["-s", "-w"] + ["-X '%s=%s'" % (symbol, value) for symbol, value in symbols if value]
     command = [go, "build", "-trimpath", "-ldflags=" + " ".join(ldflags), "-o", output]
     if pin.tags:
         command.append("-tags=" + pin.tags)

@@ -47,7 +47,7 @@ DEV_PREFIXES = (
     "tests/", "molecule/", "hack/", "images/", "native/", "bundle/", "inventory/",
     "changelogs/fragments/", ".",
 )
-DEV_FILES = {"Makefile", "ansible.cfg", "requirements.txt", "bundle.Dockerfile"}
+DEV_FILES = {"Makefile", "ansible.cfg", "requirements.txt", "bundle.Dockerfile", "PROJECT"}
 
 
 def _source_tree(dest: str) -> None:

@@ -71,7 +71,7 @@ def test_a_link_to_another_version_is_replaced(tmp_path):
 
 
 def test_an_unknown_tool_is_refused_by_name(tmp_path):
-    with pytest.raises(go_tools.ToolError, match="unknown tool.*kubectl.*pinned: ansible-operator, operator-sdk"):
+    with pytest.raises(go_tools.ToolError, match="unknown tool.*kubectl.*pinned: ansible-operator, kustomize, operator-sdk"):
         go_tools.ensure(["kubectl"], str(tmp_path), str(tmp_path / "bin"))
 
 
@@ -135,7 +135,7 @@ def test_a_warning_alone_fails(tmp_path):
     csv = tmp_path / "bundle" / "manifests" / CSV
     lines = csv.read_text().splitlines(keepends=True)
     start = lines.index("  icon:\n")
-    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith(("    ", "  - ")))
     csv.write_text("".join(lines[:start] + lines[end:]))
     ok, problems = bundle_validate.validate(str(tmp_path / "bundle"), operator_sdk)
     assert not ok
