@@ -76,3 +76,53 @@ def test_syscall_names():
     assert syscall_names([59, 0, 59], arch_token=X86_64) == ["execve", "read"]
     with pytest.raises(SpoError, match="99999"):
         syscall_names([99999], arch_token=X86_64)
+
+
+# ------------------------------------------------------------------------------------------ the node's sets
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import recorder  # noqa: E402
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.bpfsets import BpfContainerSets  # noqa: E402
+
+CID = "c" * 64
+POD_CGROUP = "0::/kubepods/besteffort/pod0b9c4b1e-1111-2222-3333-444455556666/%s\n" % CID
+
+
+def _sets(procs, **kwargs):
+    return BpfContainerSets(read_cgroup=procs.get, arch_token=X86_64, **kwargs)
+
+
+def test_sets_attribute_by_cgroup_once_and_keep_pairs_of_gone_processes():
+    procs = {10: POD_CGROUP, 11: "0::/user.slice/session-1.scope\n"}
+    sets = _sets(procs)
+    sets.on_pair(500, 0, 99)      # pid 99 already gone: the pair waits under its cgroup
+    sets.on_pair(500, 59, 10)     # pid 10 names the cgroup's container: both pairs go to it
+    del procs[10]
+    sets.on_pair(500, 1, 12)      # known cgroup: no /proc read needed
+    sets.on_pair(600, 2, 11)      # a host process: not a container, ignored
+    assert sets.target("containers", CID) == {"syscalls": ["execve", "read", "write"],
+                                              "architectures": ["SCMP_ARCH_X86_64"], "records": 3}
+    assert sets.keys("containers") == [CID] and sets.target("sessions", CID) is None
+    sets.forget("containers", CID)
+    assert sets.target("containers", CID) is None
+
+
+def test_sets_are_bounded():
+    procs = {pid: "0::/kubepods/pod0b9c4b1e-1111-2222-3333-444455556666/%064x\n" % pid for pid in range(1, 6)}
+    sets = _sets(procs, max_containers=2, max_cgroups=3, max_pending=1)
+    for pid in range(1, 6):
+        sets.on_pair(1000 + pid, 0, pid)
+    assert sets.keys("containers") == ["%064x" % 4, "%064x" % 5] and len(sets.by_cgroup) == 3
+    sets.on_pair(1, 0, 77)
+    sets.on_pair(2, 0, 78)   # a second unresolved cgroup: over the pending bound, dropped
+    assert list(sets.pending) == [1]
+
+
+def test_the_bpf_recorder_records_only_pods_annotated_for_it():
+    pod = {"metadata": {"name": "p", "namespace": "ns", "uid": "u", "annotations": {
+        "io.containers.trace-bpf/web": "rec_web_abc_1700000000",
+        "io.containers.trace-logs/side": "logs_side_abc_1700000000"}}}
+    assert recorder.recorded_containers(pod, recorder.BPF_TRACE_PREFIX) == {"web": ("SeccompProfile", "rec")}
+    assert recorder.recorded_containers(pod) == {"side": ("SeccompProfile", "logs")}
+    assert "io.containers.trace-bpf/web" in recorder.slim_pod(pod)["metadata"]["annotations"]
+    profile = recorder.build_profile("SeccompProfile", "rec", "web", "ns", _sets({}).target("containers", "x") or
+                                     {"syscalls": ["read"], "architectures": ["SCMP_ARCH_X86_64"]}, "rec-web")
+    assert profile["spec"]["baseProfileName"] == recorder.RUNTIME_BASE
