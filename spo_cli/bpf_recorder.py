@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     stop_on_signals(stop.set)
     _log("recording on node %s with the eBPF recorder (maps cleared every %ds)" % (args.node_name, args.clear_seconds))
+    if args.ready_file:
+        with open(args.ready_file, "w") as handle:  # the readiness probe: the probes are attached
+            handle.write("attached\n")
     last_sweep = time.monotonic()
     reported_lost = 0
     while not stop.is_set():
@@ -83,6 +86,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--node-name", default=os.environ.get("NODE_NAME") or os.uname().nodename)
     parser.add_argument("--clear-seconds", type=int, default=30,
                         help="seconds between clears of the kernel-side map (bounds it on a busy node)")
+    parser.add_argument("--ready-file", default="", help="written once the probes are attached (readiness)")
     return run(parser.parse_args(argv))
 
 

@@ -217,8 +217,10 @@ def _enricher(image: str, level: int, proc_path: str) -> Dict[str, Any]:
 def _bpf_recorder(image: str, level: int) -> Dict[str, Any]:
     return {
         "name": "bpf-recorder", "image": image, "imagePullPolicy": "IfNotPresent",
-        "command": ["spo-bpf-recorder"], "args": [],
+        "command": ["spo-bpf-recorder"], "args": ["--ready-file", "/tmp/attached"],
         "env": _common_env(level),
+        # ready once bpftrace's probes are attached: a pod started before would be recorded from then on only
+        "readinessProbe": {"exec": {"command": ["test", "-e", "/tmp/attached"]}, "periodSeconds": 2},
         # bpftrace compiles its program with LLVM at start (about 100 MiB for a moment); the maps are bounded
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "readOnlyRootFilesystem": True},
