@@ -65,7 +65,7 @@ options:
       - V(kernel_log) reads C(/dev/kmsg), for hosts without auditd. C(kernel.printk_ratelimit) is set
         to 0 while recording and restored, or the kernel drops records.
       - V(auto) is V(audit_log) when auditd runs, else V(kernel_log).
-      - V(bpf) needs no audit subsystem at all (auditd may be stopped, kernel auditing off): the eBPF recorder
+      - V(bpf) needs no audit subsystem at all (auditd may be stopped, kernel auditing off); the eBPF recorder
         (C(bpftrace) on the C(raw_syscalls) tracepoints) counts the container's syscalls by its cgroup v2 id, from
         the moment runc loads the container's seccomp filter, for every process of the container. The container runs
         under an allow-everything profile, so nothing is logged. Needs C(bpftrace), tracefs (mounted at
