@@ -146,8 +146,8 @@ def main() -> int:
           % (len(sets["bpf"]), len(sets["audit"]), sorted(set(sets["bpf"]) - set(sets["audit"])),
              sorted(set(sets["audit"]) - set(sets["bpf"]))))
     if bpf_events < 2 * args.count or lost:
-        print("FAILED: the bpf recorder counted %d events (at least %d made), lost %d" % (bpf_events, 2 * args.count,
-                                                                                        lost))
+        print("FAILED: the bpf recorder counted %d events (at least %d made), lost %d"
+              % (bpf_events, 2 * args.count, lost))
         failed = True
     return 1 if failed else 0
 
