@@ -64,16 +64,20 @@ def run(args: argparse.Namespace) -> int:
         with open(args.ready_file, "w") as handle:  # the readiness probe: the probes are attached
             handle.write("attached\n")
     last_sweep = time.monotonic()
-    reported_lost = 0
+    reported_lost = reported_dropped = 0
     while not stop.is_set():
         stop.wait(1.0)
         if not tracer.running():
             _log("bpftrace exited (%s): %s" % (tracer.proc.returncode if tracer.proc else "?", tracer.errors()))
             return 1
         if tracer.output.lost > reported_lost:
-            _log("bpftrace lost %d output lines (pairs are printed again after the next clear)"
+            _log("bpftrace lost %d output lines (the next map dump has their pairs)"
                  % (tracer.output.lost - reported_lost))
             reported_lost = tracer.output.lost
+        if tracer.output.dropped > reported_dropped:
+            _log("the recorder's maps were full: %d inserts failed, recordings of this time may be incomplete"
+                 % (tracer.output.dropped - reported_dropped))
+            reported_dropped = tracer.output.dropped
         if time.monotonic() - last_sweep > 60.0:
             recorder.sweep()
             last_sweep = time.monotonic()

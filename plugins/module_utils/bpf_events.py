@@ -25,9 +25,12 @@ NewPair = Callable[[int, int, int], None]
 class BpfOutput(object):
     """Accumulates the recorder's output: syscall numbers (and counts) per cgroup id, losses."""
 
-    def __init__(self, on_new_pair: Optional[NewPair] = None, max_cgroups: int = 65536) -> None:
+    def __init__(self, on_new_pair: Optional[NewPair] = None, max_cgroups: int = 65536, keep: bool = True) -> None:
+        """``keep`` (a recording of one run) keeps the sets and counts here; a daemon passes False: every pair is
+        handed to ``on_new_pair`` (which keeps what it needs), nothing accumulates here over the node's life."""
         self.on_new_pair = on_new_pair
         self.max_cgroups = max_cgroups
+        self.keep = keep
         self.syscalls: Dict[int, Set[int]] = {}
         self.counts: Dict[int, Dict[int, int]] = {}
         self.attached = False
@@ -72,6 +75,8 @@ class BpfOutput(object):
             self.on_new_pair(cgroup, number, pid)
 
     def _add(self, cgroup: int, number: int) -> bool:
+        if not self.keep:
+            return True
         known = self.syscalls.get(cgroup)
         if known is None:
             if len(self.syscalls) >= self.max_cgroups:
@@ -96,9 +101,11 @@ class BpfOutput(object):
                 self.bad_lines += 1
                 continue
             cgroup, number = int(parts[0]), int(parts[1])
-            self._add(cgroup, number)
-            per = self.counts.setdefault(cgroup, {})
-            per[number] = per.get(number, 0) + _int(value)
+            if self._add(cgroup, number) and self.on_new_pair is not None:
+                self.on_new_pair(cgroup, number, 0)  # pid 0: not known (the pair's line was lost)
+            if self.keep:
+                per = self.counts.setdefault(cgroup, {})
+                per[number] = per.get(number, 0) + _int(value)
 
     def of(self, cgroup: int) -> Set[int]:
         """The syscall numbers seen in cgroup ``cgroup``."""

@@ -23,7 +23,8 @@ What is recorded, per task, in the kernel (so a process that exits at once loses
 
 Cost is bounded: every map holds at most :data:`MAP_KEYS_MAX` keys; an insert that fails because a
 map is full is counted in ``@dropped`` (the recording is then incomplete and says so); output is one
-line per new (cgroup, syscall) pair, and in daemon mode ``@sc`` is cleared every ``clear_seconds``
+line per new (cgroup, syscall) pair, and in daemon mode ``@sc`` is printed whole and cleared every
+``clear_seconds`` (userspace reads the map itself, so a pair whose line the ring dropped is still seen),
 so a node's ever new containers cannot fill it (pairs of live containers are printed again).
 """
 from __future__ import annotations
@@ -104,6 +105,7 @@ END
 _INTERVAL = r"""
 interval:s:%d
 {
+  print(@sc);
   clear(@sc);
   print(@dropped);
 }

@@ -28,7 +28,7 @@ class BpftraceProcess(object):
     def __init__(self, clear_seconds: Optional[int] = None, on_new_pair: Optional[NewPair] = None,
                  argv: Optional[List[str]] = None) -> None:
         self.argv = argv if argv is not None else bpf_program.command(clear_seconds)
-        self.output = BpfOutput(on_new_pair)
+        self.output = BpfOutput(on_new_pair, keep=clear_seconds is None)
         self.stderr: List[str] = []
         self.proc: Optional[subprocess.Popen] = None
         self._lock = threading.Lock()

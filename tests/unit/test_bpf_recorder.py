@@ -52,8 +52,18 @@ def test_output_pairs_dump_losses():
     out.feed_line(_line("map", {"@sc": {"31356,59": 2, "31356,1": 40}}))
     out.feed_line(_line("map", {"@dropped": 0}))
     assert out.attached and out.dumped and out.lost == 3 and out.dropped == 0
-    assert seen == [(31356, 59, 6093), (77, 0, 12)]
+    # the dump adds the pair whose line was lost, without a pid
+    assert seen == [(31356, 59, 6093), (77, 0, 12), (31356, 1, 0)]
     assert out.of(31356) == {1, 59} and out.events(31356) == 42 and out.of(77) == {0} and out.of(5) == set()
+
+
+def test_daemon_output_keeps_nothing_and_hands_every_pair_on():
+    seen = []
+    out = BpfOutput(on_new_pair=lambda cg, nr, pid: seen.append((cg, nr, pid)), keep=False)
+    for dummy in range(2):
+        out.feed_line(_line("printf", "7 59 10\n"))
+        out.feed_line(_line("map", {"@sc": {"7,59": 3, "7,1": 1}}))
+    assert seen == [(7, 59, 10), (7, 59, 0), (7, 1, 0)] * 2 and out.syscalls == {} and out.counts == {}
 
 
 def test_output_ignores_what_is_not_its_own():
@@ -98,8 +108,9 @@ def test_sets_attribute_by_cgroup_once_and_keep_pairs_of_gone_processes():
     del procs[10]
     sets.on_pair(500, 1, 12)      # known cgroup: no /proc read needed
     sets.on_pair(600, 2, 11)      # a host process: not a container, ignored
-    assert sets.target("containers", CID) == {"syscalls": ["execve", "read", "write"],
-                                              "architectures": ["SCMP_ARCH_X86_64"], "records": 3}
+    sets.on_pair(500, 3, 0)       # from a map dump (no pid): the cgroup is known
+    assert sets.target("containers", CID) == {"syscalls": ["close", "execve", "read", "write"],
+                                              "architectures": ["SCMP_ARCH_X86_64"], "records": 4}
     assert sets.keys("containers") == [CID] and sets.target("sessions", CID) is None
     sets.forget("containers", CID)
     assert sets.target("containers", CID) is None

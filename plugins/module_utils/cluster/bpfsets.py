@@ -75,7 +75,7 @@ class BpfContainerSets(object):
     def _container(self, cgroup_id: int, pid: int) -> Any:
         if cgroup_id in self.by_cgroup:
             return self.by_cgroup[cgroup_id]
-        text = self.read_cgroup(pid)
+        text = self.read_cgroup(pid) if pid > 0 else None
         if text is None:
             return _UNRESOLVED
         found = cgroup.container_id(text)
