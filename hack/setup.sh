@@ -14,7 +14,7 @@ APT_PACKAGES=(
   runc busybox-static libseccomp2 python3-seccomp auditd
   policycoreutils selinux-policy-default secilc setools semodule-utils
   systemd git make python3-venv rsync procps shellcheck
-  gcc libc6-dev python3-dev
+  gcc libc6-dev python3-dev bpftrace
 )
 
 missing=()

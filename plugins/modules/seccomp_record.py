@@ -65,8 +65,13 @@ options:
       - V(kernel_log) reads C(/dev/kmsg), for hosts without auditd. C(kernel.printk_ratelimit) is set
         to 0 while recording and restored, or the kernel drops records.
       - V(auto) is V(audit_log) when auditd runs, else V(kernel_log).
+      - V(bpf) needs no audit subsystem at all (auditd may be stopped, kernel auditing off); the eBPF recorder
+        (C(bpftrace) on the C(raw_syscalls) tracepoints) counts the container's syscalls by its cgroup v2 id, from
+        the moment runc loads the container's seccomp filter, for every process of the container. The container runs
+        under an allow-everything profile, so nothing is logged. Needs C(bpftrace), tracefs (mounted at
+        C(/sys/kernel/tracing) when missing, reported in RV(bpf_changes)) and a cgroup v2 hierarchy (unified or hybrid).
     type: str
-    choices: [auto, audit_log, enricher, kernel_log]
+    choices: [auto, audit_log, enricher, kernel_log, bpf]
     default: auto
   audit_log:
     description: The auditd log file.
@@ -107,7 +112,8 @@ options:
     type: int
     default: 120
 notes:
-  - Needs root, C(runc) and the kernel's audit subsystem on the target; C(busybox-static) unless O(rootfs) is given.
+  - Needs root, C(runc) and the kernel's audit subsystem (or, with O(source=bpf), C(bpftrace)) on the target;
+    C(busybox-static) unless O(rootfs) is given.
   - Kernel auditing must be on, or the kernel drops every record. A host booted with auditing off (C(auditctl -s)
     shows C(enabled 0)) gets it turned on (C(auditctl -e 1)), and a backlog limit below 8192 raised, by this module,
     also in check mode (the workload runs then too); both are left so and reported in RV(audit_changes).
@@ -147,15 +153,32 @@ syscalls:
   elements: str
   sample: [execve, exit_group, write]
 session:
-  description: Audit session id of the recorded container.
+  description: Audit session id of the recorded container (null with O(source=bpf)).
   returned: when run
   type: int
   sample: 42
 records:
-  description: Number of SECCOMP audit records of the session.
+  description: Number of SECCOMP audit records of the session (with O(source=bpf), of syscalls counted).
   returned: when run
   type: int
   sample: 180
+cgroup_id:
+  description: With O(source=bpf), the cgroup v2 id the container's syscalls were counted by.
+  returned: when run with O(source=bpf)
+  type: int
+  sample: 31356
+lost_events:
+  description: With O(source=bpf), lines of the recorder's output the kernel's ring dropped (the recording itself is
+    read from the recorder's maps and is complete; a full map fails the recording).
+  returned: when run with O(source=bpf)
+  type: int
+  sample: 0
+bpf_changes:
+  description: With O(source=bpf), what the recording had to change on the host (mounting tracefs), as commands.
+  returned: when run with O(source=bpf)
+  type: list
+  elements: str
+  sample: [mount -t tracefs tracefs /sys/kernel/tracing]
 source:
   description: Where the records were read (V(audit_log), V(enricher) or V(kernel_log)).
   returned: when run

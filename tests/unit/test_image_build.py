@@ -145,7 +145,7 @@ def test_image_packages_cover_the_daemons():
     with open(os.path.join(ROOT, "images/packages.txt")) as f:
         packages = {line.split("#")[0].strip() for line in f} - {""}
     assert {"python3", "python3-venv", "libseccomp2", "semodule-utils", "policycoreutils", "secilc",
-            "ca-certificates"} <= packages
+            "ca-certificates", "bpftrace"} <= packages
 
 
 # -- the image ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def test_spec_sample_validates():
 @pytest.mark.parametrize("spec_update", [
     {"kind": "AppArmorProfile"},
     {"mergeStrategy": "everything"},
-    {"recorder": "bpf"},
+    {"recorder": "hook"},
     {"containers": ["Not A Name"]},
     {"podSelector": {"matchExpressions": [{"key": "app", "operator": "Like"}]}},
     {"podSelector": {"matchLabels": {"app": 1}}},

@@ -22,6 +22,9 @@ def _containers(ds):
     ({"enableSelinux": True}, ["node-agent", "selinuxd"]),
     ({"enableLogEnricher": True}, ["node-agent", "log-enricher"]),
     ({"enableSelinux": True, "enableLogEnricher": True}, ["node-agent", "selinuxd", "log-enricher"]),
+    ({"enableBpfRecorder": True}, ["node-agent", "bpf-recorder"]),
+    ({"enricher": {"enableBpfRecorder": True}}, ["node-agent", "bpf-recorder"]),
+    ({"enableBpfRecorder": False}, ["node-agent"]),
 ])
 def test_containers_follow_the_spod(spec, containers):
     ds = spod.daemonset(_spod(**spec), "img:1")
@@ -29,6 +32,18 @@ def test_containers_follow_the_spod(spec, containers):
     assert all(c["image"] == "img:1" for c in ds["spec"]["template"]["spec"]["containers"])
     assert ds["metadata"]["ownerReferences"][0]["uid"] == "u-1"
     assert ds["spec"]["template"]["spec"]["serviceAccountName"] == "spod"
+
+
+def test_bpf_recorder_runs_spo_bpf_recorder_and_rolls_the_pods():
+    ds = spod.daemonset(_spod(enableBpfRecorder=True))
+    pod = ds["spec"]["template"]["spec"]
+    container = pod["containers"][1]
+    assert container["command"] == ["spo-bpf-recorder"] and pod["hostPID"] is True
+    assert container["securityContext"]["privileged"] is True
+    before = spod.daemonset(_spod())["spec"]["template"]["metadata"]["annotations"]
+    assert ds["spec"]["template"]["metadata"]["annotations"] != before
+    with pytest.raises(SpoError, match="spec.enableBpfRecorder"):
+        spod.daemonset(_spod(enableBpfRecorder="yes"))
 
 
 def test_grouped_spelling_means_the_same_as_the_flat_one():

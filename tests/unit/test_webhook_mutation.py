@@ -205,10 +205,24 @@ def test_recording_containers_selinux_and_skips():
     assert result.pod["metadata"]["annotations"] == {"io.containers.trace-avcs/web": "rec_web_n0nce_1700000000"}
     assert any("replaced by the recording type" in w for w in result.warnings)
     for recordings in ([rec("r", selector={"matchLabels": {"app": "db"}})], [rec("r", deleting=True)],
-                       [rec("r", recorder="bpf")], [rec("r", selector=None)] and [{"metadata": {"name": "r"}, "spec": {"kind": "SeccompProfile"}}]):
+                       [rec("r", "SelinuxProfile", recorder="bpf")], [rec("r", recorder="hook")],
+                       [rec("r", selector=None)] and [{"metadata": {"name": "r"}, "spec": {"kind": "SeccompProfile"}}]):
         assert run_rec(given, recordings).pod == given
     assert run_rec(given, [rec("r", selector={})]).recorded == {"r": ["web", "side"]}  # {} selects every pod
     assert recording.mutate(given, NS, [rec("r")], "spo", lambda: "x", 1, "UPDATE").pod == given
+
+
+def test_recording_bpf_annotates_only():
+    """recorder: bpf: the eBPF recorder sees the container under its own profile; only the annotation is set."""
+    given = pod(ctr("web", "nginx", {"seccompProfile": {"type": "RuntimeDefault"}}), ctr("side", "busybox"),
+                labels={"app": "web"})
+    result = run_rec(given, [rec("rec", recorder="bpf", containers=["web"])])
+    assert result.pod["spec"] == given["spec"] and not result.warnings
+    assert result.pod["metadata"]["annotations"] == {"io.containers.trace-bpf/web": "rec_web_n0nce_1700000000"}
+    assert result.recorded == {"rec": ["web"]}
+    # a logs recording of the same container comes second (name order): the first keeps it
+    result = run_rec(given, [rec("b-logs"), rec("a-bpf", recorder="bpf")])
+    assert result.recorded == {"a-bpf": ["web", "side"]} and result.pod["spec"] == given["spec"]
 
 
 def test_recording_first_wins_and_bad_selector():

@@ -41,6 +41,10 @@ REVIEWED: Dict[str, Allowed] = {
     "log-enricher": Allowed(True, True, frozenset(),
                             "reads /dev/kmsg (a device: privileged only), audit netlink control and marker, "
                             "proc connector in the host netns, /proc of every pid (hostPID)"),
+    "bpf-recorder": Allowed(True, True, frozenset(),
+                            "loads BPF programs onto tracepoints (bpf(), perf_event_open: CAP_BPF/CAP_PERFMON/"
+                            "CAP_SYS_ADMIN, no seccomp), mounts tracefs in its own mount namespace, /proc of every "
+                            "pid (hostPID)"),
     "webhook": Allowed(False, False, frozenset(), "serves HTTPS on a high port"),
     "label-sync": Allowed(False, False, frozenset(), "API client only"),
     "manager": Allowed(False, False, frozenset(), "API client running Ansible locally"),
@@ -73,7 +77,9 @@ WORKLOADS: List[Tuple[str, Any]] = [
     ("spod", lambda: spod.daemonset(_spod())),
     ("spod+selinuxd", lambda: spod.daemonset(_spod(enableSelinux=True))),
     ("spod+log-enricher", lambda: spod.daemonset(_spod(enableLogEnricher=True))),
-    ("spod+all", lambda: spod.daemonset(_spod(enableSelinux=True, enableLogEnricher=True, verbosity=1))),
+    ("spod+bpf-recorder", lambda: spod.daemonset(_spod(enableBpfRecorder=True))),
+    ("spod+all", lambda: spod.daemonset(_spod(enableSelinux=True, enableLogEnricher=True, enableBpfRecorder=True,
+                                              verbosity=1))),
     ("webhook", lambda: webhook.deployment(_spod(), "img:1")),
     ("label-sync", lambda: labelsync.deployment(_spod(podSecurityLabelSync={"enable": True}), "img:1")),
     ("operator (config/manager)", _operator_from_config),
@@ -107,8 +113,8 @@ def test_pod_runs_under_a_seccomp_profile_and_bounds_its_scratch_volumes(pod):
             assert (volume["emptyDir"] or {}).get("sizeLimit"), "emptyDir %r has no sizeLimit" % volume["name"]
     assert not pod.get("hostNetwork") and not pod.get("hostIPC")
     names = {c["name"] for c in _containers(pod)}
-    # the host's pids only for the one container that reads their /proc
-    assert bool(pod.get("hostPID")) == ("log-enricher" in names)
+    # the host's pids only for the containers that read their /proc
+    assert bool(pod.get("hostPID")) == bool({"log-enricher", "bpf-recorder"} & names)
 
 
 @pytest.mark.parametrize("pod, container", list(_cases()))

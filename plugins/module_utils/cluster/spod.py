@@ -94,6 +94,7 @@ def verbosity(spec: Mapping[str, Any], ref: str = SPOD_KIND) -> int:
 _GROUPED = {"enableSelinux": ("selinux", "enable"), "enableLogEnricher": ("enricher", "enableLogEnricher"),
             "enableJsonEnricher": ("enricher", "enableJsonEnricher"),
             "jsonEnricherFilters": ("enricher", "jsonEnricherFilters"),
+            "enableBpfRecorder": ("enricher", "enableBpfRecorder"),
             "tolerations": ("scheduling", "tolerations"), "affinity": ("scheduling", "affinity"),
             "nodeSelector": ("scheduling", "nodeSelector"), "priorityClassName": ("scheduling", "priorityClassName")}
 
@@ -139,6 +140,9 @@ def _empty_dir(name: str, size: str) -> Dict[str, Any]:
 #   CAP_AUDIT_WRITE), enters the host's network namespace to follow forks on the proc connector (CAP_SYS_ADMIN,
 #   CAP_NET_ADMIN), reads /dev/kmsg under dmesg_restrict (CAP_SYSLOG), and reads /proc/<pid>/cgroup of every
 #   process of the node (hostPID). Upstream's log enricher is privileged for the same reasons.
+# - bpf-recorder is privileged: it loads BPF programs onto tracepoints (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN on
+#   kernels that ask for it), mounts tracefs in its own mount namespace when /sys/kernel/tracing is empty, and
+#   reads /proc/<pid>/cgroup of every process of the node (hostPID). Upstream's bpf recorder is privileged too.
 _NO_CAPABILITIES = {"drop": ["ALL"]}
 _SPC_T = {"type": "spc_t"}
 
@@ -223,6 +227,20 @@ def _enricher(image: str, level: int, proc_path: str, record: bool = True,
     }
 
 
+def _bpf_recorder(image: str, level: int) -> Dict[str, Any]:
+    return {
+        "name": "bpf-recorder", "image": image, "imagePullPolicy": "IfNotPresent",
+        "command": ["spo-bpf-recorder"], "args": ["--ready-file", "/tmp/attached"],
+        "env": _common_env(level),
+        # ready once bpftrace's probes are attached: a pod started before would be recorded from then on only
+        "readinessProbe": {"exec": {"command": ["test", "-e", "/tmp/attached"]}, "periodSeconds": 2},
+        # bpftrace compiles its program with LLVM at start (about 100 MiB for a moment); the maps are bounded
+        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "readOnlyRootFilesystem": True},
+        "volumeMounts": [{"name": "tmp-bpf-recorder", "mountPath": "/tmp"}],
+    }
+
+
 def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: str = DEFAULT_KUBELET_DIR) -> Dict[str, Any]:
     """The DaemonSet the SPOD ``spod`` asks for (validated; errors name the SPOD's field)."""
     if not isinstance(spod, Mapping):
@@ -247,6 +265,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
         raise SpoError("must be a string (a JSON array of filters)", ref, "spec.jsonEnricherFilters")
     if json_enricher:
         jsonfilter.parse(json_filters, "spec.jsonEnricherFilters", ref)  # a bad filter fails here, naming the field
+    bpf = _bool(spec, "enableBpfRecorder", ref)
     proc_path = spec.get("hostProcVolumePath") or "/proc"
     if not isinstance(proc_path, str) or not proc_path.startswith("/"):
         raise SpoError("must be an absolute path", ref, "spec.hostProcVolumePath")
@@ -268,6 +287,9 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
                                     json_filters=json_filters if json_enricher else None))
         volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory"),
                     _empty_dir("tmp-log-enricher", "64Mi")]
+    if bpf:
+        containers.append(_bpf_recorder(image, level))
+        volumes.append(_empty_dir("tmp-bpf-recorder", "64Mi"))
 
     labels = {"app": "security-profiles-operator", "name": SPOD_NAME}
     pod_spec: Dict[str, Any] = {
@@ -279,7 +301,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
         "tolerations": _list(spec, "tolerations", ref) or [dict(t) for t in DEFAULT_TOLERATIONS],
         "terminationGracePeriodSeconds": 30,
     }
-    if enricher or json_enricher:
+    if enricher or json_enricher or bpf:
         pod_spec["hostPID"] = True
     for key in ("affinity", "nodeSelector"):
         value = _dict(spec, key, ref)
@@ -312,8 +334,8 @@ def owner_references(spod: Mapping[str, Any]) -> List[Dict[str, Any]]:
 
 # the SPOD fields the node DaemonSet's pods depend on; other fields (webhook, label sync, allowedSyscalls, which
 # the node agent watches itself) must not roll the node pods
-_POD_FIELDS = ("enableSelinux", "enableLogEnricher", "enableJsonEnricher", "jsonEnricherFilters", "verbosity",
-               "tolerations", "affinity", "nodeSelector",
+_POD_FIELDS = ("enableSelinux", "enableLogEnricher", "enableJsonEnricher", "jsonEnricherFilters", "enableBpfRecorder",
+               "verbosity", "tolerations", "affinity", "nodeSelector",
                "priorityClassName", "daemonResourceRequirements", "imagePullSecrets", "hostProcVolumePath")
 
 

@@ -77,10 +77,8 @@ def _apparmor_why(facts: Facts) -> str:
     return "this edition installs no AppArmor profiles (there is no AppArmorProfile kind)"
 
 
-# The eBPF recorder is being built: when it runs in the DaemonSet with enableBpfRecorder, flip this one line.
-BPF_RECORDER = False
-_BPF = Honoured(DAEMONSET) if BPF_RECORDER else Reported("this edition has no eBPF recorder yet; record with the log "
-                                                         "enricher (enableLogEnricher)")
+# The eBPF recorder: the bpf-recorder container of the DaemonSet.
+_BPF = Honoured(DAEMONSET)
 # The JSON enricher (one JSON line per exec of a container), in the log-enricher container.
 _JSON = Honoured(DAEMONSET)
 _JSON_BATCH = Reported("the JSON enricher writes one line per exec as it is read; it does not group a process's "

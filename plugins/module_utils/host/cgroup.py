@@ -235,3 +235,38 @@ class ForkWatcher(object):
                     self.attributed += 1
                 else:
                     cache.pop(child, None)  # a reused pid: look it up afresh
+
+
+# ---------------------------------------------------------------------------------------------
+# cgroup v2 ids (what bpf_get_current_cgroup_id returns: the kernfs id, the directory's inode number)
+
+def unified_mount(mountinfo: str = "/proc/self/mountinfo") -> Optional[str]:
+    """Mount point of the cgroup v2 hierarchy (``/sys/fs/cgroup``, or ``/sys/fs/cgroup/unified`` in hybrid mode)."""
+    try:
+        with open(mountinfo) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        head, sep, tail = line.partition(" - ")
+        if sep and tail.split(" ", 1)[0] == "cgroup2":
+            fields = head.split(" ")
+            if len(fields) >= 5:
+                return fields[4].replace("\\040", " ")
+    return None
+
+
+def v2_path(cgroup_text: str) -> Optional[str]:
+    """The cgroup v2 path (the ``0::/path`` line) of ``/proc/<pid>/cgroup``, or None."""
+    for line in cgroup_text.splitlines():
+        if line.startswith("0::"):
+            return line[3:]
+    return None
+
+
+def cgroup_id(mount: str, path: str) -> Optional[int]:
+    """The id of cgroup ``path`` (relative to the v2 ``mount``), or None when it is gone."""
+    try:
+        return os.stat(os.path.join(mount, path.lstrip("/"))).st_ino
+    except OSError:
+        return None

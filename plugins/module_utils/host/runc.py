@@ -84,12 +84,14 @@ def prepare_busybox_rootfs(rootfs: str) -> bool:
 
 
 def bundle_config(args: Sequence[str], seccomp: Optional[Dict[str, Any]] = None, rootfs: str = "rootfs",
-                  extra_caps: Sequence[str] = (), hostname: str = "spo", env: Sequence[str] = ()) -> Dict[str, Any]:
+                  extra_caps: Sequence[str] = (), hostname: str = "spo", env: Sequence[str] = (),
+                  cgroups_path: Optional[str] = None) -> Dict[str, Any]:
     """An OCI runtime config for a one-shot, non-interactive container.
 
     ``seccomp`` is the OCI seccomp object (what a SeccompProfile becomes), or
     None for no filter.  The container has its own pid, network (loopback
-    only), ipc, uts and mount namespaces.
+    only), ipc, uts and mount namespaces.  ``cgroups_path`` (``linux.cgroupsPath``)
+    puts it in a cgroup of the caller's choice (default: runc's ``/<container id>``).
     """
     caps = sorted(set(DEFAULT_CAPS) | set(extra_caps))
     config: Dict[str, Any] = {
@@ -125,6 +127,8 @@ def bundle_config(args: Sequence[str], seccomp: Optional[Dict[str, Any]] = None,
     }
     if seccomp is not None:
         config["linux"]["seccomp"] = seccomp
+    if cgroups_path is not None:
+        config["linux"]["cgroupsPath"] = cgroups_path
     return config
 
 
@@ -176,13 +180,15 @@ def run(bundle: str, container_id: Optional[str] = None, timeout: float = 120.0,
 
 
 def run_once(args: Sequence[str], seccomp: Optional[Dict[str, Any]], workdir: str, rootfs: Optional[str] = None,
-             extra_caps: Sequence[str] = (), timeout: float = 120.0, new_audit_session: bool = False) -> RunResult:
+             extra_caps: Sequence[str] = (), timeout: float = 120.0, new_audit_session: bool = False,
+             cgroups_path: Optional[str] = None) -> RunResult:
     """Prepare a busybox root (unless ``rootfs`` is given), write a bundle, run it."""
     if rootfs is None:
         rootfs = os.path.join(workdir, "rootfs")
         prepare_busybox_rootfs(rootfs)
     bundle = os.path.join(workdir, "bundle-" + uuid.uuid4().hex[:8])
-    write_bundle(bundle, bundle_config(args, seccomp, rootfs=os.path.abspath(rootfs), extra_caps=extra_caps))
+    write_bundle(bundle, bundle_config(args, seccomp, rootfs=os.path.abspath(rootfs), extra_caps=extra_caps,
+                                       cgroups_path=cgroups_path))
     try:
         return run(bundle, timeout=timeout, new_audit_session=new_audit_session)
     finally:

@@ -52,6 +52,8 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.errors impor
 
 GROUP = api.GROUP
 TRACE_PREFIX = {"io.containers.trace-logs/": "SeccompProfile", "io.containers.trace-avcs/": "SelinuxProfile"}
+# the eBPF recorder's pods (ProfileRecording recorder: bpf): recorded by spo-bpf-recorder, not by the log enricher
+BPF_TRACE_PREFIX = {"io.containers.trace-bpf/": "SeccompProfile"}
 LABEL_RECORDING = "spo.x-k8s.io/recording-id"
 LABEL_CONTAINER = "spo.x-k8s.io/container-id"
 LABEL_PARTIAL = "spo.x-k8s.io/partial"
@@ -69,7 +71,7 @@ Obj = Dict[str, Any]
 
 # ---------------------------------------------------------------------------------------------- pure parts
 
-def recorded_containers(pod: Mapping[str, Any]) -> Dict[str, Tuple[str, str]]:
+def recorded_containers(pod: Mapping[str, Any], prefixes: Optional[Mapping[str, str]] = None) -> Dict[str, Tuple[str, str]]:
     """container name -> (profile kind, recording name), from the pod's trace annotations.
 
     A value that is not ``<recording>_<container>_<nonce>_<time>`` for the annotated container is ignored (the
@@ -78,7 +80,7 @@ def recorded_containers(pod: Mapping[str, Any]) -> Dict[str, Tuple[str, str]]:
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     found: Dict[str, Tuple[str, str]] = {}
     for key, value in sorted(annotations.items()):
-        for prefix, kind in TRACE_PREFIX.items():
+        for prefix, kind in (TRACE_PREFIX if prefixes is None else prefixes).items():
             if not key.startswith(prefix) or not isinstance(value, str):
                 continue
             container = key[len(prefix):]
@@ -127,7 +129,7 @@ def slim_pod(pod: Mapping[str, Any]) -> Obj:
                                       "deletionTimestamp") if k in meta}
     if isinstance(keep_meta.get("annotations"), dict):
         keep_meta["annotations"] = {k: v for k, v in keep_meta["annotations"].items()
-                                    if any(k.startswith(p) for p in TRACE_PREFIX)}
+                                    if any(k.startswith(p) for p in list(TRACE_PREFIX) + list(BPF_TRACE_PREFIX))}
     statuses = {}
     for field in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
         entries = []
@@ -342,7 +344,8 @@ class NodeRecorder(object):
 
     def __init__(self, kube: Any, enricher: Any, node: str, log: Callable[[str], None],
                  kernel_log: bool = True, marker: Optional[Callable[[int, str], None]] = None,
-                 marker_timeout: float = 10.0, switch: Optional[AuditSwitch] = None, record: bool = True) -> None:
+                 marker_timeout: float = 10.0, switch: Optional[AuditSwitch] = None, record: bool = True,
+                 prefixes: Optional[Mapping[str, str]] = None) -> None:
         """``record`` False: only the pod index (the JSON enricher's names), no recording."""
         self.kube = kube
         self.record = record
@@ -354,6 +357,7 @@ class NodeRecorder(object):
         self.marker = marker
         self.marker_timeout = marker_timeout
         self.switch = switch or AuditSwitch(kernel_log, log)
+        self.prefixes = prefixes  # the pod annotations this recorder records (None: the log enricher's)
         self.live: Dict[str, Obj] = {}  # uid -> recorded pod (slim), while it runs
         self.done: Dict[str, float] = {}  # uids written (or being written)
         self.work: "queue.Queue[Tuple[Obj, float]]" = queue.Queue()
@@ -378,7 +382,7 @@ class NodeRecorder(object):
             return
         self.index.update(pod)
         uid = (pod.get("metadata") or {}).get("uid") or ""
-        if not self.record or not recorded_containers(pod):
+        if not self.record or not recorded_containers(pod, self.prefixes):
             if event == "DELETED":
                 self.index.retire(pod)
             return
@@ -462,7 +466,7 @@ class NodeRecorder(object):
         namespace, pod_name = meta.get("namespace") or "", meta.get("name") or ""
         ids = container_ids(pod)
         results = []
-        for container, (kind, rec_name) in sorted(recorded_containers(pod).items()):
+        for container, (kind, rec_name) in sorted(recorded_containers(pod, self.prefixes).items()):
             already = find_recorded(self.kube, kind, namespace, rec_name, container, meta.get("uid") or "")
             if already:  # written before a restart of the enricher
                 for cid in ids.get(container, []):
@@ -515,7 +519,7 @@ class NodeRecorder(object):
         for pod in self.reflector.items():
             ids = {cid for group in container_ids(pod).values() for cid in group}
             known.update(ids)
-            if recorded_containers(pod):
+            if recorded_containers(pod, self.prefixes):
                 recorded.update(ids)
         for pod in live:
             recorded.update(cid for group in container_ids(pod).values() for cid in group)

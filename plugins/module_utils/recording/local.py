@@ -43,13 +43,14 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.recording im
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import profiles as recording
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import bpf_local as recording_bpf
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import Tailer, wait_session
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.host.nodefs import atomic_write, makedirs, read_bytes
 
 DEFAULT_AUDIT_LOG = "/var/log/audit/audit.log"
 DEFAULT_ENRICHER_DIR = "/var/lib/spo-enricher"
-SOURCES = ("auto", "audit_log", "enricher", "kernel_log")
+SOURCES = ("auto", "audit_log", "enricher", "kernel_log", "bpf")
 NETLINK_AUDIT = 9
 AUDIT_GET = 1000
 AUDIT_SET = 1001
@@ -242,12 +243,19 @@ def _collect(scanner: audit.Scanner, read: Any, session: int, nonce: str, timeou
 def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None, source: str = "auto",
            audit_log: str = DEFAULT_AUDIT_LOG, enricher_dir: str = DEFAULT_ENRICHER_DIR,
            base_profile_name: Optional[str] = None, extra_caps: Sequence[str] = (), timeout: float = 120.0,
-           collect_timeout: float = 60.0) -> Dict[str, Any]:
-    """Run ``/bin/sh -c command`` recorded; return the profile and what was seen."""
+           collect_timeout: float = 60.0, cgroups_path: Optional[str] = None) -> Dict[str, Any]:
+    """Run ``/bin/sh -c command`` recorded; return the profile and what was seen.
+
+    ``cgroups_path`` puts the container in a cgroup of the caller's (the eBPF recorder may then watch the
+    same run: the test that both recorders see the same syscalls); ``source=bpf`` makes its own.
+    """
     ref = "SeccompProfile %s/%s" % (namespace, name)
     recording.profile_name(name, "x")  # validates the name early
     if source not in SOURCES:
         raise SpoError("must be one of %s" % ", ".join(SOURCES), ref, "source")
+    if source == "bpf":
+        return recording_bpf.record(name, namespace, command, rootfs=rootfs, base_profile_name=base_profile_name,
+                                    extra_caps=extra_caps, timeout=timeout)
     running = auditd_running()
     if source == "auto":
         source = "audit_log" if running else "kernel_log"
@@ -270,7 +278,8 @@ def record(name: str, namespace: str, command: str, rootfs: Optional[str] = None
             with open(PRINTK_RATELIMIT, "w") as handle:
                 handle.write("0")
         result = oci.run_once(["/bin/sh", "-c", command], logging_profile(), workdir, rootfs=rootfs,
-                              extra_caps=extra_caps, timeout=timeout, new_audit_session=True)
+                              extra_caps=extra_caps, timeout=timeout, new_audit_session=True,
+                              cgroups_path=cgroups_path)
         session = result.audit_session
         if session is None:
             raise SpoError("runc got no audit session id (is /proc/self/loginuid writable, auditing enabled?)", ref)

@@ -16,7 +16,12 @@ The annotation's value is ``<recording>_<container>_<nonce>_<unix time>`` (upstr
 enricher attributes records to the recording through it. A value already there is overwritten, so a pod cannot
 steer a recording into a profile of its choosing; a security context already there is overwritten too, with a
 warning. Recordings are taken in name order; a container already claimed (same kind) by an earlier recording
-keeps it, with a warning. Recordings being deleted, and recorders other than ``logs``, are skipped.
+keeps it, with a warning. Recordings being deleted are skipped.
+
+``recorder: bpf`` (kind SeccompProfile only; SelinuxProfile with bpf is skipped): the annotation
+``io.containers.trace-bpf/<container>`` alone, the container keeps its own seccomp profile (the eBPF recorder,
+``spo-bpf-recorder``, counts its syscalls from the moment runc loads that profile, or from runc's exec of the
+container's process when it has none).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ Obj = Dict[str, Any]
 LOG_PROFILE = "log-enricher-trace"
 SELINUX_RECORDING_TYPE = "selinuxrecording.process"
 ANNOTATION_PREFIX = {"SeccompProfile": "io.containers.trace-logs/", "SelinuxProfile": "io.containers.trace-avcs/"}
+BPF_ANNOTATION_PREFIX = "io.containers.trace-bpf/"
 
 
 class Result(object):
@@ -68,7 +74,8 @@ def mutate(pod: Mapping[str, Any], namespace: str, recordings: List[Mapping[str,
             continue
         rspec = rec.get("spec") if isinstance(rec.get("spec"), Mapping) else {}
         kind, recorder = rspec.get("kind"), rspec.get("recorder") or "logs"
-        if kind not in ANNOTATION_PREFIX or recorder != "logs":
+        if kind not in ANNOTATION_PREFIX or recorder not in ("logs", "bpf") or (
+                recorder == "bpf" and kind != "SeccompProfile"):
             continue
         try:
             if not selector_matches(rspec.get("podSelector"), labels, "spec.podSelector"):
@@ -88,6 +95,14 @@ def mutate(pod: Mapping[str, Any], namespace: str, recordings: List[Mapping[str,
                                        % (namespace, name, cname, first))
                 continue
             claimed[(kind, cname)] = name
+            annotations = meta.get("annotations")
+            if not isinstance(annotations, dict):
+                annotations = {}
+                meta["annotations"] = annotations
+            result.recorded.setdefault(name, []).append(cname)
+            if recorder == "bpf":  # the eBPF recorder sees the container under its own profile
+                annotations[BPF_ANNOTATION_PREFIX + cname] = annotation(name, cname, nonce(), now)
+                continue
             sc = security_context(container)
             if kind == "SeccompProfile":
                 want = {"type": "Localhost", "localhostProfile": log_profile_path(operator_namespace)}
@@ -102,10 +117,5 @@ def mutate(pod: Mapping[str, Any], namespace: str, recordings: List[Mapping[str,
                                            "by the recording type" % (namespace, name, cname))
                 opts["type"] = SELINUX_RECORDING_TYPE
                 sc["seLinuxOptions"] = opts
-            annotations = meta.get("annotations")
-            if not isinstance(annotations, dict):
-                annotations = {}
-                meta["annotations"] = annotations
             annotations[ANNOTATION_PREFIX[kind] + cname] = annotation(name, cname, nonce(), now)
-            result.recorded.setdefault(name, []).append(cname)
     return result

@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, Security Profiles Operator Ansible edition team
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""spo-bpf-recorder: the SPOD DaemonSet's eBPF recorder (``enableBpfRecorder``).
+
+    spo-bpf-recorder [--node-name NODE] [--clear-seconds 30]
+
+Runs the eBPF recorder (bpftrace, plugins/module_utils/recording/bpf_program.py) on the node, turns its lines into
+syscall sets per container (plugins/module_utils/recording/bpf_sets.py), watches this node's pods and, when a
+pod a ``recorder: bpf`` ProfileRecording annotated (``io.containers.trace-bpf/<container>``) ends, writes
+``<recording>-<container>`` (plugins/module_utils/recording/cluster.py, as the log enricher does). Needs no
+audit subsystem. Exits non-zero when bpftrace stops.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from typing import List, Optional
+
+from spo_cli import stop_on_signals
+
+
+def _log(message: str) -> None:
+    sys.stderr.write("spo-bpf-recorder: %s\n" % message)
+    sys.stderr.flush()
+
+
+class _NoSwitch(object):
+    """The eBPF recorder needs no kernel auditing: nothing to switch."""
+
+    def on(self) -> None:
+        return None
+
+    def off(self) -> None:
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording import bpf_program
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.bpf_recorder import BpftraceProcess
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as kubeapi
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.bpf_sets import BpfContainerSets
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.cluster import (
+        BPF_TRACE_PREFIX, NodeRecorder)
+    from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+
+    try:
+        for change in bpf_program.ensure_tracefs():
+            _log("done: %s" % change)
+        sets = BpfContainerSets(log=_log)
+        tracer = BpftraceProcess(clear_seconds=args.clear_seconds, on_new_pair=sets.on_pair).start()
+    except SpoError as exc:
+        _log(str(exc))
+        return 1
+    recorder = NodeRecorder(kubeapi.connect(user_agent="spo-bpf-recorder/" + args.node_name), sets, args.node_name,
+                            _log, switch=_NoSwitch(), prefixes=BPF_TRACE_PREFIX).start()
+    stop = threading.Event()
+    stop_on_signals(stop.set)
+    _log("recording on node %s with the eBPF recorder (maps cleared every %ds)" % (args.node_name, args.clear_seconds))
+    if args.ready_file:
+        with open(args.ready_file, "w") as handle:  # the readiness probe: the probes are attached
+            handle.write("attached\n")
+    last_sweep = time.monotonic()
+    reported_lost = reported_dropped = 0
+    while not stop.is_set():
+        stop.wait(1.0)
+        if not tracer.running():
+            _log("bpftrace exited (%s): %s" % (tracer.proc.returncode if tracer.proc else "?", tracer.errors()))
+            return 1
+        if tracer.output.lost > reported_lost:
+            _log("bpftrace lost %d output lines (the next map dump has their pairs)"
+                 % (tracer.output.lost - reported_lost))
+            reported_lost = tracer.output.lost
+        if tracer.output.dropped > reported_dropped:
+            _log("the recorder's maps were full: %d inserts failed, recordings of this time may be incomplete"
+                 % (tracer.output.dropped - reported_dropped))
+            reported_dropped = tracer.output.dropped
+        if time.monotonic() - last_sweep > 60.0:
+            recorder.sweep()
+            last_sweep = time.monotonic()
+    tracer.stop()
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="spo-bpf-recorder", description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("--node-name", default=os.environ.get("NODE_NAME") or os.uname().nodename)
+    parser.add_argument("--clear-seconds", type=int, default=30,
+                        help="seconds between clears of the kernel-side map (bounds it on a busy node)")
+    parser.add_argument("--ready-file", default="", help="written once the probes are attached (readiness)")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
