@@ -31,8 +31,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.base
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.model import SeccompProfile, parse_profile
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux.cil import profile_cil
 
-SECCOMP_KIND, SELINUX_KIND, RAW_KIND = (api.SECCOMP_PROFILE.kind, api.SELINUX_PROFILE.kind,
-                                       api.RAW_SELINUX_PROFILE.kind)
+SECCOMP_KIND, SELINUX_KIND, RAW_KIND = api.SECCOMP_PROFILE.kind, api.SELINUX_PROFILE.kind, api.RAW_SELINUX_PROFILE.kind
 KINDS = {k: (api.kind(k).version, api.kind(k).plural) for k in (SECCOMP_KIND, SELINUX_KIND, RAW_KIND)}
 SPOD_NAME = api.SPOD_NAME
 
