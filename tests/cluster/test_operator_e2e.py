@@ -87,6 +87,46 @@ def test_spod_running_and_daemonset_ready(operator):
     assert ds.status.number_ready == ds.status.desired_number_scheduled
 
 
+def test_spod_conditions_are_managed_by_ansible_operator(operator):
+    """manageStatus: ansible-operator's Successful/Running/Failure conditions beside the role's own status."""
+    spod = get_obj(operator, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod")
+    conditions = {c["type"]: c for c in spod["status"].get("conditions") or []}
+    assert conditions["Successful"]["status"] == "True", conditions
+    assert conditions["Failure"]["status"] == "False", conditions
+    assert conditions["Running"]["reason"] == "Successful", conditions
+    assert set(conditions["Running"]["ansibleResult"]) >= {"ok", "changed", "failures"}
+    assert conditions["Running"]["ansibleResult"]["failures"] == 0
+
+
+def test_deleted_daemonset_is_recreated_at_once(operator):
+    """watchDependentResources: the SPOD owns its DaemonSet, ansible-operator watches it; deleting it reconciles
+    the SPOD at once (its reconcilePeriod is 5 minutes), and the new DaemonSet is there within 10 s."""
+    from kubernetes import client
+    apps = client.AppsV1Api(operator)
+    old = apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE)
+    assert [(o.kind, o.name) for o in old.metadata.owner_references or []] == [
+        ("SecurityProfilesOperatorDaemon", "spod")]
+    apps.delete_namespaced_daemon_set("spod", OPERATOR_NAMESPACE, propagation_policy="Background")
+    started = time.monotonic()
+
+    def recreated():
+        try:
+            ds = apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE)
+        except client.rest.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return ds if ds.metadata.uid != old.metadata.uid else None
+    wait_for(recreated, 10, 0.2, "the DaemonSet spod to be recreated within 10 s")
+    print("\nDaemonSet deleted -> recreated in %.2fs" % (time.monotonic() - started))
+    # and it comes back to ready (the next tests need the node agent)
+    wait_for(lambda: (lambda ds: ds.status.desired_number_scheduled and
+                      ds.status.number_ready == ds.status.desired_number_scheduled)(
+                          apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE)), 180, 1.0, "spod ready again")
+    wait_for(lambda: (get_obj(operator, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod") or {})
+             .get("status", {}).get("state") == "Running", 180, 1.0, "the SPOD Running again")
+
+
 def test_spec_profile_installed_and_enforced(operator):
     kube = operator
     doc = load_yaml("tests/unit/fixtures/spec-seccompprofile.yaml")
