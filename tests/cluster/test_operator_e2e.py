@@ -120,9 +120,11 @@ def test_deleted_daemonset_is_recreated_at_once(operator):
     wait_for(recreated, 10, 0.2, "the DaemonSet spod to be recreated within 10 s")
     print("\nDaemonSet deleted -> recreated in %.2fs" % (time.monotonic() - started))
     # and it comes back to ready (the next tests need the node agent)
-    wait_for(lambda: (lambda ds: ds.status.desired_number_scheduled and
-                      ds.status.number_ready == ds.status.desired_number_scheduled)(
-                          apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE)), 180, 1.0, "spod ready again")
+
+    def ready():
+        status = apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE).status
+        return status.desired_number_scheduled and status.number_ready == status.desired_number_scheduled
+    wait_for(ready, 180, 1.0, "spod ready again")
     wait_for(lambda: (get_obj(operator, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod") or {})
              .get("status", {}).get("state") == "Running", 180, 1.0, "the SPOD Running again")
 

@@ -4,9 +4,9 @@ logs or events, also when a reconcile fails after the keys are in play.
 
 The SPOD's reconcile is made to fail after the webhook plan (which holds both keys) is made: the webhook's
 Deployment is replaced by one whose selector differs, so applying the planned Deployment is refused (the selector
-is immutable) and the run fails; the operator keeps that failed run's private data directory (ansible-runner's
-artifacts: events, stdout) under /tmp/ansible-operator/runner in its pod (ansible-operator keeps the last runs). Neither key, nor any PEM private key, may be found
-there, in the operator's log or in any event.
+is immutable) and the run fails; ansible-operator keeps that failed run's private data directory (ansible-runner's
+artifacts: events, stdout) under /tmp/ansible-operator/runner in its pod. Neither key, nor any PEM private key, may
+be found there, in the operator's log or in any event.
 """
 from __future__ import annotations
 
