@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ VERSION = "v1alpha1"
 PLURAL = "widgets"
 FINALIZER = "test.spo.x-k8s.io/finalizer"
 PERIOD = 6  # the watch's reconcilePeriod, seconds
+RUNNER_DIR = "/tmp/ansible-operator/runner"
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -191,7 +193,9 @@ def operator(kube, kubeconfig, api, tmp_path_factory) -> Iterator[Operator]:
     wait_for(lambda: _served(api), 60, what="the Widget CRD to be served")
     watches = tmp / "watches.yaml"
     watches.write_text(WATCHES)
-    port, metrics_port, proxy_port = _free_port(), _free_port(), _free_port()
+    # the proxy stays on its default port: the kubeconfig ansible-operator writes for each run names
+    # http://localhost:8888 whatever --proxy-port says
+    port, metrics_port = _free_port(), _free_port()
     binary = os.path.join(VENV_BIN, "ansible-operator")
     if not os.access(binary, os.X_OK):
         pytest.fail("no %s: `make tools TOOLS=ansible-operator` (or `make images`) builds it" % binary)
@@ -204,7 +208,7 @@ def operator(kube, kubeconfig, api, tmp_path_factory) -> Iterator[Operator]:
         proc = subprocess.Popen([binary, "run", "--watches-file", str(watches),
                                  "--health-probe-bind-address", "127.0.0.1:%d" % port,
                                  "--metrics-bind-address", "127.0.0.1:%d" % metrics_port,
-                                 "--proxy-port", str(proxy_port), "--max-concurrent-reconciles", "2"],
+                                 "--max-concurrent-reconciles", "2"],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(tmp))
     op = Operator(proc, log_path, port, metrics_port)
     try:
@@ -219,6 +223,8 @@ def operator(kube, kubeconfig, api, tmp_path_factory) -> Iterator[Operator]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         _remove_crd(api)
+        # ansible-operator's runner dirs (a fixed path under /tmp)
+        shutil.rmtree(os.path.join(RUNNER_DIR, GROUP), ignore_errors=True)
         print("\n--- ansible-operator log (tail) ---\n" + op.log()[-3000:])
 
 
