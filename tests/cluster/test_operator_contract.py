@@ -223,8 +223,10 @@ def operator(kube, kubeconfig, api, tmp_path_factory) -> Iterator[Operator]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         _remove_crd(api)
-        # ansible-operator's runner dirs (a fixed path under /tmp)
+        # ansible-operator's runner dirs (a fixed path under /tmp); its whole log kept in tests/output
         shutil.rmtree(os.path.join(RUNNER_DIR, GROUP), ignore_errors=True)
+        os.makedirs(os.path.join(ROOT, "tests", "output"), exist_ok=True)
+        shutil.copy(log_path, os.path.join(ROOT, "tests", "output", "ansible-operator-contract.log"))
         print("\n--- ansible-operator log (tail) ---\n" + op.log()[-3000:])
 
 
