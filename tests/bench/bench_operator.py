@@ -68,7 +68,7 @@ def kubectl(*args: str) -> str:
 
 
 def operator_pod() -> str:
-    out = json.loads(kubectl("get", "pods", "-n", NS, "-l", "app=security-profiles-operator", "-o", "json"))
+    out = json.loads(kubectl("get", "pods", "-n", NS, "-l", "name=security-profiles-operator", "-o", "json"))
     running = [p["metadata"]["name"] for p in out["items"]
                if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
     if len(running) != 1:
