@@ -9,12 +9,17 @@ Two layers, each cached by content under ``$SPO_IMAGE_CACHE``
    a venv at /opt/spo/venv with images/requirements-image.txt (wheels fetched
    on the host with the project's pip, installed offline in the chroot), the
    kubernetes.core collection from the project's .venv, the ``spo`` user
-   (uid 65532) and its writable HOME.  Key: the recipe version, the package
+   (uid 65532), upstream's ansible-operator user ``ansible`` (uid 1001, group
+   0) and its HOME /opt/ansible (the image's user, HOME and working dir).  Key: the recipe version, the package
    list, the requirements, the kubernetes.core version.
 2. project: the collection's files (tracked and new, not ignored) at
    /opt/spo/collections/ansible_collections/spo/security_profiles, the
    commands of pyproject.toml's [project.scripts] in /opt/spo/bin, hash-checked
    .pyc files and the audit parser's C speed-up.  Key: the files' content.
+3. operator: operator-sdk's ``ansible-operator`` (built from its Go module at the
+   pin of hack/go_tools.py) at /usr/local/bin and ``/opt/ansible/watches.yaml``
+   (a link to the collection's), as upstream's ansible-operator base image has
+   them.  Key: the binary.
 
 The archive (OCI image layout tar) is written to ``$CACHE/archives``; the tag is
 the manifest digest's first 12 hex digits.  ``--import`` loads it into the test
@@ -50,8 +55,13 @@ MIRRORS = [
     "deb http://deb.debian.org/debian-security bookworm-security main",
 ]
 # Bump when the base recipe below changes in a way the inputs do not show.
-BASE_RECIPE = "base-1"
-PROJECT_RECIPE = "project-1"
+BASE_RECIPE = "base-2"
+PROJECT_RECIPE = "project-2"
+OPERATOR_RECIPE = "operator-2"
+# operator-sdk's Ansible operator runtime: pinned in hack/go_tools.py, run as upstream's image runs it
+OPERATOR_TOOL = "ansible-operator"
+OPERATOR_HOME = "opt/ansible"
+OPERATOR_UID = 1001
 
 SPO = "opt/spo"
 VENV = "/opt/spo/venv"
@@ -71,7 +81,7 @@ DOC_INCLUDES = ["/usr/share/doc/*/copyright"]
 
 ENV = [
     "PATH=/opt/spo/bin:/opt/spo/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "HOME=/opt/spo/home",
+    "HOME=/opt/ansible",
     "VIRTUAL_ENV=/opt/spo/venv",
     "ANSIBLE_COLLECTIONS_PATH=/opt/spo/collections",
     "ANSIBLE_PYTHON_INTERPRETER=/opt/spo/venv/bin/python3",
@@ -80,8 +90,8 @@ ENV = [
     "PYTHONUNBUFFERED=1",
     "LANG=C.UTF-8",
 ]
-CMD = ["/bin/sh", "-c", "echo 'security-profiles-operator image: run one of spo-operator, spo-node-agent, "
-       "spo-selinuxd, spo-enricher, spo-pss (see /opt/spo/bin)'"]
+CMD = ["/bin/sh", "-c", "echo 'security-profiles-operator image: run one of ansible-operator run, spo-node-agent, "
+       "spo-selinuxd, spo-enricher, spo-pss, spo-webhook (see /opt/spo/bin)'"]
 
 
 def log(msg: str) -> None:
@@ -252,6 +262,17 @@ def finish_rootfs(rootfs: str, k8s_core: str) -> None:
         f.seek(0)
         if f":{UID}:" not in f.read():
             f.write(f"spo:x:{UID}:\n")
+    with open(p("etc/passwd"), "a+", encoding="utf-8") as f:
+        f.seek(0)
+        if f":{OPERATOR_UID}:" not in f.read():
+            # upstream's ansible-operator image user: uid 1001, group 0, HOME /opt/ansible
+            f.write(f"ansible:x:{OPERATOR_UID}:0:ansible-operator:/{OPERATOR_HOME}:/usr/sbin/nologin\n")
+    # its HOME as upstream's: owned by 1001, group 0 writable (OpenShift's random uids are in group 0); the
+    # Deployment mounts an emptyDir on .ansible (read-only root)
+    for d in (OPERATOR_HOME, OPERATOR_HOME + "/.ansible", OPERATOR_HOME + "/.ansible/tmp"):
+        os.makedirs(p(d), exist_ok=True)
+        os.chown(p(d), OPERATOR_UID, 0)
+        os.chmod(p(d), 0o775)
     for d in ("opt/spo/bin", "opt/spo/lib", "opt/spo/home", COLLECTIONS + "/ansible_collections"):
         os.makedirs(p(d), exist_ok=True)
     # HOME: writable by uid 65532 and by any uid OpenShift assigns (sticky, like /tmp)
@@ -317,14 +338,39 @@ def project_files() -> List[str]:
     return sorted(files)
 
 
-def entry_points() -> Dict[str, str]:
+def _project() -> Dict[str, object]:
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        return dict(tomllib.load(f).get("project", {}).get("scripts", {}))
+        return dict(tomllib.load(f).get("project", {}))
+
+
+def entry_points() -> Dict[str, str]:
+    return dict(_project().get("scripts", {}))  # type: ignore[call-overload]
+
+
+def plugin_entry_points() -> Dict[str, Dict[str, str]]:
+    """pyproject.toml's [project.entry-points] (ansible-runner's event emitter plugin)."""
+    return {group: dict(eps) for group, eps in dict(_project().get("entry-points", {})).items()}  # type: ignore[call-overload]
+
+
+def dist_info(groups: Dict[str, Dict[str, str]]) -> Dict[str, bytes]:
+    """A dist-info for /opt/spo/lib (on sys.path), so importlib.metadata finds the entry points there."""
+    project = _project()
+    name, version = str(project.get("name", "spo")), str(project.get("version", "0"))
+    base = "opt/spo/lib/%s-%s.dist-info" % (name.replace("-", "_"), version)
+    lines: List[str] = []
+    for group in sorted(groups):
+        lines.append("[%s]" % group)
+        lines.extend("%s = %s" % (key, groups[group][key]) for key in sorted(groups[group]))
+        lines.append("")
+    return {base + "/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)).encode(),
+            base + "/entry_points.txt": "\n".join(lines).encode(),
+            base + "/top_level.txt": b"spo_cli\n"}
 
 
 def project_key(files: List[str], scripts: Dict[str, str]) -> str:
     h = hashlib.sha256()
-    for part in [PROJECT_RECIPE, oci_image.LAYER_FORMAT, sys.version.split()[0], json.dumps(scripts, sort_keys=True)]:
+    for part in [PROJECT_RECIPE, oci_image.LAYER_FORMAT, sys.version.split()[0], json.dumps(scripts, sort_keys=True),
+                 json.dumps(plugin_entry_points(), sort_keys=True)]:
         h.update(part.encode() + b"\0")
     for rel in files + ["native/spo_linecut.c"]:
         full = os.path.join(ROOT, rel)
@@ -419,12 +465,57 @@ def project_layer(cache: Cache) -> Tuple[oci_image.Layer, str]:
             writer.add_file("opt/spo/lib/spo_linecut.cpython-311-x86_64-linux-gnu.so", linecut, mode=0o755)
         for cmd in sorted(scripts):
             writer.add_bytes(f"opt/spo/bin/{cmd}", script_text(scripts[cmd]), mode=0o755)
+        for path, data in sorted(dist_info(plugin_entry_points()).items()):
+            writer.add_bytes(path, data)
     except BaseException:
         writer.abort()
         raise
     layer = writer.close()
     cache.save_layer(name, layer)
     log(f"project layer ({len(files)} files) {layer.size / 1e6:.2f} MB in {time.monotonic() - t0:.1f} s")
+    return layer, key
+
+
+# -- operator layer -------------------------------------------------------------
+def operator_binary() -> str:
+    """ansible-operator at hack/go_tools.py's pin (built from its Go module once per version, then cached)."""
+    import go_tools  # noqa: E402  (build tooling next to this file)
+
+    cache = os.environ.get("SPO_TOOLS_CACHE", go_tools.DEFAULT_CACHE)
+    try:
+        return go_tools.ensure([OPERATOR_TOOL], cache, os.path.join(ROOT, ".venv", "bin"))[0]
+    except (go_tools.ToolError, OSError) as exc:
+        die(f"{OPERATOR_TOOL}: {exc}")
+        raise
+
+
+def operator_layer(cache: Cache) -> Tuple[oci_image.Layer, str]:
+    binary = operator_binary()
+    h = hashlib.sha256()
+    for part in [OPERATOR_RECIPE, oci_image.LAYER_FORMAT, sha256_file(binary)]:
+        h.update(part.encode() + b"\0")
+    key = h.hexdigest()[:16]
+    name = f"operator-{key}"
+    layer = cache.load_layer(name)
+    if layer:
+        return layer, key
+    t0 = time.monotonic()
+    writer = oci_image.LayerWriter(cache.path("layers", name + ".tar.gz"))
+    try:
+        writer.add_dir("usr")
+        writer.add_dir("usr/local")
+        writer.add_dir("usr/local/bin")
+        writer.add_file(f"usr/local/bin/{OPERATOR_TOOL}", binary, mode=0o755)
+        writer.add_dir("opt")
+        writer.add_dir(OPERATOR_HOME, mode=0o775, uid=OPERATOR_UID, gid=0)  # as the base has it
+        writer.add_symlink(f"{OPERATOR_HOME}/watches.yaml",
+                           "../spo/collections/ansible_collections/spo/security_profiles/watches.yaml")
+    except BaseException:
+        writer.abort()
+        raise
+    layer = writer.close()
+    cache.save_layer(name, layer)
+    log(f"operator layer ({OPERATOR_TOOL}) {layer.size / 1e6:.1f} MB in {time.monotonic() - t0:.1f} s")
     return layer, key
 
 
@@ -440,16 +531,18 @@ def galaxy_version() -> str:
 def build(cache: Cache) -> Dict[str, object]:
     base, bkey = base_layer(cache)
     proj, pkey = project_layer(cache)
-    layers = [base, proj]
+    oper, okey = operator_layer(cache)
+    layers = [base, proj, oper]
     config = oci_image.image_config(
-        layers, env=ENV, cmd=CMD, workdir="/opt/spo", user="65532",
+        layers, env=ENV, cmd=CMD, workdir="/" + OPERATOR_HOME, user=str(OPERATOR_UID),
         labels={"org.opencontainers.image.title": "security-profiles-operator",
                 "org.opencontainers.image.description": "spo.security_profiles: operator runner and node daemons",
                 "org.opencontainers.image.version": galaxy_version(),
                 "org.opencontainers.image.licenses": "GPL-3.0-or-later",
-                "io.spo.base-key": bkey, "io.spo.project-key": pkey},
+                "io.spo.base-key": bkey, "io.spo.project-key": pkey, "io.spo.operator-key": okey},
         history=[f"Debian {SUITE} minbase + images/packages.txt + /opt/spo/venv (base {bkey})",
-                 f"collection spo.security_profiles + commands (project {pkey})"])
+                 f"collection spo.security_profiles + commands (project {pkey})",
+                 f"{OPERATOR_TOOL} + /{OPERATOR_HOME}/watches.yaml (operator {okey})"])
     manifest = oci_image.manifest_for(config, layers)
     tag = oci_image.sha256_digest(manifest)[7:19]
     refs = [f"{IMAGE}:{tag}", f"{IMAGE}:dev"]
@@ -474,12 +567,13 @@ def build(cache: Cache) -> Dict[str, object]:
     os.utime(archive)
     info = {"archive": archive, "refs": refs, "tag": tag, "manifest_digest": digests["manifest"],
             "index_digest": digests["index"], "size": os.path.getsize(archive),
-            "layers": [base.size, proj.size]}
+            "layers": [base.size, proj.size, oper.size]}
     with open(cache.path("latest.json.tmp"), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)
     os.replace(cache.path("latest.json.tmp"), cache.path("latest.json"))
     cache.prune([tag], "archives", "security-profiles-operator-")
     cache.prune([pkey], "layers", "project-", count=8)
+    cache.prune([okey], "layers", "operator-", count=4)
     return info
 
 

@@ -356,6 +356,20 @@ class Archive:
                         entries[m.name.lstrip("./")] = m
         return entries
 
+    def read_file(self, name: str) -> Optional[bytes]:
+        """The content of a regular file of the image (the last layer holding it wins)."""
+        found: Optional[bytes] = None
+        with tarfile.open(self.path) as outer:
+            for member in self.layer_members:
+                blob = outer.extractfile(member)
+                assert blob is not None
+                with tarfile.open(fileobj=blob, mode="r|gz") as layer:
+                    for m in layer:
+                        if m.name.lstrip("./") == name and m.isfile():
+                            data = layer.extractfile(m)
+                            found = data.read() if data else b""
+        return found
+
 
 def _blob(tar: tarfile.TarFile, digest: str, what: str) -> bytes:
     if not digest.startswith("sha256:"):

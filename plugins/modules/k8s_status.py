@@ -11,7 +11,7 @@ short_description: Write custom status and conditions on a Kubernetes object, as
 version_added: 0.2.0
 description:
   - Sets fields of the C(status) of an object through its status subresource, for roles run by an Ansible
-    operator (C(spo-operator) or upstream's C(ansible-operator)), with the options of C(operator_sdk.util.k8s_status).
+    operator (operator-sdk's C(ansible-operator)), with the options of C(operator_sdk.util.k8s_status).
   - O(status) is merged into the object's status as a JSON merge patch (mappings merge, C(null) removes a key);
     other keys, such as the conditions the operator manages, stay as they are.
   - O(conditions) are merged by C(type) into C(status.conditions). A condition given without C(lastTransitionTime)

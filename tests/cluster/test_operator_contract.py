@@ -1,16 +1,20 @@
 # -*- coding: utf-8 -*-
-"""spo-operator keeps the operator-sdk Ansible operator contract, against the real API server.
+"""The operator-sdk Ansible operator contract the roles rely on, as operator-sdk's ansible-operator keeps it,
+against the real API server.
 
-A test CRD (``widgets.test.spo.x-k8s.io``) is watched by ``.venv/bin/spo-operator`` started out of
-cluster with a watches file naming the test roles of ``tests/cluster/roles`` (found through
-ANSIBLE_ROLES_PATH, as upstream finds them).  The role records what it received in ConfigMaps;
-the assertions read those, the object's status and its finalizers.
+A test CRD (``widgets.test.spo.x-k8s.io``) is watched by ``.venv/bin/ansible-operator`` (built from its Go module
+by hack/go_tools.py, the binary the image carries) started out of cluster with a watches file naming the test
+roles of ``tests/cluster/roles`` (found through ANSIBLE_ROLES_PATH).  ansible-runner posts its events through the
+project's emitter (spo_cli/runner_http.py); the roles' requests go through ansible-operator's proxy.  The role
+records what it received in ConfigMaps; the assertions read those, the object's status, its finalizers and the
+owner references the proxy injects.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,6 +31,7 @@ VERSION = "v1alpha1"
 PLURAL = "widgets"
 FINALIZER = "test.spo.x-k8s.io/finalizer"
 PERIOD = 6  # the watch's reconcilePeriod, seconds
+RUNNER_DIR = "/tmp/ansible-operator/runner"
 
 CRD = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -146,10 +151,15 @@ def condition(obj: Optional[Dict[str, Any]], ctype: str) -> Dict[str, Any]:
 
 
 class Operator(object):
-    def __init__(self, proc: subprocess.Popen, log_path: str, port: int) -> None:
+    def __init__(self, proc: subprocess.Popen, log_path: str, port: int, metrics_port: int) -> None:
         self.proc = proc
         self.log_path = log_path
         self.port = port
+        self.metrics_port = metrics_port
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5) as resp:
+            return resp.read().decode()
 
     def log(self) -> str:
         with open(self.log_path, encoding="utf-8", errors="replace") as handle:
@@ -172,7 +182,7 @@ def api(kube) -> Api:
 
 @pytest.fixture(scope="module")
 def operator(kube, kubeconfig, api, tmp_path_factory) -> Iterator[Operator]:
-    """The test CRD and a running spo-operator watching it; both removed afterwards."""
+    """The test CRD and a running ansible-operator watching it; both removed afterwards."""
     from kubernetes.client.rest import ApiException
     tmp = tmp_path_factory.mktemp("operator")
     try:
@@ -183,19 +193,27 @@ def operator(kube, kubeconfig, api, tmp_path_factory) -> Iterator[Operator]:
     wait_for(lambda: _served(api), 60, what="the Widget CRD to be served")
     watches = tmp / "watches.yaml"
     watches.write_text(WATCHES)
-    port = _free_port()
+    # the proxy stays on its default port: the kubeconfig ansible-operator writes for each run names
+    # http://localhost:8888 whatever --proxy-port says
+    port, metrics_port = _free_port(), _free_port()
+    binary = os.path.join(VENV_BIN, "ansible-operator")
+    if not os.access(binary, os.X_OK):
+        pytest.fail("no %s: `make tools TOOLS=ansible-operator` (or `make images`) builds it" % binary)
     env = dict(os.environ, KUBECONFIG=kubeconfig, ANSIBLE_ROLES_PATH=os.path.join(ROOT, "tests", "cluster", "roles"),
-               ANSIBLE_GATHERING="explicit", PYTHONUNBUFFERED="1")
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".collections"), ANSIBLE_GATHERING="explicit",
+               PYTHONUNBUFFERED="1", WATCH_NAMESPACE="", HOME=str(tmp),
+               PATH=VENV_BIN + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"))
     log_path = str(tmp / "operator.log")
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([os.path.join(VENV_BIN, "spo-operator"), "--watches-file", str(watches),
-                                 "--health-probe-bind-address", "127.0.0.1:%d" % port, "--max-concurrent-reconciles", "2",
-                                 "--runner-dir", str(tmp / "runs")],
+        proc = subprocess.Popen([binary, "run", "--watches-file", str(watches),
+                                 "--health-probe-bind-address", "127.0.0.1:%d" % port,
+                                 "--metrics-bind-address", "127.0.0.1:%d" % metrics_port,
+                                 "--max-concurrent-reconciles", "2"],
                                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(tmp))
-    op = Operator(proc, log_path, port)
+    op = Operator(proc, log_path, port, metrics_port)
     try:
-        wait_for(lambda: op.probe("/readyz") == 200 or proc.poll() is not None, 60, what="the runner to be ready")
-        assert proc.poll() is None, "spo-operator exited:\n" + op.log()
+        wait_for(lambda: op.probe("/readyz") == 200 or proc.poll() is not None, 60, what="the operator to be ready")
+        assert proc.poll() is None, "ansible-operator exited:\n" + op.log()
         yield op
     finally:
         if proc.poll() is None:
@@ -205,7 +223,11 @@ def operator(kube, kubeconfig, api, tmp_path_factory) -> Iterator[Operator]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         _remove_crd(api)
-        print("\n--- spo-operator log (tail) ---\n" + op.log()[-3000:])
+        # ansible-operator's runner dirs (a fixed path under /tmp); its whole log kept in tests/output
+        shutil.rmtree(os.path.join(RUNNER_DIR, GROUP), ignore_errors=True)
+        os.makedirs(os.path.join(ROOT, "tests", "output"), exist_ok=True)
+        shutil.copy(log_path, os.path.join(ROOT, "tests", "output", "ansible-operator-contract.log"))
+        print("\n--- ansible-operator log (tail) ---\n" + op.log()[-3000:])
 
 
 def _served(api: Api) -> bool:
@@ -285,6 +307,25 @@ def test_role_gets_snake_case_vars_meta_and_object(operator, api, namespace, wid
     # what the role wrote with k8s_status survives the managed status update
     assert obj["status"]["state"] == "Running"
     assert condition(obj, "Ready")["reason"] == "Recorded"
+    # what the role created through the proxy is owned by the object (the proxy injects the reference)
+    owners = api.core.read_namespaced_config_map("w-vars-received", namespace).metadata.owner_references or []
+    assert [(o.kind, o.name, o.uid) for o in owners] == [("Widget", "w-vars", obj["metadata"]["uid"])]
+
+
+def test_deleting_an_owned_object_reconciles_its_owner_at_once(operator, api, namespace, widgets):
+    """watchDependentResources (on by default): what the proxy saw created is watched; its deletion reruns the
+    role long before the reconcilePeriod."""
+    api.create_widget(namespace, "w-dep", {}, annotations={"ansible.sdk.operatorframework.io/reconcile-period": "1h"})
+    widgets.append("w-dep")
+    wait_for(lambda: with_condition(api.widget(namespace, "w-dep"), "Successful"), 120, what="Successful=True on w-dep")
+    first = json.loads(api.configmap(namespace, "w-dep-received")["meta"])
+    assert first["name"] == "w-dep"
+    runs = int(api.configmap(namespace, "w-dep-runs")["count"])
+    api.core.delete_namespaced_config_map("w-dep-received", namespace)
+    started = time.monotonic()
+    wait_for(lambda: api.configmap(namespace, "w-dep-received"), 30, what="w-dep-received to be created again")
+    print("\ndependent deleted -> recreated: %.2fs" % (time.monotonic() - started))
+    assert int(api.configmap(namespace, "w-dep-runs")["count"]) > runs
 
 
 def test_failing_role_is_requeued_until_it_succeeds(operator, api, namespace, widgets):
@@ -345,7 +386,9 @@ def test_annotation_overrides_reconcile_period(operator, api, namespace, widgets
 def test_idle_rss_and_run_time(operator):
     time.sleep(PERIOD + 2)  # let periodic reruns of other tests' objects end
     rss = _rss_kib(operator.proc.pid)
-    runs = [float(s) for s in re.findall(r"ansible succeeded in ([0-9.]+)s", operator.log())]
-    print("\nspo-operator idle RSS: %.1f MiB; successful role runs: %d, median %.2fs" % (
-        rss / 1024.0, len(runs), sorted(runs)[len(runs) // 2] if runs else float("nan")))
+    text = operator.metrics()
+    total = sum(float(v) for v in re.findall(r"^controller_runtime_reconcile_time_seconds_sum\{[^}]*\} ([0-9.e+-]+)$", text, re.M))
+    count = sum(float(v) for v in re.findall(r"^controller_runtime_reconcile_time_seconds_count\{[^}]*\} ([0-9.e+-]+)$", text, re.M))
+    assert count > 0, "no reconcile in controller-runtime's metrics:\n" + text[:2000]
+    print("\nansible-operator idle RSS: %.1f MiB; role runs: %d, mean %.2fs" % (rss / 1024.0, count, total / count))
     assert rss < 150 * 1024

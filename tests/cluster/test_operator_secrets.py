@@ -4,9 +4,9 @@ logs or events, also when a reconcile fails after the keys are in play.
 
 The SPOD's reconcile is made to fail after the webhook plan (which holds both keys) is made: the webhook's
 Deployment is replaced by one whose selector differs, so applying the planned Deployment is refused (the selector
-is immutable) and the run fails; the operator keeps that failed run's private data directory (ansible-runner's
-artifacts: events, stdout) under /tmp/spo-operator in its pod. Neither key, nor any PEM private key, may be found
-there, in the operator's log or in any event.
+is immutable) and the run fails; ansible-operator keeps that failed run's private data directory (ansible-runner's
+artifacts: events, stdout) under /tmp/ansible-operator/runner in its pod. Neither key, nor any PEM private key, may
+be found there, in the operator's log or in any event.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from clusterlib import OPERATOR_NAMESPACE, wait_for  # pylint: disable=import-er
 from kubehelp import core, get_obj  # pylint: disable=import-error
 
 WEBHOOK = "security-profiles-operator-webhook"
-RUNNER_DIR = "/tmp/spo-operator"
+RUNNER_DIR = "/tmp/ansible-operator/runner"
 PEM_MARKERS = ["PRIVATE KEY", base64.b64encode(b"-----BEGIN PRIVATE KEY-----").decode()[:28],
                base64.b64encode(b"-----BEGIN RSA PRIVATE KEY-----").decode()[:28],
                base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----").decode()[:28]]
@@ -80,7 +80,9 @@ def break_webhook_deployment(kube) -> None:
 def spod_run_failed(kube, pod: str) -> str:
     """The operator's log once a run of the spod role has failed in ``pod`` (else "")."""
     logs = core(kube).read_namespaced_pod_log(pod, OPERATOR_NAMESPACE, container="manager")
-    return logs if "%s/spod: ansible failed" % OPERATOR_NAMESPACE in logs else ""
+    # ansible-operator's reconciler error after a failed task of the spod role's run
+    failed = [line for line in logs.splitlines() if "event runner on failed" in line and '"name":"spod"' in line]
+    return logs if failed else ""
 
 
 def in_pod(pod: str, script: str) -> str:

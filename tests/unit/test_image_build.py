@@ -183,17 +183,18 @@ def test_archive_is_valid_and_named(built):
     assert info["tag"] == tag
     assert archive.refs == [f"{IMAGE}:{tag}", f"{IMAGE}:dev"]
     assert info["refs"] == archive.refs
-    assert len(archive.manifest["layers"]) == 2
+    assert len(archive.manifest["layers"]) == 3  # base, project, ansible-operator
     for layer in archive.manifest["layers"]:
         assert layer["mediaType"] == oci.MEDIA_LAYER_GZIP
     config = archive.config["config"]
     env = dict(e.split("=", 1) for e in config["Env"])
     assert env["PATH"].split(":")[:2] == ["/opt/spo/bin", "/opt/spo/venv/bin"]
     assert env["ANSIBLE_COLLECTIONS_PATH"] == "/opt/spo/collections"
-    assert env["HOME"] == "/opt/spo/home"
-    assert config["WorkingDir"] == "/opt/spo"
-    # user spo, so runAsNonRoot pods start anywhere; the node daemons' DaemonSet sets runAsUser 0 (images/README.md)
-    assert config["User"] == "65532"
+    # upstream's ansible-operator image: HOME and working dir /opt/ansible, uid 1001 (so runAsNonRoot pods start
+    # anywhere); the node daemons' DaemonSet sets runAsUser 0 (images/README.md)
+    assert env["HOME"] == "/opt/ansible"
+    assert config["WorkingDir"] == "/opt/ansible"
+    assert config["User"] == "1001"
     assert archive.config["architecture"] == "amd64" and archive.config["os"] == "linux"
 
 
@@ -203,7 +204,7 @@ def test_image_holds_the_commands_and_the_runtime(built):
     entries = archive.all_entries()
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         scripts = tomllib.load(f)["project"]["scripts"]
-    assert {"spo-operator", "spo-node-agent", "spo-selinuxd", "spo-enricher", "spo-pss"} <= set(scripts)
+    assert {"spo-node-agent", "spo-selinuxd", "spo-enricher", "spo-pss", "spo-webhook"} <= set(scripts)
     for command in scripts:
         member = entries.get(f"opt/spo/bin/{command}")
         assert member is not None and member.isfile(), f"/opt/spo/bin/{command} missing"
@@ -221,6 +222,16 @@ def test_image_holds_the_commands_and_the_runtime(built):
     for package in ("kubernetes", "yaml", "ansible", "ansible_runner", "cryptography"):
         assert f"{site}/{package}/__init__.py" in entries, f"{package} missing from /opt/spo/venv"
     assert entries["opt/spo/home"].mode & 0o1777 == 0o1777
+    # operator-sdk's ansible-operator and what it needs, where upstream's base image has them
+    operator = entries["usr/local/bin/ansible-operator"]
+    assert operator.isfile() and operator.mode & 0o111 == 0o111 and operator.size > 10 << 20
+    assert entries["opt/ansible/watches.yaml"].linkname == \
+        "../spo/collections/ansible_collections/spo/security_profiles/watches.yaml"
+    assert (entries["opt/ansible"].uid, entries["opt/ansible"].gid) == (1001, 0)
+    assert entries["opt/ansible"].mode & 0o770 == 0o770
+    dist = [n for n in entries if n.startswith("opt/spo/lib/") and n.endswith(".dist-info/entry_points.txt")]
+    assert len(dist) == 1
+    assert "[ansible_runner.plugins]\nhttp = spo_cli.runner_http" in archive.read_file(dist[0]).decode()
     assert not any(n.startswith(f"{coll}/spo/security_profiles/tests/") for n in entries)
 
 

@@ -95,7 +95,8 @@ SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 class Transport(object):
     """The API server's address, TLS settings and credentials, without the kubernetes client.
 
-    Reads a kubeconfig (server, CA, client certificate or token, insecure-skip-tls-verify) or the
+    Reads a kubeconfig (server, CA, client certificate, token or user name and password,
+    insecure-skip-tls-verify) or the
     pod's service account (its token file is re-read every minute: bound tokens rotate).  Anything
     else (exec plugins, auth providers) raises ``ValueError``: use the kubernetes client then
     (:func:`connect` does).  Importing ``kubernetes.client`` costs ~20 MB per process, which matters
@@ -103,10 +104,12 @@ class Transport(object):
     """
 
     def __init__(self, server: str, ssl_context: Any, token: Optional[str] = None,
-                 token_file: Optional[str] = None) -> None:
+                 token_file: Optional[str] = None, basic: Optional[Tuple[str, str]] = None) -> None:
         import urllib3
         self.server = server.rstrip("/")
         self.token = token
+        # ansible-operator's kubeconfig for its proxy names the owner of a run as the user name (basic auth)
+        self.basic = basic
         self.token_file = token_file
         self._token_read = 0.0
         self.pool = urllib3.PoolManager(num_pools=2, maxsize=16, ssl_context=ssl_context)
@@ -116,7 +119,13 @@ class Transport(object):
             with open(self.token_file, "r", encoding="utf-8") as handle:
                 self.token = handle.read().strip()
             self._token_read = time.monotonic()
-        return {"Authorization": "Bearer " + self.token} if self.token else {}
+        if self.token:
+            return {"Authorization": "Bearer " + self.token}
+        if self.basic:
+            import base64
+            pair = ("%s:%s" % self.basic).encode("utf-8")
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return {}
 
     @classmethod
     def in_cluster(cls) -> "Transport":
@@ -146,7 +155,7 @@ class Transport(object):
         context = named("contexts", config.get("current-context"))
         cluster, user = named("clusters", context.get("cluster")), named("users", context.get("user"))
         if set(user) - {"client-certificate", "client-certificate-data", "client-key", "client-key-data",
-                        "token", "tokenFile"}:
+                        "token", "tokenFile", "username", "password"}:
             raise ValueError("kubeconfig %s: user %s needs the kubernetes client (%s)"
                              % (path, context.get("user"), ", ".join(sorted(user))))
 
@@ -177,7 +186,8 @@ class Transport(object):
                 ssl_context.load_cert_chain(cert_path, key_path)
         token = user.get("token")
         token_file = os.path.join(base, user["tokenFile"]) if user.get("tokenFile") else None
-        return cls(cluster["server"], ssl_context, token=token, token_file=token_file)
+        basic = (str(user["username"]), str(user.get("password") or "")) if user.get("username") else None
+        return cls(cluster["server"], ssl_context, token=token, token_file=token_file, basic=basic)
 
 
 def connect(kubeconfig: Optional[str] = None, user_agent: str = "spo") -> "Kube":

@@ -14,18 +14,24 @@ differs from what it has, so ``changed`` is truthful and a second identical call
 from __future__ import annotations
 
 import copy
+import datetime
 import re
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import KubeError, is_conflict
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator.resource import discover
-from ansible_collections.spo.security_profiles.plugins.module_utils.operator.status import now_rfc3339
 
 CONDITION_KEYS = ("type", "status", "reason", "message", "lastHeartbeatTime", "lastTransitionTime", "observedGeneration")
 CONDITION_STATUSES = ("True", "False", "Unknown")
 _REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?(\.\d+)?(([+-]\d\d:\d\d)|Z)$")
+
+
+def now_rfc3339(when: Optional[datetime.datetime] = None) -> str:
+    """A metav1.Time: RFC 3339, UTC, whole seconds."""
+    when = when or datetime.datetime.now(datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def validate_conditions(conditions: Any) -> List[Dict[str, Any]]:

@@ -570,6 +570,17 @@ def plan_merge(recording_name: str, partials: List[Mapping[str, Any]]) -> Dict[s
     return merged
 
 
+def _drop_recording_owner(kube: Any, path: str, created: Any, recording_name: str) -> None:
+    """A merged profile outlives its recording: ansible-operator's proxy gives what a run creates an owner
+    reference to the run's object (here the ProfileRecording being finalized), which would have the garbage
+    collector delete the profile once the recording is gone.  The reference is removed again; the recording
+    stays until this run ends (its finalizer), so the collector never sees the profile owned by a gone object."""
+    refs = ((created or {}).get("metadata") or {}).get("ownerReferences") or []
+    kept = [ref for ref in refs if not (ref.get("kind") == "ProfileRecording" and ref.get("name") == recording_name)]
+    if len(kept) != len(refs):
+        kube.merge_patch(path, {"metadata": {"ownerReferences": kept or None}})
+
+
 def merge_partials(kube: Any, namespace: str, recording_name: str, kind: str, check_mode: bool = False) -> Obj:
     """Merge the partial profiles of a recording into one per container, then delete the partials."""
     from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import KubeError
@@ -591,7 +602,8 @@ def merge_partials(kube: Any, namespace: str, recording_name: str, kind: str, ch
         return result
     for name, obj in sorted(plan.items()):
         try:
-            kube.create(path, obj)
+            created = kube.create(path, obj)
+            _drop_recording_owner(kube, path + "/" + name, created, recording_name)
         except KubeError as exc:
             if exc.status != 409:
                 raise
