@@ -34,6 +34,11 @@ def core(kube):
     return client.CoreV1Api(kube)
 
 
+def apps(kube):
+    from kubernetes import client
+    return client.AppsV1Api(kube)
+
+
 def get_obj(kube, kind: str, namespace: str, name: str) -> Optional[Dict[str, Any]]:
     from kubernetes.client.rest import ApiException
     version, plural = PLURALS[kind]

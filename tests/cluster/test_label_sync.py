@@ -32,6 +32,7 @@ from typing import Any, Dict, List
 import pytest
 
 from clusterlib import VENV_BIN, delete_namespace, wait_for  # pylint: disable=import-error
+from kubehelp import apps  # pylint: disable=import-error
 
 BUSYBOX = "docker.io/library/busybox:local"
 PSA = "pod-security.kubernetes.io/"
@@ -53,11 +54,6 @@ def run_id(kube):
 def _core(kube):
     from kubernetes import client
     return client.CoreV1Api(kube)
-
-
-def _apps(kube):
-    from kubernetes import client
-    return client.AppsV1Api(kube)
 
 
 def _make_ns(kube, run, created, suffix, labels=None) -> str:
@@ -178,24 +174,24 @@ def test_report_only_agrees_with_openshift(kube, run_id, controller):
     cases = {}
     # everyone may use restricted-v2 (and -v3): restricted, with a restricted workload
     name = _make_ns(kube, run, created, "restr")
-    _apps(kube).create_namespaced_deployment(name, _deployment(
+    apps(kube).create_namespaced_deployment(name, _deployment(
         "web", RESTRICTED_CONTAINER, pod_security=RESTRICTED_POD))
     cases[name] = "restricted"
     # nonroot-v2 is still restricted
     name = _make_ns(kube, run, created, "nonroot")
     _grant_scc(kube, name, "app", "nonroot-v2")
-    _apps(kube).create_namespaced_deployment(name, _deployment("app", RESTRICTED_CONTAINER, sa="app",
+    apps(kube).create_namespaced_deployment(name, _deployment("app", RESTRICTED_CONTAINER, sa="app",
                                                                pod_security=RESTRICTED_POD))
     cases[name] = "restricted"
     # anyuid: baseline (root allowed, escalation allowed), with a baseline workload (runs as root)
     name = _make_ns(kube, run, created, "anyuid")
     _grant_scc(kube, name, "app", "anyuid")
-    _apps(kube).create_namespaced_deployment(name, _deployment("app", {"runAsUser": 0}, sa="app"))
+    apps(kube).create_namespaced_deployment(name, _deployment("app", {"runAsUser": 0}, sa="app"))
     cases[name] = "baseline"
     # privileged: privileged, with a privileged workload
     name = _make_ns(kube, run, created, "priv")
     _grant_scc(kube, name, "app", "privileged")
-    _apps(kube).create_namespaced_deployment(name, _deployment("app", {"privileged": True}, sa="app"))
+    apps(kube).create_namespaced_deployment(name, _deployment("app", {"privileged": True}, sa="app"))
     cases[name] = "privileged"
 
     # OpenShift's syncer decides first (it needs the namespace's uid range and service accounts)
@@ -248,7 +244,7 @@ def test_in_charge_raises_lowers_and_leaves_hand_set_labels(kube, run_id, contro
     assert _annotations(kube, name)[MINIMUM] == "restricted"
 
     # a privileged workload: refused by Pod Security while restricted, then the level rises and it runs
-    _apps(kube).create_namespaced_deployment(name, _deployment("priv", {"privileged": True}, sa="app",
+    apps(kube).create_namespaced_deployment(name, _deployment("priv", {"privileged": True}, sa="app",
                                                                replicas=1))
     wait_for(lambda: _levels(kube, name)["enforce"] == "privileged", 60, 0.5, "privileged labels on %s" % name)
     assert _levels(kube, name) == {"enforce": "privileged", "warn": "privileged", "audit": "privileged"}
@@ -257,14 +253,14 @@ def test_in_charge_raises_lowers_and_leaves_hand_set_labels(kube, run_id, contro
     wait_for(lambda: _pods_running(kube, name, "priv"), 120, 1.0, "the privileged pod running in %s" % name)
 
     # removed: back to restricted (once its pods are gone too)
-    _apps(kube).delete_namespaced_deployment("priv", name, propagation_policy="Foreground", grace_period_seconds=0)
+    apps(kube).delete_namespaced_deployment("priv", name, propagation_policy="Foreground", grace_period_seconds=0)
     wait_for(lambda: _levels(kube, name) == all_restricted, 120, 0.5, "restricted again on %s" % name)
 
     # a label set by hand belongs to another field manager: left alone from then on
     subprocess.run(["kubectl", "label", "--overwrite", "ns", name, PSA + "warn=baseline"], check=True,
                    capture_output=True, env=dict(os.environ))
     assert "kubectl-label" in [e.manager for e in _ns(kube, name).metadata.managed_fields]
-    _apps(kube).create_namespaced_deployment(name, _deployment("priv2", {"privileged": True}, sa="app"))
+    apps(kube).create_namespaced_deployment(name, _deployment("priv2", {"privileged": True}, sa="app"))
     wait_for(lambda: _levels(kube, name)["enforce"] == "privileged", 60, 0.5, "privileged again on %s" % name)
     time.sleep(1.0)
     assert _levels(kube, name) == {"enforce": "privileged", "warn": "baseline", "audit": "privileged"}
@@ -292,7 +288,7 @@ def _spod_patch(kube, value):
 def _deployment_available(kube) -> bool:
     from kubernetes.client.rest import ApiException
     try:
-        dep = _apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
+        dep = apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
     except ApiException as exc:
         if exc.status == 404:
             return False
@@ -303,7 +299,7 @@ def _deployment_available(kube) -> bool:
 def _deployment_gone(kube) -> bool:
     from kubernetes.client.rest import ApiException
     try:
-        _apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
+        apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
         return False
     except ApiException as exc:
         return exc.status == 404
@@ -324,12 +320,12 @@ def test_spod_field_deploys_the_controller_in_cluster(kube, run_id):
     try:
         _spod_patch(kube, {"enable": True, "reportOnly": True})
         wait_for(lambda: _deployment_available(kube), 300, 2.0, "Deployment spo-label-sync available")
-        dep = _apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
+        dep = apps(kube).read_namespaced_deployment("spo-label-sync", "security-profiles-operator")
         assert dep.spec.template.spec.service_account_name == "spo-label-sync"
         env = {e.name: e.value for e in dep.spec.template.spec.containers[0].env}
         assert env["LABEL_SYNC_REPORT_ONLY"] == "true" and env["LABEL_SYNC_SOURCE"] == "auto"
         name = _make_ns(kube, run, created, "incl")
-        _apps(kube).create_namespaced_deployment(name, _deployment("web", RESTRICTED_CONTAINER,
+        apps(kube).create_namespaced_deployment(name, _deployment("web", RESTRICTED_CONTAINER,
                                                                    pod_security=RESTRICTED_POD))
         wait_for(lambda: _annotations(kube, name).get(MINIMUM) == "restricted"
                  and _annotations(kube, name).get(OPENSHIFT_MINIMUM) == "restricted", 120, 1.0,
@@ -419,7 +415,7 @@ def test_the_level_is_the_api_servers_verdict(kube, run_id, controller, as_label
     wait_for(lambda: _levels(kube, name)["enforce"] == "restricted", 60, 0.5, "restricted labels on %s" % name)
 
     # a template that names no securityContext: baseline as written; SCC restricted-v2 fills it in on admission
-    _apps(kube).create_namespaced_deployment(name, _deployment("web", replicas=1))
+    apps(kube).create_namespaced_deployment(name, _deployment("web", replicas=1))
     wait_for(lambda: _pods_running(kube, name, "web"), 120, 1.0, "web running in %s" % name)
     time.sleep(1.0)  # what the controller does about the Deployment, its ReplicaSet and pod
     assert _levels(kube, name)["enforce"] == "restricted", _annotations(kube, name)
@@ -428,7 +424,7 @@ def test_the_level_is_the_api_servers_verdict(kube, run_id, controller, as_label
 
     # a template the namespace's enforce level refuses (root, with anyuid): the dry run is refused, the level
     # rises, then the dry run at that level judges it as admitted: baseline (not privileged)
-    _apps(kube).create_namespaced_deployment(name, _deployment("root", {"runAsUser": 0}, sa="root"))
+    apps(kube).create_namespaced_deployment(name, _deployment("root", {"runAsUser": 0}, sa="root"))
     wait_for(lambda: _levels(kube, name)["enforce"] == "baseline", 60, 0.5, "baseline on %s" % name)
     # a pod that runs as root, finished: still counted by the API server, so by us
     _core(kube).create_namespaced_pod(name, {"metadata": {"name": "once"}, "spec": {
@@ -436,7 +432,7 @@ def test_the_level_is_the_api_servers_verdict(kube, run_id, controller, as_label
         "containers": [{"name": "main", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent", "command": ["true"],
                         "securityContext": {"runAsUser": 0}}]}})
     wait_for(lambda: _phase(kube, name, "once") == "Succeeded", 120, 1.0, "pod once finished")
-    _apps(kube).delete_namespaced_deployment("root", name)
+    apps(kube).delete_namespaced_deployment("root", name)
     wait_for(lambda: "Pod once needs baseline" in _annotations(kube, name).get(MINIMUM + "-reason", ""), 30, 0.5,
              "the finished pod as the reason on %s" % name)
     assert _levels(kube, name)["enforce"] == "baseline"
@@ -463,7 +459,7 @@ def test_many_templates_cost_at_most_the_cap(kube, run_id, controller, as_label_
     for i in range(12):
         dep = _deployment("web%02d" % i)
         dep["spec"]["template"]["metadata"]["annotations"] = {"rev": str(i)}
-        _apps(kube).create_namespaced_deployment(name, dep)
+        apps(kube).create_namespaced_deployment(name, dep)
     ctl = controller(run, "--source", "workloads", "--dry-run-cap", "3", config=as_label_sync)
     wait_for(lambda: _levels(kube, name)["enforce"] == "baseline", 60, 0.5, "baseline on %s" % name)
     time.sleep(2.0)

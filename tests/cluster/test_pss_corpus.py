@@ -21,7 +21,6 @@ import json
 import os
 import re
 import sys
-import time
 import uuid
 from typing import Any, Dict, List, Tuple
 
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "data", "pss"))
 import corpus  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.pss.evaluate import as_warning_header, evaluate  # noqa: E402
+from clusterlib import wait_for  # noqa: E402  pylint: disable=import-error
 
 CASES = corpus.load_cases()
 POLICIES = sorted({policy for case in CASES for policy in case.policies})
@@ -109,7 +109,7 @@ def policy_namespaces(kube):
             core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
             names[policy] = name
         for name in names.values():
-            wait_for(lambda n=name: _has_default_sa(core, n), 60, "service account default in %s" % name)
+            wait_for(lambda n=name: _has_default_sa(core, n), 60, what="service account default in %s" % name)
         yield names
     finally:
         for name in names.values():
@@ -118,15 +118,7 @@ def policy_namespaces(kube):
             except Exception:  # pylint: disable=broad-except
                 pass
         for name in names.values():
-            wait_for(lambda n=name: _gone(core, n), 180, "namespace %s to be deleted" % name)
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0fs waiting for %s" % (timeout, what))
-        time.sleep(0.5)
+            wait_for(lambda n=name: _gone(core, n), 180, what="namespace %s to be deleted" % name)
 
 
 def _gone(core, namespace: str) -> bool:

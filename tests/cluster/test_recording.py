@@ -34,18 +34,13 @@ import pytest
 
 from clusterlib import OPERATOR_NAMESPACE, wait_for  # pylint: disable=import-error
 from selinux_store import store_modules  # pylint: disable=import-error
-from kubehelp import (BUSYBOX, core, create_obj, delete_obj, get_obj, list_objs, patch_obj,  # pylint: disable=import-error
+from kubehelp import (BUSYBOX, apps, core, create_obj, delete_obj, get_obj, list_objs, patch_obj,  # pylint: disable=import-error
                       playbook, pod_phase, wait_gone, wait_status)
 
 API = "security-profiles-operator.x-k8s.io/v1alpha1"
 WORKLOAD = ("mkdir -p /tmp/www && echo hello-recording > /tmp/www/index.html && httpd -p 127.0.0.1:8080 -h /tmp/www"
             " && wget -q -O - http://127.0.0.1:8080/index.html")
 FIGURES = {}
-
-
-def _apps(kube):
-    from kubernetes import client
-    return client.AppsV1Api(kube)
 
 
 def _figure(key, value):
@@ -243,11 +238,11 @@ def test_replicas_merged_when_the_recording_is_deleted(kube, ns, enricher):
                                                      "annotations": template["metadata"]["annotations"]},
                                         "spec": template["spec"]}}}
     _allow_privileged_scc(kube, ns)  # pods of a controller are admitted by their service account's SCCs
-    _apps(kube).create_namespaced_deployment(ns, deployment)
-    wait_for(lambda: (_apps(kube).read_namespaced_deployment("merge", ns).status.ready_replicas or 0) == 2, 120, 1.0,
+    apps(kube).create_namespaced_deployment(ns, deployment)
+    wait_for(lambda: (apps(kube).read_namespaced_deployment("merge", ns).status.ready_replicas or 0) == 2, 120, 1.0,
              "2 replicas ready")
     time.sleep(2)  # the workload (httpd, wget) ran before sleep
-    _apps(kube).delete_namespaced_deployment("merge", ns, propagation_policy="Foreground")
+    apps(kube).delete_namespaced_deployment("merge", ns, propagation_policy="Foreground")
     partials = wait_for(lambda: len(list_objs(kube, "SeccompProfile", ns, "spo.x-k8s.io/partial=true")) == 2 and
                         list_objs(kube, "SeccompProfile", ns, "spo.x-k8s.io/partial=true"), 120, 1.0, "2 partial profiles")
     assert sorted(p["metadata"]["name"] for p in partials) == ["merge-web-1", "merge-web-2"]

@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from clusterlib import OPERATOR_NAMESPACE, delete_namespace, make_namespace, wait_for  # pylint: disable=import-error
-from kubehelp import (BUSYBOX, core, create_obj, delete_obj, get_obj, load_yaml, patch_obj,  # pylint: disable=import-error
+from kubehelp import (BUSYBOX, apps, core, create_obj, delete_obj, get_obj, load_yaml, patch_obj,  # pylint: disable=import-error
                       playbook, pod_manifest, pod_phase, wait_status)
 
 WEBHOOK = "security-profiles-operator-webhook"
@@ -24,16 +24,11 @@ CONFIG = "spo-mutating-webhook-configuration"
 OTHER_IMAGE = "registry.example/other:1.0"  # never run: only admitted (server-side dry run)
 
 
-def _apps(kube):
-    from kubernetes import client
-    return client.AppsV1Api(kube)
-
-
 def _webhook_ready(kube) -> bool:
     from kubernetes import client
     from kubernetes.client.rest import ApiException
     try:
-        dep = _apps(kube).read_namespaced_deployment(WEBHOOK, OPERATOR_NAMESPACE)
+        dep = apps(kube).read_namespaced_deployment(WEBHOOK, OPERATOR_NAMESPACE)
         config = client.AdmissionregistrationV1Api(kube).read_mutating_webhook_configuration(CONFIG)
     except ApiException:
         return False
@@ -213,7 +208,7 @@ def _set_failure_policy(kube, policy):
 
 
 def _scale(kube, replicas):
-    _apps(kube).patch_namespaced_deployment_scale(WEBHOOK, OPERATOR_NAMESPACE, {"spec": {"replicas": replicas}})
+    apps(kube).patch_namespaced_deployment_scale(WEBHOOK, OPERATOR_NAMESPACE, {"spec": {"replicas": replicas}})
     if replicas == 0:
         wait_for(lambda: not core(kube).list_namespaced_pod(OPERATOR_NAMESPACE, label_selector="name=" + WEBHOOK).items,
                  90, 1.0, "the webhook pods to be gone")

@@ -15,6 +15,7 @@ import re
 import pytest
 
 from crd import GROUP, load_crd, manifests, validation_errors
+from docedit import set_at
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import model as seccomp_model
 
@@ -27,15 +28,7 @@ SPOD_GROUPED = [d for _p, d in manifests("tests/unit/fixtures/spod-grouped.yaml"
 
 
 def _set(doc, path, value):
-    doc = copy.deepcopy(doc)
-    target = doc
-    for key in path[:-1]:
-        target = target[key]
-    if value is KeyError:
-        del target[path[-1]]
-    else:
-        target[path[-1]] = value
-    return doc
+    return set_at(copy.deepcopy(doc), path, value)
 
 
 @pytest.mark.parametrize("path, value", [

@@ -15,6 +15,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp impo
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.libseccomp import native_oci_arch
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.oci import dumps
+from docedit import set_at
 from seccomp_objects import allow, profile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -202,13 +203,7 @@ def test_shipped_profiles_compile():
 # ---- bad input --------------------------------------------------------------------------------
 
 def _set(path, value):
-    def mutate(doc):
-        target = doc
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-        return doc
-    return mutate
+    return lambda doc: set_at(doc, path, value)
 
 
 def _del(path):

@@ -11,6 +11,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.selinux impo
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import cil as selinux_cil
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import templates as selinux_templates
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
+from docedit import set_at  # pylint: disable=import-error
 
 API = "security-profiles-operator.x-k8s.io/v1alpha2"
 
@@ -72,14 +73,6 @@ def test_defaults_permissive_self_and_inherit_profile():
     assert "(blockinherit container)" in selinux_cil.profile_cil(selinux.parse_profile(bare))
 
 
-def _set(doc, path, value):
-    node = doc
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return doc
-
-
 INJECTIONS = ["a)(allow x y (file (read)))", "a b", "a;b", 'a"b', "(a", "a)", "a\nb", "", "1abc", "a/b", "a\tb",
               "all", "self"]
 
@@ -122,7 +115,7 @@ def test_injection_in_every_allow_field_is_refused(payload, where):
     (("spec", "allows"), {}, "spec"),
 ])
 def test_bad_fields_name_object_and_field(path, value, field):
-    doc = _set(errorlogger(), path, value)
+    doc = set_at(errorlogger(), path, value)
     with pytest.raises(SpoError) as err:
         selinux.parse_profile(doc)
     assert err.value.field and err.value.field.startswith(field), str(err.value)
