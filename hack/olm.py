@@ -13,7 +13,9 @@ OLM's manifests are its own chart (``deploy/chart`` of the pinned module
 github.com/operator-framework/operator-lifecycle-manager, hack/go_tools.py
 PINS) rendered with ``helm template`` and the module's ``deploy/upstream/values.yaml``
 as OLM's release does; only these values differ: the images (local builds,
-pulled if not present) and the opm image of the bundle-unpack jobs. The one
+pulled if not present), the opm image of the bundle-unpack jobs, and no fixed
+uid for those jobs' pods (``--set-workload-user-id=false``: OpenShift's SCCs
+assign the uids). The one
 object dropped is the ``operatorhubio-catalog`` CatalogSource (an image from
 quay.io: this cluster has no registry).
 
@@ -123,9 +125,10 @@ def olm_module_dir() -> str:
 
 
 def chart_values(olm: olm_images.Image, opm: olm_images.Image) -> Dict[str, Any]:
-    """The values this cluster needs beside the module's deploy/upstream/values.yaml: local images."""
+    """The values this cluster needs beside the module's deploy/upstream/values.yaml: local images, and no
+    fixed uid 1001 for bundle-unpack pods (OpenShift's SCCs assign each namespace's uids and refuse 1001)."""
     image = {"ref": olm.tag_ref, "pullPolicy": "IfNotPresent"}
-    return {"olm": {"image": dict(image)}, "catalog": {"image": dict(image),
+    return {"olm": {"image": dict(image)}, "catalog": {"image": dict(image), "setWorkloadUserID": False,
                                                        "opmImageArgs": "--opmImage=" + opm.tag_ref,
                                                        "commandArgs": "--configmapServerImage=" + opm.tag_ref},
             "package": {"image": dict(image)}}

@@ -263,9 +263,22 @@ def cluster_grants(accounts) -> Dict[tuple, set]:
     return grants
 
 
+def lifted(grants: Dict[tuple, set]) -> Dict[tuple, set]:
+    """What OLM v0 makes of config/rbac under an OperatorGroup for all namespaces (``ensureSingletonRBAC`` in
+    its operatorgroup.go): each Role of the CSV's ``permissions`` is copied to a ClusterRole, with get, list and
+    watch of namespaces added, and bound cluster-wide. The namespaced grants stay as they are."""
+    out = {key: set(value) for key, value in grants.items()}
+    for (account, scope), value in grants.items():
+        if scope == "namespace":
+            view = {("", "namespaces", "*any*", verb) for verb in ("get", "list", "watch")}
+            out.setdefault((account, "cluster"), set()).update(value | view)
+    return out
+
+
 def test_olm_grants_what_config_rbac_grants(installed):
-    """Proof 3: install modes, RBAC and owned CRDs of the installed CSV are what the operator needs: OLM's
-    Roles/ClusterRoles bound to the operator's service accounts grant exactly what config/rbac grants."""
+    """Proof 3: install modes, RBAC and owned CRDs of the installed CSV. OLM's Roles/ClusterRoles bound to the
+    operator's service accounts, listed from the cluster, are config/rbac's, plus exactly OLM's lift of the
+    namespaced Roles to cluster scope (see test_olm_lift_reaches_secrets_beyond_the_operator_namespace)."""
     csv = installed["csv"]
     supported = [m["type"] for m in csv["spec"]["installModes"] if m["supported"]]
     assert supported == ["AllNamespaces"]  # the operator watches every namespace (WATCH_NAMESPACE "")
@@ -277,17 +290,33 @@ def test_olm_grants_what_config_rbac_grants(installed):
     accounts = {account for account, _scope in want}
     got = cluster_grants(accounts)
     report = {"%s (%s)" % key: sorted("/".join(a) for a in value) for key, value in got.items()}
-    with open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "spo-olm-granted.yaml"), "w") as handle:
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "spo-olm-granted.yaml")
+    with open(path, "w") as handle:
         yaml.safe_dump(report, handle, width=200)
+    expected = lifted(want)
     diff = []
-    for key in sorted(set(want) | set(got)):
-        diff += ["%s (%s): OLM grants more: %s" % (key + (a,)) for a in sorted(got.get(key, set()) - want.get(key, set()))]
-        diff += ["%s (%s): OLM grants less: %s" % (key + (a,)) for a in sorted(want.get(key, set()) - got.get(key, set()))]
-    assert diff == [], "\n".join(diff)
-    # and each grant is an object OLM made for this CSV (owner labels), none left from another install
+    for key in sorted(set(expected) | set(got)):
+        diff += ["%s (%s): OLM grants more: %s" % (key + (a,)) for a in sorted(got.get(key, set()) - expected.get(key, set()))]
+        diff += ["%s (%s): OLM grants less: %s" % (key + (a,)) for a in sorted(expected.get(key, set()) - got.get(key, set()))]
+    assert diff == [], "\n".join(diff) + "\n(all OLM granted: %s)" % path
+    extra = {key: sorted(expected[key] - want.get(key, set())) for key in expected if expected[key] - want.get(key, set())}
+    print("OLM's lift of config/rbac's Roles to cluster scope: %s" % {"%s (%s)" % k: len(v) for k, v in extra.items()})
+    # each grant is an object OLM made for this CSV (owner labels), none left from another install
     for kind in ("clusterrole", "clusterrolebinding"):
         for item in kget(kind, "-l", "olm.owner.namespace=" + OPERATOR_NAMESPACE).get("items", []):
             assert item["metadata"]["labels"]["olm.owner"] == csv["metadata"]["name"]
+
+
+@pytest.mark.xfail(strict=True, reason="OLM v0 lifts the CSV's namespaced permissions to ClusterRoles under an "
+                   "OperatorGroup for all namespaces (ensureSingletonRBAC): the operator's Role for its webhook "
+                   "Secrets then reaches every namespace's Secrets. config/rbac keeps them in its namespace.")
+def test_olm_lift_reaches_secrets_beyond_the_operator_namespace(installed):
+    """What the kustomize path guarantees (tests/cluster/test_rbac.py): no service account reads Secrets
+    outside the operator's namespace. Under OLM's global install this does not hold; strict, so the suite
+    notices when it does (an OLM or CSV change), and this test then becomes a plain one."""
+    done = olm.kubectl("auth", "can-i", "get", "secrets", "-n", SPEC_NAMESPACE, "--as",
+                       "system:serviceaccount:%s:security-profiles-operator" % OPERATOR_NAMESPACE, check=False)
+    assert done.stdout.strip() == "no"
 
 
 def node_state(kube) -> Dict[str, Any]:

@@ -91,7 +91,8 @@ def _leaves(obj, path=()):
 
 def test_olm_manifests_differ_from_the_release_only_in_images():
     """helm template of OLM's chart with its own upstream values vs. ours: only image references, pull
-    policies and the image flags of the catalog operator differ, and the quay.io CatalogSource is gone."""
+    policies, the image flags of the catalog operator and its workload uid (left to OpenShift's SCCs) differ,
+    and the quay.io CatalogSource is gone."""
     _need("helm")
     olm_image = olm_images.Image("", "localhost/spo/olm:v0", "localhost/spo/olm@sha256:0", "sha256:0")
     opm_image = olm_images.Image("", "localhost/spo/opm:v1", "localhost/spo/opm@sha256:1", "sha256:1")
@@ -117,7 +118,7 @@ def test_olm_manifests_differ_from_the_release_only_in_images():
     assert changed, "nothing differs: the images were not replaced"
     for name, what in sorted(changed):
         assert what in ("image", "imagePullPolicy", local, "--opmImage=" + opm_image.tag_ref,
-                        "--configmapServerImage=" + opm_image.tag_ref), (name, what)
+                        "--configmapServerImage=" + opm_image.tag_ref, "--set-workload-user-id=false"), (name, what)
     for doc in ours:
         for path, value in _leaves(doc):
             if path[-1] == "image" or (isinstance(value, str) and value.startswith("--") and "Image=" in value):
