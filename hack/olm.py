@@ -256,8 +256,8 @@ def file_based_catalog(bundles: Sequence[Dict[str, str]], out_dir: str, package:
                        channel: str = "stable") -> str:
     """``out_dir/<package>/catalog.yaml``: ``opm init`` (the package), one channel, ``opm render`` of each
     bundle directory with its image reference. ``bundles``: dicts of dir, image, name, replaces, skipRange."""
-    blobs: List[Dict[str, Any]] = [yaml.safe_load(opm("init", package, "--default-channel=" + channel,
-                                                       "--output=yaml"))]
+    package_blob = yaml.safe_load(opm("init", package, "--default-channel=" + channel, "--output=yaml"))
+    blobs: List[Dict[str, Any]] = [package_blob]
     entries = []
     rendered = []
     for bundle in bundles:

@@ -207,7 +207,6 @@ def test_install_from_catalog_runs_operator_and_enforces_spec_profile(installed)
     assert "unshare-rc=0" in log, log
 
 
-
 def atoms(rules: List[Dict[str, Any]]) -> set:
     """Rules as (group, resource, name, verb) / (url, verb) atoms: equal grants compare equal however split."""
     out = set()

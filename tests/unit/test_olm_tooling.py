@@ -103,7 +103,9 @@ def test_olm_manifests_differ_from_the_release_only_in_images():
                           "--include-crds", "-f", os.path.join(module, "deploy", "upstream", "values.yaml")],
                          capture_output=True, text=True, check=True).stdout
     upstream = [d for d in yaml.safe_load_all(out) if d]
-    key = lambda d: (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])  # noqa: E731
+
+    def key(doc):
+        return doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"]
     dropped = [key(d) for d in upstream if d["kind"] in olm.DROPPED_KINDS]
     assert dropped == [("CatalogSource", "olm", "operatorhubio-catalog")]
     assert sorted(map(key, ours)) == sorted(key(d) for d in upstream if d["kind"] not in olm.DROPPED_KINDS)
