@@ -348,7 +348,8 @@ def test_upgrade_in_place_keeps_profiles_bindings_files_and_pods(installed):
     olm.serve_catalog(installed["catalogs"]["both"]["catalog"])
     csv = installed_csv(NEXT_VERSION)
     assert csv["spec"]["replaces"] == csv_name(base_version())
-    assert kget("csv", "-n", OPERATOR_NAMESPACE, csv_name(base_version())) == {}  # replaced, not beside it
+    wait_for(lambda: kget("csv", "-n", OPERATOR_NAMESPACE, csv_name(base_version())) == {}, 120, 2.0,
+             "the replaced CSV removed (upgraded in place, not installed beside it)")
     wait_for(lambda: spod_running(kube), 240, 3.0, "SPOD Running after the upgrade")
     assert node_state(kube) == before
     assert pod_state(kube, "under-profile") == pod_before
