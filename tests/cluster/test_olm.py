@@ -8,7 +8,6 @@ modules see the cluster as before.
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -52,7 +51,7 @@ def subscribe(source: str = olm.CATALOG, namespace: str = OPERATOR_NAMESPACE) ->
     """docs/olm-subscription.yaml (the README's): the namespace, an OperatorGroup for all namespaces and the
     Subscription; ``namespace`` and ``source`` replaced when given."""
     with open(os.path.join(ROOT, "docs", "olm-subscription.yaml")) as handle:
-        docs = [d for d in yaml.safe_load_all(handle) if d]
+        docs = yaml.safe_load(handle)["items"]
     for doc in docs:
         if doc["kind"] == "Namespace":
             doc["metadata"]["name"] = namespace

@@ -71,7 +71,7 @@ def test_bundle_image_holds_manifests_and_metadata_and_is_named_by_digest(image_
 
 def test_subscription_doc_uses_the_operators_namespace_labels():
     with open(os.path.join(ROOT, "docs", "olm-subscription.yaml")) as handle:
-        docs = {d["kind"]: d for d in yaml.safe_load_all(handle) if d}
+        docs = {d["kind"]: d for d in yaml.safe_load(handle)["items"]}
     with open(os.path.join(ROOT, "config", "manager", "namespace.yaml")) as handle:
         assert docs["Namespace"]["metadata"] == yaml.safe_load(handle)["metadata"]
     assert docs["OperatorGroup"]["spec"] == {}  # AllNamespaces
