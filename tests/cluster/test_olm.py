@@ -31,12 +31,13 @@ NEXT_VERSION = "0.1.1"
 
 
 BROKEN = "spo-olm-broken"
-BROKEN_MESSAGE = "spec.installModes"
+BROKEN_MESSAGE = "spec.displayName: Required value"
 
 
 def break_csv(csv: Dict[str, Any]) -> None:
-    """A CSV the API server's schema for ClusterServiceVersion rejects: ``supported`` is a boolean."""
-    csv["spec"]["installModes"] = [dict(mode, supported="yes") for mode in csv["spec"]["installModes"]]
+    """A CSV that does not validate: the API server's schema for ClusterServiceVersion requires
+    ``spec.displayName``. (opm renders and OLM unpacks it; the InstallPlan's first step, the CSV, fails.)"""
+    del csv["spec"]["displayName"]
 
 
 def kget(*args: str) -> Dict[str, Any]:
