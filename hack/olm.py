@@ -290,7 +290,9 @@ def catalog_pod(name: str, namespace: str, image: str) -> Dict[str, Any]:
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": "registry", "image": image, "imagePullPolicy": "IfNotPresent",
-                "command": ["opm", "serve", "/configs", "--cache-dir=/tmp/cache", "--port=%d" % GRPC_PORT],
+                # no --cache-dir: opm builds its cache in a fresh directory under $TMPDIR (an emptyDir); a
+                # given empty one fails its integrity check unless the image was built with a cache
+                "command": ["opm", "serve", "/configs", "--port=%d" % GRPC_PORT],
                 "ports": [{"name": "grpc", "containerPort": GRPC_PORT}],
                 "readinessProbe": {"grpc": {"port": GRPC_PORT}, "periodSeconds": 2},
                 "resources": {"requests": {"cpu": "10m", "memory": "50Mi"}},

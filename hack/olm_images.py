@@ -211,4 +211,4 @@ def catalog_image(configs_dir: str, repo: str, tag: str) -> Image:
     """A file-based catalog: the opm image plus ``configs_dir`` at /configs, serving it on :50051."""
     return write_image(repo, tag, opm_layers() + [files_layer("configs", configs_dir)],
                        labels={"operators.operatorframework.io.index.configs.v1": "/configs"},
-                       cmd=["opm", "serve", "/configs", "--cache-dir=/tmp/cache"])
+                       cmd=["opm", "serve", "/configs"])

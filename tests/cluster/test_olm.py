@@ -127,12 +127,12 @@ def catalogs(kube, tmp_path_factory):
     first = olm.operator_catalog(os.path.join(work, "v1"))
     both = olm.operator_catalog(os.path.join(work, "v2"), [base_version(), NEXT_VERSION])
     broken = olm.operator_catalog(os.path.join(work, "broken"), edit=break_csv, suffix="-broken")
-    t0 = time.monotonic()
-    olm.install()
-    olm.import_images([image for built in (first, both, broken) for image in built["bundles"] + [built["catalog"]]])
-    olm.serve_catalog(first["catalog"])
-    print("OLM installed and catalog served in %.0f s" % (time.monotonic() - t0))
     try:
+        t0 = time.monotonic()
+        olm.install()
+        olm.import_images([image for built in (first, both, broken) for image in built["bundles"] + [built["catalog"]]])
+        olm.serve_catalog(first["catalog"])
+        print("OLM installed and catalog served in %.0f s" % (time.monotonic() - t0))
         yield {"first": first, "both": both, "broken": broken}
     finally:
         if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
