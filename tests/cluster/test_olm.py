@@ -8,6 +8,7 @@ modules see the cluster as before.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -158,7 +159,13 @@ def test_broken_bundle_fails_install_plan_and_leaves_nothing(kube, catalogs):
                 if (plan.get("status") or {}).get("phase") == "Failed":
                     return plan
             return None
-        plan = wait_for(failed_plan, 240, 3.0, "the broken bundle's InstallPlan Failed")
+        try:
+            plan = wait_for(failed_plan, 240, 3.0, "the broken bundle's InstallPlan Failed")
+        except AssertionError as exc:
+            seen = {"subscription": kget("subscription", "-n", BROKEN, SUBSCRIPTION).get("status"),
+                    "installplans": [p.get("status") for p in kget("installplan", "-n", BROKEN).get("items", [])],
+                    "unpack jobs": [j.get("status") for j in kget("job", "-n", olm.OLM_NAMESPACE).get("items", [])]}
+            raise AssertionError("%s\nwhat OLM shows: %s" % (exc, json.dumps(seen, indent=1)[:6000])) from exc
         messages = " ".join(c.get("message", "") for c in plan["status"].get("conditions", []))
         print("InstallPlan %s: %s" % (plan["metadata"]["name"], messages))
         assert BROKEN_MESSAGE in messages, plan["status"]
