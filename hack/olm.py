@@ -15,7 +15,8 @@ PINS) rendered with ``helm template`` and the module's ``deploy/upstream/values.
 as OLM's release does; only these values differ: the images (local builds,
 pulled if not present), the opm image of the bundle-unpack jobs, and no fixed
 uid for those jobs' pods (``--set-workload-user-id=false``: OpenShift's SCCs
-assign the uids). The one
+assign the uids), so the ``olm`` namespace enforces Pod Security ``baseline``
+(OLM sets ``runAsNonRoot`` on those pods only with its fixed uid). The one
 object dropped is the ``operatorhubio-catalog`` CatalogSource (an image from
 quay.io: this cluster has no registry).
 
@@ -128,7 +129,9 @@ def chart_values(olm: olm_images.Image, opm: olm_images.Image) -> Dict[str, Any]
     """The values this cluster needs beside the module's deploy/upstream/values.yaml: local images, and no
     fixed uid 1001 for bundle-unpack pods (OpenShift's SCCs assign each namespace's uids and refuse 1001)."""
     image = {"ref": olm.tag_ref, "pullPolicy": "IfNotPresent"}
-    return {"olm": {"image": dict(image)}, "catalog": {"image": dict(image), "setWorkloadUserID": False,
+    # the unpack jobs' pods then set no runAsNonRoot (OLM sets it only with that uid), which Pod Security's
+    # restricted level requires: the olm namespace enforces baseline (the jobs run in the catalog's namespace)
+    return {"namespace_psa": {"enforceLevel": "baseline"}, "olm": {"image": dict(image)}, "catalog": {"image": dict(image), "setWorkloadUserID": False,
                                                        "opmImageArgs": "--opmImage=" + opm.tag_ref,
                                                        "commandArgs": "--configmapServerImage=" + opm.tag_ref},
             "package": {"image": dict(image)}}
