@@ -131,9 +131,9 @@ def chart_values(olm: olm_images.Image, opm: olm_images.Image) -> Dict[str, Any]
     image = {"ref": olm.tag_ref, "pullPolicy": "IfNotPresent"}
     # the unpack jobs' pods then set no runAsNonRoot (OLM sets it only with that uid), which Pod Security's
     # restricted level requires: the olm namespace enforces baseline (the jobs run in the catalog's namespace)
-    return {"namespace_psa": {"enforceLevel": "baseline"}, "olm": {"image": dict(image)}, "catalog": {"image": dict(image), "setWorkloadUserID": False,
-                                                       "opmImageArgs": "--opmImage=" + opm.tag_ref,
-                                                       "commandArgs": "--configmapServerImage=" + opm.tag_ref},
+    catalog = {"image": dict(image), "setWorkloadUserID": False, "opmImageArgs": "--opmImage=" + opm.tag_ref,
+               "commandArgs": "--configmapServerImage=" + opm.tag_ref}
+    return {"namespace_psa": {"enforceLevel": "baseline"}, "olm": {"image": dict(image)}, "catalog": catalog,
             "package": {"image": dict(image)}}
 
 
