@@ -83,10 +83,13 @@ def installed_csv(version: str, timeout: float = 300) -> Dict[str, Any]:
             raise AssertionError("CSV %s Failed: %s" % (name, csv["status"].get("message")))
         return csv if phase == "Succeeded" else None
     csv = wait_for(succeeded, timeout, 3.0, "CSV %s Succeeded" % name)
-    sub = kget("subscription", "-n", OPERATOR_NAMESPACE, SUBSCRIPTION)
-    assert sub["status"]["installedCSV"] == name
-    plan = kget("installplan", "-n", OPERATOR_NAMESPACE, sub["status"]["installPlanRef"]["name"])
-    assert plan["status"]["phase"] == "Complete", plan["status"]
+    sub = wait_for(lambda: (lambda s: s if (s.get("status") or {}).get("installedCSV") == name else None)(
+        kget("subscription", "-n", OPERATOR_NAMESPACE, SUBSCRIPTION)), 60, 2.0, "the Subscription's installedCSV")
+
+    def complete():  # the CSV may succeed a moment before OLM marks its InstallPlan Complete
+        plan = kget("installplan", "-n", OPERATOR_NAMESPACE, sub["status"]["installPlanRef"]["name"])
+        return plan if (plan.get("status") or {}).get("phase") == "Complete" else None
+    plan = wait_for(complete, 60, 2.0, "InstallPlan %s Complete" % sub["status"]["installPlanRef"]["name"])
     assert name in plan["spec"]["clusterServiceVersionNames"]
     return csv
 
