@@ -83,8 +83,10 @@ def installed_csv(version: str, timeout: float = 300) -> Dict[str, Any]:
             raise AssertionError("CSV %s Failed: %s" % (name, csv["status"].get("message")))
         return csv if phase == "Succeeded" else None
     csv = wait_for(succeeded, timeout, 3.0, "CSV %s Succeeded" % name)
-    sub = wait_for(lambda: (lambda s: s if (s.get("status") or {}).get("installedCSV") == name else None)(
-        kget("subscription", "-n", OPERATOR_NAMESPACE, SUBSCRIPTION)), 60, 2.0, "the Subscription's installedCSV")
+    def subscribed():
+        found = kget("subscription", "-n", OPERATOR_NAMESPACE, SUBSCRIPTION)
+        return found if (found.get("status") or {}).get("installedCSV") == name else None
+    sub = wait_for(subscribed, 60, 2.0, "the Subscription's installedCSV")
 
     def complete():  # the CSV may succeed a moment before OLM marks its InstallPlan Complete
         plan = kget("installplan", "-n", OPERATOR_NAMESPACE, sub["status"]["installPlanRef"]["name"])
