@@ -83,6 +83,7 @@ def installed_csv(version: str, timeout: float = 300) -> Dict[str, Any]:
             raise AssertionError("CSV %s Failed: %s" % (name, csv["status"].get("message")))
         return csv if phase == "Succeeded" else None
     csv = wait_for(succeeded, timeout, 3.0, "CSV %s Succeeded" % name)
+
     def subscribed():
         found = kget("subscription", "-n", OPERATOR_NAMESPACE, SUBSCRIPTION)
         return found if (found.get("status") or {}).get("installedCSV") == name else None
