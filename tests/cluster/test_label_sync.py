@@ -413,6 +413,28 @@ def test_label_sync_token_creates_pods_only_as_dry_runs(kube, kubeconfig, run_id
     assert GUARD in (refused.value.body or ""), refused.value.body
     assert [p.metadata.name for p in _core(kube).list_namespaced_pod(tenant).items] == []
 
+    # control: without the binding the same token creates the real pod (the refusal above is the policy's)
+    from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import guard
+    admission = client.AdmissionregistrationV1Api(kube)
+    admission.delete_validating_admission_policy_binding(GUARD)
+    try:
+        def created_for_real(name):
+            try:
+                attacker.create_namespaced_pod(tenant, dict(pod, metadata={"name": name}))
+                return True
+            except ApiException as exc:
+                assert GUARD_MESSAGE in (exc.body or ""), exc.body
+                return False
+        names = iter("hole-%d" % i for i in range(1000))
+        wait_for(lambda: created_for_real(next(names)), 60, 0.5, "a real pod created without the binding")
+    finally:
+        try:
+            admission.create_validating_admission_policy_binding(guard.binding("security-profiles-operator"))
+        except ApiException as exc:
+            if exc.status != 409:  # the operator's reconcile may have put it back already
+                raise
+    assert _guard_in_force(kube)
+
 
 # ---------------------------------------------------------------------------- exact: the API server's verdict
 ROLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
