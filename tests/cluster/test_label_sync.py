@@ -401,7 +401,9 @@ def test_label_sync_token_creates_pods_only_as_dry_runs(kube, kubeconfig, run_id
     run, created = run_id
     tenant = _make_ns(kube, run, created, "guard")
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "escalate"},
-           "spec": {"securityContext": RESTRICTED_POD, "terminationGracePeriodSeconds": 0,
+           # no runAsUser: SCC admission assigns one from the namespace's range
+           "spec": {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "terminationGracePeriodSeconds": 0,
                     "containers": [{"name": "main", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
                                     "command": ["sleep", "3600"], "securityContext": RESTRICTED_CONTAINER}]}}
     admitted = attacker.create_namespaced_pod(tenant, pod, dry_run="All")  # RBAC and every admission say yes
