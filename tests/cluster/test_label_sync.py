@@ -390,7 +390,7 @@ def test_label_sync_token_creates_pods_only_as_dry_runs(kube, kubeconfig, run_id
             "security-profiles-operator.x-k8s.io", "v1alpha1", "security-profiles-operator",
             "securityprofilesoperatordaemons", "spod")
         return [c for c in (spod.get("status") or {}).get("conditions") or [] if c.get("type") == "LabelSyncGuarded"]
-    wait_for(lambda: guarded_condition(), 300, 1.0, "SPOD condition LabelSyncGuarded")
+    wait_for(guarded_condition, 300, 1.0, "SPOD condition LabelSyncGuarded")
     assert guarded_condition()[0]["status"] == "True", guarded_condition()
     time.sleep(3)  # the API server's policy informer loads a policy created just now within about a second
 

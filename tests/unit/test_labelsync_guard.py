@@ -42,8 +42,8 @@ def test_binding_denies_with_the_policy():
     bound = guard.binding("spo")
     assert bound["kind"] == "ValidatingAdmissionPolicyBinding" and bound["metadata"]["name"] == guard.NAME
     assert bound["spec"] == {"policyName": guard.NAME, "validationActions": ["Deny"]}
-    assert [o["kind"] for o in guard.objects("spo")] == ["ValidatingAdmissionPolicy",
-                                                          "ValidatingAdmissionPolicyBinding"]
+    kinds = [o["kind"] for o in guard.objects("spo")]
+    assert kinds == ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
 
 
 @pytest.mark.parametrize("namespace", ["", "Spo", "spo' || true || '", "a" * 64, None, "spo\n", "-spo"])
