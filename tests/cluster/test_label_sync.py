@@ -324,6 +324,7 @@ def test_spod_field_deploys_the_controller_in_cluster(kube, run_id):
         assert dep.spec.template.spec.service_account_name == "spo-label-sync"
         env = {e.name: e.value for e in dep.spec.template.spec.containers[0].env}
         assert env["LABEL_SYNC_REPORT_ONLY"] == "true" and env["LABEL_SYNC_SOURCE"] == "auto"
+        assert "--no-dry-run" not in dep.spec.template.spec.containers[0].args  # the policy is served and applied
         name = _make_ns(kube, run, created, "incl")
         apps(kube).create_namespaced_deployment(name, _deployment("web", RESTRICTED_CONTAINER,
                                                                    pod_security=RESTRICTED_POD))
@@ -335,6 +336,102 @@ def test_spod_field_deploys_the_controller_in_cluster(kube, run_id):
         wait_for(lambda: _deployment_gone(kube), 300, 2.0, "Deployment spo-label-sync removed")
     finally:
         _spod_patch(kube, previous)
+
+
+# ---------------------------------------------------------------------------- the guard on its create pods
+GUARD = "spo-label-sync-dry-run-only"
+GUARD_MESSAGE = "spo-label-sync may create pods only as server-side dry runs (dryRun=All)"
+
+
+def _token_kubeconfig(kubeconfig, token, path) -> str:
+    import yaml
+    with open(kubeconfig) as handle:
+        admin = yaml.safe_load(handle)
+    cluster = admin["clusters"][0]
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+        "users": [{"name": "label-sync", "user": {"token": token}}],
+        "contexts": [{"name": "label-sync", "context": {"cluster": cluster["name"], "user": "label-sync"}}],
+        "current-context": "label-sync"}))
+    return str(path)
+
+
+def _guard_in_force(kube) -> bool:
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    api = client.AdmissionregistrationV1Api(kube)
+    try:
+        api.read_validating_admission_policy(GUARD)
+        bound = api.read_validating_admission_policy_binding(GUARD)
+    except ApiException as exc:
+        if exc.status == 404:
+            return False
+        raise
+    return bound.spec.policy_name == GUARD and bound.spec.validation_actions == ["Deny"]
+
+
+def test_label_sync_token_creates_pods_only_as_dry_runs(kube, kubeconfig, run_id, tmp_path):
+    """As an attacker holding the deployed label sync's token (system:serviceaccount:security-profiles-operator:
+    spo-label-sync, whose ClusterRole grants create pods for dry runs): a real pod in a tenant namespace is
+    refused by the operator's ValidatingAdmissionPolicy, a dry run of the same pod is admitted, and the SPOD
+    reports the guard in force."""
+    from kubernetes import client, config
+    from kubernetes.client.rest import ApiException
+    from kubehelp import playbook  # pylint: disable=import-error
+    playbook("deploy.yml")  # idempotent; the suite undeploys at the end what it deployed
+    wait_for(lambda: _guard_in_force(kube), 300, 1.0, "ValidatingAdmissionPolicy %s and its binding" % GUARD)
+
+    def guarded_condition():
+        spod = client.CustomObjectsApi(kube).get_namespaced_custom_object(
+            "security-profiles-operator.x-k8s.io", "v1alpha1", "security-profiles-operator",
+            "securityprofilesoperatordaemons", "spod")
+        return [c for c in (spod.get("status") or {}).get("conditions") or [] if c.get("type") == "LabelSyncGuarded"]
+    wait_for(guarded_condition, 300, 1.0, "SPOD condition LabelSyncGuarded")
+    assert guarded_condition()[0]["status"] == "True", guarded_condition()
+    time.sleep(3)  # the API server's policy informer loads a policy created just now within about a second
+
+    token = _core(kube).create_namespaced_service_account_token(
+        "spo-label-sync", "security-profiles-operator", {"spec": {"expirationSeconds": 600}}).status.token
+    attacker = client.CoreV1Api(config.new_client_from_config(
+        config_file=_token_kubeconfig(kubeconfig, token, tmp_path / "attacker.kubeconfig")))
+    run, created = run_id
+    tenant = _make_ns(kube, run, created, "guard")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "escalate"},
+           # no runAsUser: SCC admission assigns one from the namespace's range
+           "spec": {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "terminationGracePeriodSeconds": 0,
+                    "containers": [{"name": "main", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                                    "command": ["sleep", "3600"], "securityContext": RESTRICTED_CONTAINER}]}}
+    admitted = attacker.create_namespaced_pod(tenant, pod, dry_run="All")  # RBAC and every admission say yes
+    assert admitted.metadata.name == "escalate" and admitted.metadata.uid
+    with pytest.raises(ApiException) as refused:
+        attacker.create_namespaced_pod(tenant, pod)
+    assert refused.value.status in (403, 422), refused.value
+    assert GUARD_MESSAGE in (refused.value.body or ""), refused.value.body
+    assert GUARD in (refused.value.body or ""), refused.value.body
+    assert [p.metadata.name for p in _core(kube).list_namespaced_pod(tenant).items] == []
+
+    # control: without the binding the same token creates the real pod (the refusal above is the policy's)
+    from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import guard
+    admission = client.AdmissionregistrationV1Api(kube)
+    admission.delete_validating_admission_policy_binding(GUARD)
+    try:
+        def created_for_real(name):
+            try:
+                attacker.create_namespaced_pod(tenant, dict(pod, metadata={"name": name}))
+                return True
+            except ApiException as exc:
+                assert GUARD_MESSAGE in (exc.body or ""), exc.body
+                return False
+        names = iter("hole-%d" % i for i in range(1000))
+        wait_for(lambda: created_for_real(next(names)), 60, 0.5, "a real pod created without the binding")
+    finally:
+        try:
+            admission.create_validating_admission_policy_binding(guard.binding("security-profiles-operator"))
+        except ApiException as exc:
+            if exc.status != 409:  # the operator's reconcile may have put it back already
+                raise
+    assert _guard_in_force(kube)
 
 
 # ---------------------------------------------------------------------------- exact: the API server's verdict

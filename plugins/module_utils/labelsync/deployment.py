@@ -58,12 +58,15 @@ def settings(spod: Mapping[str, Any]) -> Settings:
     return Settings(flags["enable"], flags["reportOnly"], source)
 
 
-def deployment(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE) -> Dict[str, Any]:
+def deployment(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, dry_run: bool = True) -> Dict[str, Any]:
     """The Deployment ``spo-label-sync`` in the SPOD's namespace (built even when disabled: the role
-    then removes it by name)."""
+    then removes it by name).  ``dry_run`` false (no admission policy limits its creates to dry runs,
+    see ``guard``): the controller runs with ``--no-dry-run``."""
     ref = spod_ref(spod)
     if not isinstance(image, str) or not image:
         raise SpoError("the image must be a non-empty string", ref)
+    if not isinstance(dry_run, bool):
+        raise SpoError("dry_run must be true or false, got %r" % (dry_run,), ref)
     wanted = settings(spod)
     meta = spod.get("metadata") or {}
     namespace = meta.get("namespace")
@@ -75,7 +78,7 @@ def deployment(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE) -> Dict[str,
     container = {
         "name": "label-sync", "image": image, "imagePullPolicy": "IfNotPresent",
         "command": ["spo-label-sync"],
-        "args": ["--health-port", str(HEALTH_PORT)],
+        "args": ["--health-port", str(HEALTH_PORT)] + ([] if dry_run else ["--no-dry-run"]),
         "env": [{"name": "LABEL_SYNC_SOURCE", "value": wanted.source},
                 {"name": "LABEL_SYNC_REPORT_ONLY", "value": "true" if wanted.report_only else "false"}],
         "ports": [{"name": "health", "containerPort": HEALTH_PORT}],
