@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import api
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodspec import flat_spec
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 GROUP = api.GROUP
@@ -88,30 +89,6 @@ def verbosity(spec: Mapping[str, Any], ref: str = SPOD_KIND) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value not in _VERBOSITY:
         raise SpoError("must be 0 (normal) or 1 (debug), got %r" % (value,), ref, "spec.verbosity")
     return value
-
-
-# upstream 1.0's grouped spelling of the fields the DaemonSet depends on -> the flat spelling of 0.x
-_GROUPED = {"enableSelinux": ("selinux", "enable"), "enableLogEnricher": ("enricher", "enableLogEnricher"),
-            "enableJsonEnricher": ("enricher", "enableJsonEnricher"),
-            "jsonEnricherFilters": ("enricher", "jsonEnricherFilters"),
-            "enableBpfRecorder": ("enricher", "enableBpfRecorder"),
-            "tolerations": ("scheduling", "tolerations"), "affinity": ("scheduling", "affinity"),
-            "nodeSelector": ("scheduling", "nodeSelector"), "priorityClassName": ("scheduling", "priorityClassName")}
-
-
-def flat_spec(spec: Mapping[str, Any], ref: str = SPOD_KIND) -> Dict[str, Any]:
-    """``spec`` with the grouped fields (``selinux.enable``, ``scheduling.tolerations``, ...) read into their
-    flat twins (``enableSelinux``, ``tolerations``, ...); the API server refuses an object that sets both."""
-    flat = dict(spec)
-    for name, (group, key) in _GROUPED.items():
-        grouped = spec.get(group)
-        if grouped is None:
-            continue
-        if not isinstance(grouped, Mapping):
-            raise SpoError("must be an object", ref, "spec." + group)
-        if flat.get(name) is None and grouped.get(key) is not None:
-            flat[name] = grouped[key]
-    return flat
 
 
 def _host_path(name: str, path: str, kind: str = "DirectoryOrCreate") -> Dict[str, Any]:

@@ -3,14 +3,14 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The SPOD settings a node agent obeys, and the ``allowedSyscalls`` check (pure functions).
 
-Both spellings of the SPOD are read (the CRD refuses a mix): flat ``spec.enableSelinux``,
-``spec.allowedSyscalls``; grouped ``spec.selinux.enable``, ``spec.security.allowedSyscalls``;
-``spec.verbosity``.  Without a SPOD: SELinux off, no syscall restriction, verbosity 0.
+Both spellings of the SPOD are read (``spodspec.flat_spec``): ``spec.enableSelinux`` (``spec.selinux.enable``),
+``spec.allowedSyscalls`` (``spec.security.allowedSyscalls``), ``spec.verbosity``.  Without a SPOD: SELinux off, no syscall restriction, verbosity 0.
 """
 from __future__ import annotations
 
 from typing import Any, FrozenSet, List, Mapping, Optional
 
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodspec import GROUPS, flat_spec
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 
@@ -37,14 +37,11 @@ class Settings(object):
 def settings(spod: Optional[Mapping[str, Any]]) -> Settings:
     """Settings from a SPOD object (None: the defaults)."""
     spec = (spod or {}).get("spec") or {}
-    selinux = spec.get("selinux") if isinstance(spec.get("selinux"), dict) else {}
-    security = spec.get("security") if isinstance(spec.get("security"), dict) else {}
+    # a group that is no object (the API server's schema refuses it) leaves its fields unset
+    spec = flat_spec({k: v for k, v in spec.items() if k not in GROUPS or isinstance(v, Mapping)}) \
+        if isinstance(spec, Mapping) else {}
     enable = spec.get("enableSelinux")
-    if enable is None:
-        enable = selinux.get("enable")
     allowed = spec.get("allowedSyscalls")
-    if allowed is None:
-        allowed = security.get("allowedSyscalls")
     verbosity = spec.get("verbosity")
     return Settings(enable_selinux=enable is True,
                     allowed_syscalls=frozenset(a for a in allowed if isinstance(a, str)) if isinstance(allowed, list) and allowed else None,

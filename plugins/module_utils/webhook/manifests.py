@@ -35,6 +35,7 @@ import copy
 from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spod import spod_ref
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodspec import field_name, flat_spec
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import admission, runtimedefault
 
@@ -86,22 +87,16 @@ class Settings(object):
         self.namespace = (spod.get("metadata") or {}).get("namespace") or ""
         if not self.namespace:
             raise SpoError("is required", ref, "metadata.namespace")
-        spec = spod.get("spec") or {}
-        if not isinstance(spec, Mapping):
+        raw = spod.get("spec") or {}
+        if not isinstance(raw, Mapping):
             raise SpoError("must be an object", ref, "spec")
-        grouped = spec.get("webhook")
-        if grouped is not None and not isinstance(grouped, Mapping):
-            raise SpoError("must be an object", ref, "spec.webhook")
-        grouped = grouped or {}
-        static = spec.get("staticWebhookConfig", grouped.get("staticConfig"))
-        field = "spec.staticWebhookConfig" if "staticWebhookConfig" in spec else "spec.webhook.staticConfig"
+        spec = flat_spec(raw, ref)
+        static = spec.get("staticWebhookConfig")
         if static is not None and not isinstance(static, bool):
-            raise SpoError("must be true or false, got %r" % (static,), ref, field)
+            raise SpoError("must be true or false, got %r" % (static,), ref, field_name(raw, "staticWebhookConfig"))
         self.static = bool(static)
         options = spec.get("webhookOptions")
-        field = "spec.webhookOptions"
-        if options is None:
-            options, field = grouped.get("options"), "spec.webhook.options"
+        field = field_name(raw, "webhookOptions")
         self.options: Dict[str, Obj] = {}
         if options is not None and not isinstance(options, list):
             raise SpoError("must be a list", ref, field)
