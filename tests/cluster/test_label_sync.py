@@ -181,7 +181,7 @@ def test_report_only_agrees_with_openshift(kube, run_id, controller):
     name = _make_ns(kube, run, created, "nonroot")
     _grant_scc(kube, name, "app", "nonroot-v2")
     apps(kube).create_namespaced_deployment(name, _deployment("app", RESTRICTED_CONTAINER, sa="app",
-                                                               pod_security=RESTRICTED_POD))
+                                                              pod_security=RESTRICTED_POD))
     cases[name] = "restricted"
     # anyuid: baseline (root allowed, escalation allowed), with a baseline workload (runs as root)
     name = _make_ns(kube, run, created, "anyuid")
@@ -245,7 +245,7 @@ def test_in_charge_raises_lowers_and_leaves_hand_set_labels(kube, run_id, contro
 
     # a privileged workload: refused by Pod Security while restricted, then the level rises and it runs
     apps(kube).create_namespaced_deployment(name, _deployment("priv", {"privileged": True}, sa="app",
-                                                               replicas=1))
+                                                              replicas=1))
     wait_for(lambda: _levels(kube, name)["enforce"] == "privileged", 60, 0.5, "privileged labels on %s" % name)
     assert _levels(kube, name) == {"enforce": "privileged", "warn": "privileged", "audit": "privileged"}
     assert _annotations(kube, name)["spo.x-k8s.io/pod-security-minimum-reason"].startswith(
@@ -327,7 +327,7 @@ def test_spod_field_deploys_the_controller_in_cluster(kube, run_id):
         assert "--no-dry-run" not in dep.spec.template.spec.containers[0].args  # the policy is served and applied
         name = _make_ns(kube, run, created, "incl")
         apps(kube).create_namespaced_deployment(name, _deployment("web", RESTRICTED_CONTAINER,
-                                                                   pod_security=RESTRICTED_POD))
+                                                                  pod_security=RESTRICTED_POD))
         wait_for(lambda: _annotations(kube, name).get(MINIMUM) == "restricted"
                  and _annotations(kube, name).get(OPENSHIFT_MINIMUM) == "restricted", 120, 1.0,
                  "the in-cluster controller's annotation on %s" % name)
