@@ -40,13 +40,12 @@ def kube(kubeconfig: str):
 
 @pytest.fixture(scope="module")
 def operator(kube):
-    """The operator deployed for a module's tests, undeployed after them (SPO_TEST_KEEP_DEPLOYED=1 keeps it)."""
+    """The operator deployed for a module's tests (playbooks/deploy.yml: quick when it is there already) and left
+    for the next module: a deploy/undeploy cycle is about a minute of CI, and the modules restore what they change
+    on the SPOD. The suite undeploys at its end what it deployed (``_crds_at_start``); test_operator_e2e.py proves
+    undeploy itself."""
     playbook("deploy.yml")
-    try:
-        yield kube
-    finally:
-        if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
-            playbook("undeploy.yml")
+    return kube
 
 
 @pytest.fixture
@@ -96,3 +95,6 @@ def pytest_runtest_makereport(item, call):  # pylint: disable=unused-argument
         namespace = item.funcargs.get("namespace")
         report.sections.append(("cluster state at the failure",
                                 cluster_state([namespace] if isinstance(namespace, str) else [])))
+        local = item.funcargs.get("operator")
+        if callable(getattr(local, "log", None)):  # an ansible-operator the module runs out of cluster
+            report.sections.append(("its ansible-operator's log (tail)", local.log()[-12000:]))

@@ -88,22 +88,41 @@ def test_spod_running_and_daemonset_ready(operator):
     assert ds.status.number_ready == ds.status.desired_number_scheduled
 
 
+def _spod_conditions(kube) -> dict:
+    spod = get_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod") or {}
+    return {c["type"]: c for c in (spod.get("status") or {}).get("conditions") or []}
+
+
+def _spod_settled(kube) -> dict:
+    """The SPOD's conditions once ansible-operator's run has ended with success (its state Running is written by
+    the role during the run, Successful by ansible-operator after it; each run sets Successful False first)."""
+    def successful() -> Optional[dict]:
+        conditions = _spod_conditions(kube)
+        return conditions if conditions.get("Successful", {}).get("status") == "True" else None
+    return wait_for(successful, 180, 1.0, "the SPOD's run to end with Successful=True")
+
+
 def test_spod_conditions_are_managed_by_ansible_operator(operator):
-    """manageStatus: ansible-operator's Successful/Running/Failure conditions beside the role's own status."""
-    spod = get_obj(operator, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod")
-    conditions = {c["type"]: c for c in spod["status"].get("conditions") or []}
-    assert conditions["Successful"]["status"] == "True", conditions
+    """manageStatus: ansible-operator's Successful/Running/Failure conditions beside the role's own status; and
+    once settled, nothing the role wrote starts another run by itself (each run would flip Successful)."""
+    conditions = _spod_settled(operator)
     assert conditions["Failure"]["status"] == "False", conditions
     assert conditions["Running"]["reason"] == "Successful", conditions
     assert set(conditions["Running"]["ansibleResult"]) >= {"ok", "changed", "failures"}
     assert conditions["Running"]["ansibleResult"]["failures"] == 0
+    assert conditions["NotHonoured"]["status"] == "False", conditions  # the role's own condition stays beside
+    time.sleep(15)
+    again = _spod_conditions(operator)
+    assert (again["Successful"]["status"], again["Successful"]["lastTransitionTime"]) == (
+        "True", conditions["Successful"]["lastTransitionTime"]), "the SPOD was reconciled again while idle: %r" % again
 
 
 def test_deleted_daemonset_is_recreated_at_once(operator):
     """watchDependentResources: the SPOD owns its DaemonSet, ansible-operator watches it; deleting it reconciles
-    the SPOD at once (its reconcilePeriod is 5 minutes), and the new DaemonSet is there within 10 s."""
+    the SPOD at once (its reconcilePeriod is 5 minutes): the new DaemonSet is there within 20 s of an idle SPOD."""
     from kubernetes import client
     apps = client.AppsV1Api(operator)
+    _spod_settled(operator)
     old = apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE)
     assert [(o.kind, o.name) for o in old.metadata.owner_references or []] == [
         ("SecurityProfilesOperatorDaemon", "spod")]
@@ -118,7 +137,7 @@ def test_deleted_daemonset_is_recreated_at_once(operator):
                 return None
             raise
         return ds if ds.metadata.uid != old.metadata.uid else None
-    wait_for(recreated, 10, 0.2, "the DaemonSet spod to be recreated within 10 s")
+    wait_for(recreated, 20, 0.2, "the DaemonSet spod to be recreated within 20 s")
     print("\nDaemonSet deleted -> recreated in %.2fs" % (time.monotonic() - started))
     # and it comes back to ready (the next tests need the node agent)
 
