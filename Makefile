@@ -18,8 +18,9 @@ demo: setup
 SUITES := test-unit test-integration test-cluster sanity lint molecule bundle-validate
 
 test: setup
-	@failed=""; for suite in $(SUITES); do echo "== make $$suite"; \
-	  $(MAKE) --no-print-directory $(addprefix -f ,$(MAKEFILE_LIST)) $$suite || failed="$$failed $$suite"; done; \
+	@failed=""; for suite in $(SUITES); do echo "== make $$suite"; start=$$(date +%s); \
+	  $(MAKE) --no-print-directory $(addprefix -f ,$(MAKEFILE_LIST)) $$suite || failed="$$failed $$suite"; \
+	  echo "== make $$suite: $$(( $$(date +%s) - start )) s"; done; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed (passed: the other suites of: $(SUITES))"; exit 1; fi; \
 	echo "make test: all suites passed ($(SUITES))"
 
