@@ -318,6 +318,10 @@ class Kube(object):
                 return None
             raise
 
+    def delete_collection(self, path: str, query: Optional[Dict[str, Any]] = None) -> Any:
+        """Delete the objects of the collection ``path`` that ``query`` (a labelSelector) selects, in one request."""
+        return self._send("DELETE", path, query, verb="deletecollection", timeout=120)
+
     def merge_patch(self, path: str, body: Dict[str, Any]) -> Any:
         return self._send("PATCH", path, body=body, content_type=MERGE_PATCH, verb="patch")
 
