@@ -197,6 +197,19 @@ def test_a_failed_list_retries_the_whole_batch(tmp_path):
     assert all(obj["metadata"]["finalizers"] == [ns.CLEANUP_FINALIZER] for obj in api.profiles.values())
 
 
+def test_without_delete_collection_rights_the_statuses_are_deleted_one_by_one(tmp_path):
+    from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
+    agent, api, keys = _agent(tmp_path, 3)
+
+    def forbidden(path, query):
+        api._call("deletecollection", path, query)
+        raise k.KubeError(403, "cannot deletecollection", "Forbidden", "DELETE", path)
+    api.delete_collection = forbidden
+    agent.reconcile(keys, everything=True)
+    assert _verbs(api) == {"deletecollection": 1, "delete": 3, "list": 1, "patch": 3}
+    assert not api.spns and all(not obj["metadata"]["finalizers"] for obj in api.profiles.values())
+
+
 @pytest.mark.parametrize("count, chunks", [(1, 1), (100, 1), (101, 2), (250, 3)])
 def test_many_profiles_statuses_are_selected_in_chunks(count, chunks):
     ids = [ns.profile_id(SECCOMP_KIND, "p%d" % i) for i in range(count)]

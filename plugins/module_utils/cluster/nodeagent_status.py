@@ -82,10 +82,18 @@ class StatusWriter(object):
             for entry in entries:
                 by_id.setdefault(entry.index[2], []).append(entry)
             for ids in ns.id_chunks(by_id):
-                self.kube.delete_collection(spns_path(namespace), {"labelSelector": ns.profiles_selector(ids, self.node)})
-                for pid in ids:
-                    for entry in by_id[pid]:
-                        self.cache.forget_spns(entry)
+                chunk = [entry for pid in ids for entry in by_id[pid]]
+                try:
+                    self.kube.delete_collection(spns_path(namespace),
+                                                {"labelSelector": ns.profiles_selector(ids, self.node)})
+                except k.KubeError as exc:
+                    if exc.status not in (403, 405):
+                        raise
+                    # a role without deletecollection (an older install's): one by one, so no deletion waits
+                    for entry in chunk:
+                        self.kube.delete(spns_path(namespace, entry.name))
+                for entry in chunk:
+                    self.cache.forget_spns(entry)
 
     # ------------------------------------------------------------------ events
     def report(self, key: Key, obj: Dict[str, Any], out: Outcome) -> None:
