@@ -112,7 +112,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for server in servers:
         if server is not None:
             server.shutdown()
-    stats = {"node": args.node_name, "requests": connection.requests, "by_verb": connection.by_verb,
+    stats = {"node": args.node_name, "requests": connection.requests, "by_verb": connection.by_verb, "by_resource": connection.by_resource,
              "batches": agent.batches, "errors": agent.errors,
              "max_rss_kb": _peak_rss_kb(),
              "cpu_s": round(resource.getrusage(resource.RUSAGE_SELF).ru_utime

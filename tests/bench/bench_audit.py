@@ -11,7 +11,8 @@ Builds a 1,000,000-line audit log by replicating real captured SECCOMP records
 * parses the same records with auditd's other record types (SYSCALL, PROCTITLE, CONFIG_CHANGE,
   ...) interleaved, as a real audit.log is while recording (no target: shown for comparison);
 * times the command a user runs, ``spo-enricher --once FILE > out.json`` end to end (interpreter
-  start, imports, parse, JSON), against ``grep -c type=SECCOMP FILE > count`` (targets as above),
+  start, imports, parse, JSON), against ``grep -c type=SECCOMP FILE > count`` (targets: >= 2,000,000
+  lines/s and <= 5x grep, issue 19),
   on the file above and on a user's file: every line of the captured logs repeated to 1,000,000
   lines, split on newlines only (``str.splitlines`` would also split at the 0x1d separator of
   auditd's enriched lines);
@@ -116,13 +117,16 @@ def time_commands(path, workdir):
     return grep_best, grep_median, once_best, once_median
 
 
+ONCE_TARGET = 5  # spo-enricher --once end to end, times grep -c (issue 19)
+
+
 def report_commands(label, path, workdir):
     grep, grep_median, once, once_median = time_commands(path, workdir)
     rate = LINES / once
     print("%s: spo-enricher --once end to end %.3f s (median %.3f s) = %.0f lines/s (target >= 2,000,000: %s);"
-          " grep -c > file %.3f s (median %.3f s); ratio %.2fx (median %.2fx) (target <= 8x: %s)"
+          " grep -c > file %.3f s (median %.3f s); ratio %.2fx (median %.2fx) (target <= %dx: %s)"
           % (label, once, once_median, rate, "ok" if rate >= 2000000 else "MISSED", grep, grep_median,
-             once / grep, once_median / grep_median, "ok" if once / grep <= 8 else "MISSED"))
+             once / grep, once_median / grep_median, ONCE_TARGET, "ok" if once / grep <= ONCE_TARGET else "MISSED"))
 
 
 def time_grep(path):

@@ -403,6 +403,7 @@ def main() -> int:
                   % (args.count, single["installed_s"], single["all_status_installed_s"], single["create_s"],
                      single["baseline_s"], single["ratio"], single["delete_s"], stats.get("requests"),
                      json.dumps(stats.get("by_verb"), sort_keys=True), stats.get("cpu_s"), (stats.get("max_rss_kb") or 0) / 1024.0))
+            print("(a) where the requests go: %s" % json.dumps(stats.get("by_resource"), sort_keys=True))
             failed = failed or not single["ok"]
         if not args.skip_multi:
             floor = api_write_floor(kube, args.count * args.agents)
@@ -422,6 +423,13 @@ def main() -> int:
                   % (args.agents, args.count, args.agents * args.count, multi["installed_all_nodes_s"],
                      multi["create_s"], multi["delete_s"], min(per or [0]), max(per or [0]),
                      sum(per) / max(len(per), 1), min(cpu or [0]), max(cpu or [0]), min(rss or [0]), max(rss or [0])))
+            where: Dict[str, int] = {}
+            for agent_stats in stats:
+                for what, number in (agent_stats.get("by_resource") or {}).items():
+                    where[what] = where.get(what, 0) + number
+            print("(b) where the requests go (all agents; per profile per node): %s"
+                  % ", ".join("%s %d (%.3f)" % (what, number, number / float(args.count * max(len(stats), 1)))
+                              for what, number in sorted(where.items(), key=lambda item: -item[1])))
             print("(b) against the API server's write floor: %.1fx (%.2f s / %.1f s)"
                   % (multi["installed_all_nodes_s"] / max(floor["floor_s"], 0.001), multi["installed_all_nodes_s"],
                      floor["floor_s"]))

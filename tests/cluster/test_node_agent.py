@@ -10,6 +10,7 @@ tests wait for what this agent does instead of assuming who reports first.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import signal
 import subprocess
@@ -210,6 +211,30 @@ def test_delete_removes_file_node_status_and_finalizer(custom, namespace, agent)
     wait_for(lambda: get(custom, namespace, "short-lived") is None, 10, 0.2, "the profile to be gone")
     assert not os.path.exists(agent.path(namespace, "short-lived"))
     wait_for(lambda: not node_statuses(custom, namespace), 10, 0.2, "the node status to be gone")
+
+
+def test_profiles_deleted_together_release_their_node_statuses_together(custom, namespace, start_agent, tmp_path):
+    """Five profiles deleted at once: files, node statuses and finalizers go, this node's statuses in a
+    delete-collection request (not one delete each) and the keeper's look at the other nodes' statuses in one
+    list per batch (not one per profile), as the agent's request counts show."""
+    stats = str(tmp_path / "stats.json")
+    agent = start_agent(str(tmp_path / "kubelet"), ["--stats-file", stats])
+    names = ["together-%d" % i for i in range(5)]
+    for name in names:
+        custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, spec_profile(namespace, name))
+    wait_for(lambda: all(state(custom, namespace, name) == "Installed" for name in names), 20, 0.2, "all Installed")
+    assert len(node_statuses(custom, namespace)) == 5
+    custom.delete_collection_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL)
+    wait_for(lambda: all(get(custom, namespace, name) is None for name in names), 20, 0.2, "the profiles to be gone")
+    assert not any(os.path.exists(agent.path(namespace, name)) for name in names)
+    wait_for(lambda: not node_statuses(custom, namespace), 10, 0.2, "the node statuses to be gone")
+    agent.stop()
+    with open(stats) as handle:
+        counts = json.load(handle)["by_resource"]
+    deletes = counts.get("delete securityprofilenodestatuses", 0)
+    assert counts.get("deletecollection securityprofilenodestatuses", 0) >= 1 and deletes < 5, counts
+    # 3 lists at start (this node's, the others' unsettled, the kept settled ones), then one per batch
+    assert counts.get("list securityprofilenodestatuses", 0) - 3 < 5, counts
 
 
 def other_node_status(custom, profile: Dict[str, Any], node: str, status: str, message: str = "",

@@ -289,7 +289,10 @@ class NodeAgent(object):
         for key in failed:
             self.requeue(key, RETRY_DELAY)
         # 5. node status, deletion, profile status
-        order = spread(self.node, outcomes)
+        deleted = {key: present[key] for key, out in outcomes.items() if out.delete and key in present}
+        for key in self.finish_deleted(deleted, live):
+            self.requeue(key, RETRY_DELAY)
+        order = spread(self.node, (key for key in outcomes if key not in deleted))
         results = self._parallel(lambda key: self.finish(key, present.get(key), outcomes[key], live), order)
         for key, ok in zip(order, results):
             if not ok:
@@ -312,8 +315,8 @@ class NodeAgent(object):
             outcomes[key].state = ns.PENDING
         return failed
 
-    def finish(self, key: Key, obj: Optional[Dict[str, Any]], out: Outcome, live: Optional[Set[str]]) -> None:
-        """SPNS, deletion and the aggregated status of one profile."""
+    def finish(self, key: Key, obj: Optional[Dict[str, Any]], out: Outcome, live: Optional[Set[str]]) -> Optional[bool]:
+        """SPNS, deletion and the aggregated status of one profile (False: to try again)."""
         if obj is None or out.delete:
             self.planner.forget(key)
         if obj is None:  # gone
@@ -324,13 +327,30 @@ class NodeAgent(object):
             return
         workloads = self.cache.users(key)
         if out.delete:
-            self.status.delete_spns(key)
-            self.keeper.release(key, obj, live)
-            self.status.forget(key)
-            return
+            return not self.finish_deleted({key: obj}, live)
         self.status.report(key, obj, out)
         self.status.write_spns(key, obj, out, workloads)
         self.status.update_status(key, out, workloads, live)
+
+    def finish_deleted(self, items: Mapping[Key, Dict[str, Any]], live: Optional[Set[str]]) -> List[Key]:
+        """Deleted profiles this node is done with (their files are gone): this node's SPNS of them deleted
+        together, their shared finalizers released together (:meth:`Keeper.release_many`: one list per
+        namespace, not one per profile).  Returns the profiles to try again."""
+        if not items or self.stop.is_set():
+            return list(items)
+        for key in items:
+            self.planner.forget(key)
+            self.status.forget(key)
+        try:
+            self.status.delete_spns_many(spread(self.node, items))
+            release = self.keeper.release_many(items, live)
+        except k.KubeError as exc:
+            self.failures += 1
+            self.log("%d deleted profiles: %s" % (len(items), exc))
+            return list(items)
+        order = spread(self.node, release)
+        results = self._parallel(lambda key: self.keeper.remove_finalizer(key, release[key], FINALIZER), order)
+        return [key for key, ok in zip(order, results) if not ok]
 
     def _file_shared(self, key: Key) -> bool:
         if key[0] == SECCOMP_KIND:

@@ -151,15 +151,38 @@ class Keeper(object):
 
     # ------------------------------------------------------------------ releasing
     def release(self, key: Key, obj: Dict[str, Any], live: Optional[Set[str]]) -> None:
-        """This node is done with a deleted profile (file and SPNS gone): once no node that exists has its SPNS
-        left, the keeper removes the shared finalizer.  The keeper sees every node's SPNS go (its caches hold the
-        settled SPNS of the profiles it keeps) and lists them once more before the finalizer goes.  Another node
-        looks again after :data:`RELEASE_FALLBACK` in case the keeper's agent has stopped for good; an agent
-        acting without the keeper's cache lists every :data:`RELEASE_POLL` while nodes are left."""
+        """This node is done with a deleted profile (file and SPNS gone): :meth:`release_many` of one."""
+        for current in self.release_many({key: obj}, live).values():
+            self.remove_finalizer(key, current, FINALIZER)
+
+    def release_many(self, items: Mapping[Key, Dict[str, Any]], live: Optional[Set[str]]) -> Dict[Key, Dict[str, Any]]:
+        """This node is done with the deleted profiles ``items`` (files and SPNS gone): the profiles whose shared
+        finalizer this agent removes now (key -> the object to remove it from), as no node that exists has its
+        SPNS left.  The caches decide first (:meth:`release_start`); the profiles they show no node left of are
+        looked up in one list of the SPNS per namespace (a chunk of :data:`nodestatus.SELECTOR_CHUNK` profiles
+        each) before their finalizer goes (:meth:`release_end`)."""
+        confirm: Dict[Key, Dict[str, Any]] = {}
+        for key, obj in items.items():
+            current = self.release_start(key, obj, live)
+            if current is not None:
+                confirm[key] = current
+        if not confirm:
+            return {}
+        listed = self.listed_spns_nodes_many(list(confirm))
+        return {key: current for key, current in confirm.items()
+                if self.release_end(key, listed.get(key, []), live)}
+
+    def release_start(self, key: Key, obj: Dict[str, Any], live: Optional[Set[str]]) -> Optional[Dict[str, Any]]:
+        """The caches' part of a release: the profile (as cached) when the API server's SPNS of it must be listed
+        before its finalizer goes, else None (nothing to do, or waiting: requeued where needed).  The keeper
+        sees every node's SPNS go (its caches hold the settled SPNS of the profiles it keeps), so it waits for
+        them and lists once they are gone.  Another node waits :data:`RELEASE_FALLBACK` (in case the keeper's
+        agent has stopped for good), then lists; an agent acting without the keeper's caches lists every
+        :data:`RELEASE_POLL` while nodes are left (:meth:`release_end`)."""
         current = self.cache.profile(key) or obj
         if FINALIZER not in (current["metadata"].get("finalizers") or []):
             self.forget(key)
-            return
+            return None
         acts, sees_all = self.acting_keeper(current, live)
         now = time.monotonic()
         if not acts:
@@ -168,22 +191,35 @@ class Keeper(object):
                 if due is None:
                     self.release_due[key] = now + RELEASE_FALLBACK
                     self.requeue(key, RELEASE_FALLBACK)
-                return
+                return None
             self.release_due[key] = now + RELEASE_FALLBACK
             self.requeue(key, RELEASE_FALLBACK)
         cached = ns.nodes_left(self.cache.node_spns(key), self.node, live)
-        if cached and sees_all:
+        if cached:
             self.debug("%s %s/%s: deleted; waiting for nodes %s" % (key + (", ".join(cached[:5]),)))
-            return
-        left = cached or ns.nodes_left(self.listed_spns_nodes(key), self.node, live)
-        if left:
-            self.debug("%s %s/%s: deleted; waiting for nodes %s" % (key + (", ".join(left[:5]),)))
-            if acts:  # some SPNS do not reach the caches here: look again
-                polls = self.release_polls.get(key, 0)
-                self.release_polls[key] = polls + 1
-                self.requeue(key, min(RELEASE_POLL[0] * 2 ** polls, RELEASE_POLL[1]))
-            return
-        self.remove_finalizer(key, current, FINALIZER)
+            if not sees_all:
+                self._poll(key, current, live)
+            return None
+        return current
+
+    def release_end(self, key: Key, listed: List[str], live: Optional[Set[str]]) -> bool:
+        """The list's part of a release: whether the finalizer goes now (no node that exists has an SPNS of the
+        profile, ``listed`` being the nodes the API server listed with one); else looks again later."""
+        left = ns.nodes_left(listed, self.node, live)
+        if not left:
+            return True
+        self.debug("%s %s/%s: deleted; waiting for nodes %s" % (key + (", ".join(left[:5]),)))
+        current = self.cache.profile(key)
+        if current is not None:
+            self._poll(key, current, live)
+        return False
+
+    def _poll(self, key: Key, current: Mapping[str, Any], live: Optional[Set[str]]) -> None:
+        """An acting agent whose caches do not show every SPNS go looks again, 1 s, 2 s ... 30 s later."""
+        if self.acting_keeper(current, live)[0]:
+            polls = self.release_polls.get(key, 0)
+            self.release_polls[key] = polls + 1
+            self.requeue(key, min(RELEASE_POLL[0] * 2 ** polls, RELEASE_POLL[1]))
 
     def release_delay(self, key: Key, obj: Mapping[str, Any], live: Optional[Set[str]]) -> Optional[float]:
         """For a deleted profile this node is done with (no SPNS of its own left): the delay after which to
@@ -200,12 +236,29 @@ class Keeper(object):
         return 0.1 + 0.5 * self.turn(key, live) + random.uniform(0, 0.2)
 
     def listed_spns_nodes(self, key: Key) -> List[str]:
-        """The nodes with an SPNS of the profile ``key`` as the API server lists them now (the cache holds
-        only the other nodes' unsettled ones)."""
-        kind, namespace, name = key
-        listing = self.kube.list(spns_path(namespace), {"labelSelector": ns.profile_selector(kind, name)})
-        entries = [SpnsEntry(obj) for obj in listing.get("items") or []]
-        return sorted({e.node for e in entries if e.node and e.owner in (None, key)})
+        """The nodes with an SPNS of the profile ``key`` as the API server lists them now."""
+        return self.listed_spns_nodes_many([key]).get(key, [])
+
+    def listed_spns_nodes_many(self, keys: List[Key]) -> Dict[Key, List[str]]:
+        """The other nodes with an SPNS of each profile of ``keys`` as the API server lists them now (the cache
+        holds only the other nodes' unsettled ones and the settled ones of the profiles this node keeps): one
+        list per namespace and chunk of :data:`nodestatus.SELECTOR_CHUNK` profiles."""
+        by_index: Dict[Tuple[str, str, str], Key] = {}
+        for key in keys:
+            kind, namespace, name = key
+            by_index[(namespace, kind, ns.profile_id(kind, name))] = key
+        namespaces = sorted({index[0] for index in by_index})
+        found: Dict[Key, Set[str]] = {key: set() for key in keys}
+        for namespace in namespaces:
+            ids = [index[2] for index in by_index if index[0] == namespace]
+            for chunk in ns.id_chunks(ids):
+                selector = ns.profiles_selector(chunk, self.node, other_nodes=True)
+                listing = self.kube.list(spns_path(namespace), {"labelSelector": selector})
+                for entry in (SpnsEntry(obj) for obj in listing.get("items") or []):
+                    key_ = by_index.get(entry.index) if entry.index else None
+                    if key_ is not None and entry.owner in (None, key_):
+                        found[key_].add(entry.node)
+        return {key: sorted(nodes) for key, nodes in found.items()}
 
     # ------------------------------------------------------------------ nodes that are gone
     def cleanup_stale_nodes(self, key: Key, obj: Dict[str, Any], live: Set[str]) -> None:

@@ -8,7 +8,7 @@ Warning event per refused generation.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.selinux import model as selinux_model
 from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as k
@@ -62,11 +62,38 @@ class StatusWriter(object):
         self.cache.remember_spns(fresh)
 
     def delete_spns(self, key: Key) -> None:
-        mine = self.cache.node_spns(key).get(self.node)
-        if mine is None:
-            return
-        self.kube.delete(spns_path(mine.namespace, mine.name))
-        self.cache.forget_spns(mine)
+        self.delete_spns_many([key])
+
+    def delete_spns_many(self, keys: Iterable[Key]) -> None:
+        """Delete this node's SPNS of the profiles ``keys``: one by name, several of a namespace in one delete
+        collection request per :func:`nodestatus.id_chunks` chunk (selected by this node's label
+        and their profile ids, as cached)."""
+        by_namespace: Dict[str, List[SpnsEntry]] = {}
+        for key in keys:
+            mine = self.cache.node_spns(key).get(self.node)
+            if mine is not None and mine.index is not None:
+                by_namespace.setdefault(mine.namespace, []).append(mine)
+        for namespace, entries in sorted(by_namespace.items()):
+            if len(entries) == 1:
+                self.kube.delete(spns_path(namespace, entries[0].name))
+                self.cache.forget_spns(entries[0])
+                continue
+            by_id: Dict[str, List[SpnsEntry]] = {}
+            for entry in entries:
+                by_id.setdefault(entry.index[2], []).append(entry)
+            for ids in ns.id_chunks(by_id):
+                chunk = [entry for pid in ids for entry in by_id[pid]]
+                try:
+                    self.kube.delete_collection(spns_path(namespace),
+                                                {"labelSelector": ns.profiles_selector(ids, self.node)})
+                except k.KubeError as exc:
+                    if exc.status not in (403, 405):
+                        raise
+                    # a role without deletecollection (an older install's): one by one, so no deletion waits
+                    for entry in chunk:
+                        self.kube.delete(spns_path(namespace, entry.name))
+                for entry in chunk:
+                    self.cache.forget_spns(entry)
 
     # ------------------------------------------------------------------ events
     def report(self, key: Key, obj: Dict[str, Any], out: Outcome) -> None:

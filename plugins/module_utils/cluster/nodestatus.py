@@ -171,6 +171,24 @@ def profile_selector(kind: str, name: str) -> str:
     return "%s=%s,%s=%s" % (LABEL_PROFILE_ID, profile_id(kind, name), LABEL_KIND, kind)
 
 
+SELECTOR_CHUNK = 100  # profiles per label selector of many (a request line stays a few kilobytes)
+
+
+def id_chunks(profile_ids: Iterable[str], size: int = SELECTOR_CHUNK) -> List[List[str]]:
+    """``profile_ids`` sorted, without repeats, in chunks of at most ``size`` (one selector each)."""
+    ids = sorted(set(profile_ids))
+    return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+def profiles_selector(profile_ids: Sequence[str], node: Optional[str] = None, other_nodes: bool = False) -> str:
+    """Label selector of the SPNS of several profiles of one namespace (``profile_ids``: :func:`profile_id`
+    values): of ``node`` only, of every node (``node`` None) or of every node but ``node`` (``other_nodes``)."""
+    where = ""
+    if node is not None:
+        where = "%s%s%s," % (LABEL_NODE, "!=" if other_nodes else "=", node_label(node))
+    return "%s%s in (%s)" % (where, LABEL_PROFILE_ID, ",".join(profile_ids))
+
+
 def spns_object(kind: str, profile: Mapping[str, Any], node: str, state: str, message: str = "",
                 workloads: Sequence[str] = (), name: Optional[str] = None) -> Dict[str, Any]:
     """The SPNS of ``profile`` (a profile object with apiVersion and metadata.uid) on ``node``."""

@@ -203,6 +203,18 @@ def connect(kubeconfig: Optional[str] = None, user_agent: str = "spo") -> "Kube"
         return Kube(api_client(path), user_agent)
 
 
+def resource_of(path: str) -> str:
+    """The resource (plural, with its subresource) an API path names: ``/apis/g/v/namespaces/n/seccompprofiles/p/status``
+    is ``seccompprofiles/status``; ``/api/v1/nodes`` is ``nodes``."""
+    parts = [part for part in path.split("?", 1)[0].split("/") if part]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else parts
+    if len(rest) > 2 and rest[0] == "namespaces":
+        rest = rest[2:]
+    if not rest:
+        return "-"
+    return rest[0] + ("/" + rest[2] if len(rest) > 2 else "")
+
+
 MAX_RETRIES = 10  # answers that ask to be retried (see retry_after), as client-go does
 MAX_RETRY_WAIT = 10.0
 
@@ -230,12 +242,15 @@ class Kube(object):
         self._lock = threading.Lock()
         self.requests = 0
         self.by_verb: Dict[str, int] = {}
+        self.by_resource: Dict[str, int] = {}  # "<verb> <resource>[/<subresource>]": where requests go
         self.sleep: Callable[[float], None] = time.sleep
 
-    def _count(self, verb: str) -> None:
+    def _count(self, verb: str, path: str = "") -> None:
+        what = "%s %s" % (verb, resource_of(path))
         with self._lock:
             self.requests += 1
             self.by_verb[verb] = self.by_verb.get(verb, 0) + 1
+            self.by_resource[what] = self.by_resource.get(what, 0) + 1
 
     def _send(self, method: str, path: str, query: Optional[Dict[str, Any]] = None, body: Any = None,
               content_type: str = JSON, timeout: Any = 30, verb: Optional[str] = None, stream: bool = False) -> Any:
@@ -256,7 +271,7 @@ class Kube(object):
             import urllib3
             timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         for attempt in range(MAX_RETRIES + 1):
-            self._count(verb or method)
+            self._count(verb or method, path)
             try:
                 resp = pool.request(method_, url, body=data, headers=headers, preload_content=False,
                                     timeout=timeout, retries=False)
@@ -302,6 +317,10 @@ class Kube(object):
             if missing_ok and exc.status == 404:
                 return None
             raise
+
+    def delete_collection(self, path: str, query: Optional[Dict[str, Any]] = None) -> Any:
+        """Delete the objects of the collection ``path`` that ``query`` (a labelSelector) selects, in one request."""
+        return self._send("DELETE", path, query, verb="deletecollection", timeout=120)
 
     def merge_patch(self, path: str, body: Dict[str, Any]) -> Any:
         return self._send("PATCH", path, body=body, content_type=MERGE_PATCH, verb="patch")
