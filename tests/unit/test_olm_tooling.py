@@ -74,7 +74,9 @@ def test_subscription_doc_uses_the_operators_namespace_labels():
         docs = {d["kind"]: d for d in yaml.safe_load(handle)["items"]}
     with open(os.path.join(ROOT, "config", "manager", "namespace.yaml")) as handle:
         assert docs["Namespace"]["metadata"] == yaml.safe_load(handle)["metadata"]
-    assert docs["OperatorGroup"]["spec"] == {}  # AllNamespaces
+    # OwnNamespace: the group targets the operator's namespace only (the CSV's only install mode)
+    assert docs["OperatorGroup"]["spec"] == {"targetNamespaces": [docs["Namespace"]["metadata"]["name"]]}
+    assert docs["OperatorGroup"]["metadata"]["namespace"] == docs["Namespace"]["metadata"]["name"]
     assert docs["Subscription"]["spec"]["source"] == olm.CATALOG
 
 
