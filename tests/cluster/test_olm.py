@@ -50,8 +50,8 @@ def apply(*docs: Dict[str, Any]) -> None:
 
 
 def subscribe(source: str = olm.CATALOG, namespace: str = OPERATOR_NAMESPACE) -> None:
-    """docs/olm-subscription.yaml (the README's): the namespace, an OperatorGroup for all namespaces and the
-    Subscription; ``namespace`` and ``source`` replaced when given."""
+    """docs/olm-subscription.yaml (the README's): the namespace, an OperatorGroup targeting it (OwnNamespace)
+    and the Subscription; ``namespace`` and ``source`` replaced when given."""
     with open(os.path.join(ROOT, "docs", "olm-subscription.yaml")) as handle:
         docs = yaml.safe_load(handle)["items"]
     for doc in docs:
@@ -59,6 +59,8 @@ def subscribe(source: str = olm.CATALOG, namespace: str = OPERATOR_NAMESPACE) ->
             doc["metadata"]["name"] = namespace
         else:
             doc["metadata"]["namespace"] = namespace
+        if doc["kind"] == "OperatorGroup":
+            doc["spec"]["targetNamespaces"] = [namespace]
         if doc["kind"] == "Subscription":
             doc["spec"]["source"] = source
     apply(*docs)
@@ -275,27 +277,23 @@ def cluster_grants(accounts) -> Dict[tuple, set]:
     return grants
 
 
-def lifted(grants: Dict[tuple, set]) -> Dict[tuple, set]:
-    """What OLM v0 makes of config/rbac under an OperatorGroup for all namespaces (``ensureSingletonRBAC`` in
-    its operatorgroup.go): each Role of the CSV's ``permissions`` is copied to a ClusterRole, with get, list and
-    watch of namespaces added, and bound cluster-wide. The namespaced grants stay as they are."""
-    out = {key: set(value) for key, value in grants.items()}
-    for (account, scope), value in grants.items():
-        if scope == "namespace":
-            view = {("", "namespaces", "*any*", verb) for verb in ("get", "list", "watch")}
-            out.setdefault((account, "cluster"), set()).update(value | view)
-    return out
+def secrets_outside(grants: Dict[tuple, set]) -> List[str]:
+    """The grants that reach Secrets beyond the operator's namespace: any cluster-scoped or other namespace's
+    rule on secrets (or on every resource) of the core group."""
+    return sorted("%s (%s): %s" % (account, scope, "/".join(atom)) for (account, scope), value in grants.items()
+                  if scope != "namespace" for atom in value
+                  if atom[0] in ("", "*") and len(atom) == 4 and atom[1] in ("secrets", "*"))
 
 
 def test_olm_grants_what_config_rbac_grants(installed):
-    """Proof 3: install modes, RBAC and owned CRDs of the installed CSV. OLM's Roles/ClusterRoles bound to the
-    operator's service accounts, listed from the cluster, are config/rbac's, plus exactly OLM's lift of the
-    namespaced Roles to cluster scope (see test_olm_lift_reaches_secrets_beyond_the_operator_namespace)."""
+    """Proof 3: install modes, RBAC and owned CRDs of the installed CSV. The Roles/ClusterRoles bound to the
+    operator's service accounts, listed from the cluster, are exactly config/rbac's (OwnNamespace: OLM keeps the
+    namespaced ``permissions`` in the operator's namespace), and no account reads Secrets anywhere else."""
     csv = installed["csv"]
     supported = [m["type"] for m in csv["spec"]["installModes"] if m["supported"]]
-    assert supported == ["AllNamespaces"]  # the operator watches every namespace (WATCH_NAMESPACE "")
+    assert supported == ["OwnNamespace"]
     group = kget("operatorgroup", "-n", OPERATOR_NAMESPACE, "security-profiles-operator")
-    assert group["status"]["namespaces"] == [""]
+    assert group["status"]["namespaces"] == [OPERATOR_NAMESPACE]
     owned = sorted(c["name"] for c in csv["spec"]["customresourcedefinitions"]["owned"])
     assert owned == sorted(crd_names())
     want = config_grants()
@@ -305,30 +303,21 @@ def test_olm_grants_what_config_rbac_grants(installed):
     path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "spo-olm-granted.yaml")
     with open(path, "w") as handle:
         yaml.safe_dump(report, handle, width=200)
-    expected = lifted(want)
     diff = []
-    for key in sorted(set(expected) | set(got)):
-        diff += ["%s (%s): OLM grants more: %s" % (key + (a,)) for a in sorted(got.get(key, set()) - expected.get(key, set()))]
-        diff += ["%s (%s): OLM grants less: %s" % (key + (a,)) for a in sorted(expected.get(key, set()) - got.get(key, set()))]
+    for key in sorted(set(want) | set(got)):
+        diff += ["%s (%s): OLM grants more: %s" % (key + (a,)) for a in sorted(got.get(key, set()) - want.get(key, set()))]
+        diff += ["%s (%s): OLM grants less: %s" % (key + (a,)) for a in sorted(want.get(key, set()) - got.get(key, set()))]
     assert diff == [], "\n".join(diff) + "\n(all OLM granted: %s)" % path
-    extra = {key: sorted(expected[key] - want.get(key, set())) for key in expected if expected[key] - want.get(key, set())}
-    print("OLM's lift of config/rbac's Roles to cluster scope: %s" % {"%s (%s)" % k: len(v) for k, v in extra.items()})
-    # each grant is an object OLM made for this CSV (owner labels), none left from another install
+    assert secrets_outside(got) == []
+    # what the API server decides, for every account: Secrets of another namespace are refused
+    for account in sorted(accounts):
+        done = olm.kubectl("auth", "can-i", "get", "secrets", "-n", SPEC_NAMESPACE, "--as",
+                           "system:serviceaccount:%s:%s" % (OPERATOR_NAMESPACE, account), check=False)
+        assert done.stdout.strip() == "no", (account, done.stdout, done.stderr)
+    # each cluster-wide grant is an object OLM made for this CSV (owner labels), none left from another install
     for kind in ("clusterrole", "clusterrolebinding"):
         for item in kget(kind, "-l", "olm.owner.namespace=" + OPERATOR_NAMESPACE).get("items", []):
             assert item["metadata"]["labels"]["olm.owner"] == csv["metadata"]["name"]
-
-
-@pytest.mark.xfail(strict=True, reason="OLM v0 lifts the CSV's namespaced permissions to ClusterRoles under an "
-                   "OperatorGroup for all namespaces (ensureSingletonRBAC): the operator's Role for its webhook "
-                   "Secrets then reaches every namespace's Secrets. config/rbac keeps them in its namespace.")
-def test_olm_lift_reaches_secrets_beyond_the_operator_namespace(installed):
-    """What the kustomize path guarantees (tests/cluster/test_rbac.py): no service account reads Secrets
-    outside the operator's namespace. Under OLM's global install this does not hold; strict, so the suite
-    notices when it does (an OLM or CSV change), and this test then becomes a plain one."""
-    done = olm.kubectl("auth", "can-i", "get", "secrets", "-n", SPEC_NAMESPACE, "--as",
-                       "system:serviceaccount:%s:security-profiles-operator" % OPERATOR_NAMESPACE, check=False)
-    assert done.stdout.strip() == "no"
 
 
 def node_state(kube) -> Dict[str, Any]:
