@@ -32,13 +32,17 @@ NEXT_VERSION = "0.1.1"
 
 
 BROKEN = "spo-olm-broken"
-BROKEN_MESSAGE = "spec.displayName: Required value"
+BROKEN_MESSAGE = 'Unsupported value: "NotAWebhook"'
 
 
 def break_csv(csv: Dict[str, Any]) -> None:
-    """A CSV that does not validate: the API server's schema for ClusterServiceVersion requires
-    ``spec.displayName``. (opm renders and OLM unpacks it; the InstallPlan's first step, the CSV, fails.)"""
-    del csv["spec"]["displayName"]
+    """A CSV the API server refuses: the ClusterServiceVersion schema allows only three webhook types.
+    (opm renders it and OLM unpacks and resolves it; the InstallPlan's first step, creating the CSV, fails.
+    A missing required string such as ``spec.displayName`` does not do: OLM writes the CSV from its Go type,
+    which sends it as "".)"""
+    csv["spec"]["webhookdefinitions"] = [{
+        "type": "NotAWebhook", "generateName": "broken.spo.example.invalid", "sideEffects": "None",
+        "admissionReviewVersions": ["v1"], "deploymentName": "security-profiles-operator"}]
 
 
 def kget(*args: str) -> Dict[str, Any]:
@@ -164,8 +168,11 @@ def test_broken_bundle_fails_install_plan_and_leaves_nothing(kube, catalogs):
 
         def failed_plan():
             for plan in kget("installplan", "-n", BROKEN).get("items", []):
-                if (plan.get("status") or {}).get("phase") == "Failed":
+                phase = (plan.get("status") or {}).get("phase")
+                if phase == "Failed":
                     return plan
+                if phase == "Complete":
+                    raise AssertionError("the broken bundle's InstallPlan completed: %s" % plan["status"])
             return None
         try:
             plan = wait_for(failed_plan, 240, 3.0, "the broken bundle's InstallPlan Failed")
