@@ -19,7 +19,7 @@ import yaml
 
 from clusterlib import (OPERATOR_NAMESPACE, ROOT, crd_names, delete_crds, delete_namespace, ensure_namespace,  # pylint: disable=import-error
                         expected_seccomp_json, operator_deployed, profile_file, wait_for)
-from kubehelp import (BUSYBOX, core, create_obj, get_obj, load_yaml, localhost, playbook, run_pod,  # pylint: disable=import-error
+from kubehelp import (BUSYBOX, core, create_obj, get_obj, load_yaml, localhost, playbook, pod_manifest, run_pod,  # pylint: disable=import-error
                       start_pod, wait_status)
 
 sys.path.insert(0, os.path.join(ROOT, "hack"))
@@ -118,10 +118,13 @@ def remove_operator() -> None:
     olm.kubectl("delete", "csv", "-n", OPERATOR_NAMESPACE, "--all", "--wait=true", "--timeout=120s", check=False)
 
 
-def leftover_cluster_rbac(namespace: str = OPERATOR_NAMESPACE) -> List[str]:
+def leftover_cluster_rbac(namespace: str = OPERATOR_NAMESPACE, owner: str = "ClusterServiceVersion") -> List[str]:
+    """The ClusterRoles/Bindings OLM made for an object of ``namespace`` of kind ``owner`` (the CSV's RBAC; the
+    OperatorGroup's aggregated admin/edit/view roles; "" for both)."""
+    selector = "olm.owner.namespace=" + namespace + (",olm.owner.kind=" + owner if owner else "")
     names = []
     for kind in ("clusterrole", "clusterrolebinding"):
-        for item in kget(kind, "-l", "olm.owner.namespace=" + namespace).get("items", []):
+        for item in kget(kind, "-l", selector).get("items", []):
             names.append("%s/%s" % (kind, item["metadata"]["name"]))
     return names
 
@@ -149,14 +152,21 @@ def catalogs(kube, tmp_path_factory):
         yield {"first": first, "both": both, "broken": broken}
     finally:
         if os.environ.get("SPO_TEST_KEEP_DEPLOYED") != "1":
-            remove_operator()
-            playbook("undeploy.yml")
-            for name in leftover_cluster_rbac():
+            timed("Subscription and CSV deleted", remove_operator)
+            timed("undeploy.yml", playbook, "undeploy.yml")
+            for name in leftover_cluster_rbac(owner="") + leftover_cluster_rbac(BROKEN, owner=""):
                 olm.kubectl("delete", name, "--ignore-not-found", check=False)
             olm.remove_catalog()
             olm.remove_catalog(BROKEN)
-            olm.uninstall()
-            delete_namespace(kube, SPEC_NAMESPACE)
+            timed("OLM removed", olm.uninstall)
+            timed("namespace %s deleted" % SPEC_NAMESPACE, delete_namespace, kube, SPEC_NAMESPACE)
+
+
+def timed(what: str, func, *args) -> None:
+    """``func(*args)``, its duration printed (the module's teardown is part of CI's time)."""
+    t0 = time.monotonic()
+    func(*args)
+    print("%s in %.1f s" % (what, time.monotonic() - t0), file=sys.stderr)
 
 
 def test_broken_bundle_fails_install_plan_and_leaves_nothing(kube, catalogs):
@@ -193,6 +203,8 @@ def test_broken_bundle_fails_install_plan_and_leaves_nothing(kube, catalogs):
         assert leftover_cluster_rbac(BROKEN) == []
     finally:
         olm.kubectl("delete", "subscription,installplan,operatorgroup", "-n", BROKEN, "--all", check=False)
+        for name in leftover_cluster_rbac(BROKEN, owner=""):  # the OperatorGroup's roles
+            olm.kubectl("delete", name, "--ignore-not-found", check=False)
         olm.remove_catalog(BROKEN)
         delete_namespace(kube, BROKEN)
 
@@ -203,6 +215,7 @@ def installed(kube, catalogs):
     subscribe()
     csv = installed_csv(base_version())
     ensure_namespace(kube, SPEC_NAMESPACE)
+    core(kube).patch_namespace(SPEC_NAMESPACE, {"metadata": {"labels": {"spo.x-k8s.io/enable-binding": "true"}}})
     return {"kube": kube, "csv": csv, "catalogs": catalogs}
 
 
@@ -323,7 +336,8 @@ def test_olm_grants_what_config_rbac_grants(installed):
         assert done.stdout.strip() == "no", (account, done.stdout, done.stderr)
     # each cluster-wide grant is an object OLM made for this CSV (owner labels), none left from another install
     for kind in ("clusterrole", "clusterrolebinding"):
-        for item in kget(kind, "-l", "olm.owner.namespace=" + OPERATOR_NAMESPACE).get("items", []):
+        for item in kget(kind, "-l", "olm.owner.namespace=%s,olm.owner.kind=ClusterServiceVersion"
+                         % OPERATOR_NAMESPACE).get("items", []):
             assert item["metadata"]["labels"]["olm.owner"] == csv["metadata"]["name"]
 
 
@@ -345,6 +359,14 @@ def pod_state(kube, name: str):
 BINDING = "busybox-to-spec-profile"
 
 
+def bound_profile(kube) -> Any:
+    """The seccomp profile the API server (the webhook) gives a busybox container without one (a dry run)."""
+    pod = core(kube).create_namespaced_pod(SPEC_NAMESPACE, pod_manifest("probe", "true"), dry_run="All")
+    context = pod.spec.containers[0].security_context
+    profile = context.seccomp_profile if context else None
+    return {"type": profile.type, "localhostProfile": profile.localhost_profile} if profile else None
+
+
 def test_upgrade_in_place_keeps_profiles_bindings_files_and_pods(installed):
     """Proof 2: the catalog gains NEXT_VERSION (same code, replaces the first, skipRange): OLM upgrades in
     place; the profile, its node file and a binding survive, a pod under the profile runs on undisturbed."""
@@ -363,6 +385,8 @@ def test_upgrade_in_place_keeps_profiles_bindings_files_and_pods(installed):
     assert node_state(kube) == before
     assert pod_state(kube, "under-profile") == pod_before
     # the upgraded operator's webhook applies the binding: a busybox pod without a profile of its own gets it
+    want = localhost(SPEC_NAMESPACE, SPEC_PROFILE)
+    wait_for(lambda: bound_profile(kube) == want, 60, 1.0, "the binding applied by the webhook (dry run)")
     log = run_pod(kube, SPEC_NAMESPACE, "unshare -r true; echo unshare-rc=$?")
     assert "Operation not permitted" in log and "unshare-rc=1" in log, log
     installed["state"] = before
