@@ -169,7 +169,9 @@ def restore_cluster(kube) -> None:
             print("%s FAILED: %s" % (what, exc), file=sys.stderr)
         print("%s in %.1f s" % (what, time.monotonic() - t0), file=sys.stderr)
 
-    # while the operator (if it still runs) removes their finalizers: undeploy.yml would wait for them
+    # first, while the operator and node agents still run: the SPEC namespace's pod under the profile holds the
+    # profile (in use), and undeploy.yml would wait out its timeout (2 min) for it and for bindings' finalizers
+    step("namespace %s deleted" % SPEC_NAMESPACE, lambda: delete_namespace(kube, SPEC_NAMESPACE))
     step("bindings and recordings deleted", lambda: olm.kubectl(
         "delete", "profilebindings,profilerecordings", "--all-namespaces", "--all", "--wait=true", "--timeout=60s",
         check=False))
@@ -182,7 +184,6 @@ def restore_cluster(kube) -> None:
     step("OLM's cluster RBAC for the operator deleted", olm_rbac)
     step("catalogs removed", lambda: (olm.remove_catalog(), olm.remove_catalog(BROKEN)))
     step("OLM removed", olm.uninstall)
-    step("namespace %s deleted" % SPEC_NAMESPACE, lambda: delete_namespace(kube, SPEC_NAMESPACE))
     if errors:
         raise errors[0]
 
@@ -207,8 +208,11 @@ def broken(kube, catalogs):
 @pytest.fixture(scope="module")
 def installed(kube, catalogs, broken):  # pylint: disable=unused-argument,redefined-outer-name
     """Proof 1's state: the operator installed through OLM, the SPEC profile Installed on the node."""
+    t0 = time.monotonic()
     subscribe()
     csv = installed_csv(base_version())
+    print("Subscription -> CSV %s Succeeded, InstallPlan Complete in %.0f s" % (csv["metadata"]["name"],
+                                                                              time.monotonic() - t0))
     ensure_namespace(kube, SPEC_NAMESPACE)
     return {"kube": kube, "csv": csv, "catalogs": catalogs}
 
@@ -381,12 +385,15 @@ def test_upgrade_in_place_keeps_profiles_bindings_files_and_pods(installed):
     wait_for(lambda: bound_profile(kube) == want, 90, 1.0, "the binding applied by the webhook (dry run)")
     start_pod(kube, SPEC_NAMESPACE, "under-profile", seccomp=want)
     before, pod_before = node_state(kube), pod_state(kube, "under-profile")
+    t0 = time.monotonic()
     olm.serve_catalog(installed["catalogs"]["both"]["catalog"])
     csv = installed_csv(NEXT_VERSION)
+    print("catalog with %s served -> its CSV Succeeded in %.0f s" % (NEXT_VERSION, time.monotonic() - t0))
     assert csv["spec"]["replaces"] == csv_name(base_version())
     wait_for(lambda: kget("csv", "-n", OPERATOR_NAMESPACE, csv_name(base_version())) == {}, 120, 2.0,
              "the replaced CSV removed (upgraded in place, not installed beside it)")
     wait_for(lambda: spod_running(kube), 240, 3.0, "SPOD Running after the upgrade")
+    print("upgrade done, SPOD Running, in %.0f s" % (time.monotonic() - t0))
     assert node_state(kube) == before
     assert pod_state(kube, "under-profile") == pod_before
     # the binding still applies after the upgrade: a busybox pod without a profile of its own gets it
