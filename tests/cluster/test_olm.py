@@ -169,9 +169,13 @@ def restore_cluster(kube) -> None:
             print("%s FAILED: %s" % (what, exc), file=sys.stderr)
         print("%s in %.1f s" % (what, time.monotonic() - t0), file=sys.stderr)
 
-    # first, while the operator and node agents still run: the SPEC namespace's pod under the profile holds the
-    # profile (in use), and undeploy.yml would wait out its timeout (2 min) for it and for bindings' finalizers
-    step("namespace %s deleted" % SPEC_NAMESPACE, lambda: delete_namespace(kube, SPEC_NAMESPACE))
+    # first, while the operator and node agents still run: the SPEC namespace's pods, which hold its profile (in
+    # use), then the namespace; deleted with the pods still there, the profile waits for a reconcile that does
+    # not come, and undeploy.yml would wait out its timeout (2 min) for it
+    step("pods of %s deleted" % SPEC_NAMESPACE, lambda: olm.kubectl(
+        "delete", "pods", "-n", SPEC_NAMESPACE, "--all", "--grace-period=0", "--wait=true", "--timeout=60s",
+        check=False))
+    step("namespace %s deletion requested" % SPEC_NAMESPACE, lambda: delete_namespace(kube, SPEC_NAMESPACE, wait=0))
     step("bindings and recordings deleted", lambda: olm.kubectl(
         "delete", "profilebindings,profilerecordings", "--all-namespaces", "--all", "--wait=true", "--timeout=60s",
         check=False))
@@ -184,6 +188,7 @@ def restore_cluster(kube) -> None:
     step("OLM's cluster RBAC for the operator deleted", olm_rbac)
     step("catalogs removed", lambda: (olm.remove_catalog(), olm.remove_catalog(BROKEN)))
     step("OLM removed", olm.uninstall)
+    step("namespace %s deleted" % SPEC_NAMESPACE, lambda: delete_namespace(kube, SPEC_NAMESPACE))
     if errors:
         raise errors[0]
 
@@ -211,8 +216,8 @@ def installed(kube, catalogs, broken):  # pylint: disable=unused-argument,redefi
     t0 = time.monotonic()
     subscribe()
     csv = installed_csv(base_version())
-    print("Subscription -> CSV %s Succeeded, InstallPlan Complete in %.0f s" % (csv["metadata"]["name"],
-                                                                              time.monotonic() - t0))
+    took = time.monotonic() - t0
+    print("Subscription -> CSV %s Succeeded, InstallPlan Complete in %.0f s" % (csv["metadata"]["name"], took))
     ensure_namespace(kube, SPEC_NAMESPACE)
     return {"kube": kube, "csv": csv, "catalogs": catalogs}
 
