@@ -169,23 +169,6 @@ def restore_cluster(kube) -> None:
             print("%s FAILED: %s" % (what, exc), file=sys.stderr)
         print("%s in %.1f s" % (what, time.monotonic() - t0), file=sys.stderr)
 
-    # the node agents get a token again: removing the CSV (proof 4) deleted their ServiceAccount with it and
-    # the reinstall made a new one, so the running agents' tokens are refused (401) and they cannot release the
-    # profiles' finalizers (undeploy.yml then waits out its 2-minute timeout)
-    def fresh_agents():
-        old = {p.metadata.name for p in core(kube).list_namespaced_pod(OPERATOR_NAMESPACE, label_selector="name=spod").items}
-        if not old:
-            return
-        olm.kubectl("delete", "pods", "-n", OPERATOR_NAMESPACE, "-l", "name=spod", "--wait=true", "--timeout=60s",
-                    check=False)
-
-        def ready():
-            pods = core(kube).list_namespaced_pod(OPERATOR_NAMESPACE, label_selector="name=spod").items
-            return len(pods) == len(old) and all(
-                p.metadata.name not in old and any(c.type == "Ready" and c.status == "True"
-                                                   for c in p.status.conditions or []) for p in pods)
-        wait_for(ready, 90, 1.0, "the node agents ready again")
-    step("node agents restarted", fresh_agents)
     # first, while the operator and node agents still run: the SPEC namespace's pods, which hold its profile (in
     # use), then the namespace; deleted with the pods still there, the profile waits for a reconcile that does
     # not come, and undeploy.yml would wait out its timeout (2 min) for it
