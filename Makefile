@@ -6,7 +6,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup demo test test-unit test-integration test-cluster sanity lint molecule bench clean images bundle \
-	bundle-validate tools
+	bundle-validate tools olm-install olm-uninstall olm-catalog
 
 setup:
 	@hack/setup.sh
@@ -64,6 +64,17 @@ bundle-validate: setup
 TOOLS ?= operator-sdk
 tools: setup
 	$(PY) hack/go_tools.py $(TOOLS)
+
+# OLM (v0) in the test cluster (hack/olm.py): OLM's own chart from its pinned module, images built here.
+olm-install: setup
+	$(PY) hack/olm.py install
+
+# bundle/ as a bundle image and a file-based catalog served in the cluster (CatalogSource olm/security-profiles-operator).
+olm-catalog: setup
+	$(PY) hack/olm.py catalog
+
+olm-uninstall: setup
+	$(PY) hack/olm.py uninstall
 
 clean:
 	rm -rf $(VENV) .collections tests/output

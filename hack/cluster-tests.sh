@@ -27,6 +27,10 @@ if [[ ! -x "$CLUSTER" ]]; then
   exit 0
 fi
 
+# OLM's images, helm and opm for tests/cluster/test_olm.py, built before the cluster starts (the Go module
+# proxy is reachable from here, not from the cluster's network namespace)
+# (cached by version: seconds when warm)
+"$PY" hack/olm.py images
 # shellcheck source=hack/start-cluster.sh
 . "$ROOT/hack/start-cluster.sh"
 started=0

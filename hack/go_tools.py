@@ -59,6 +59,9 @@ class Pin(NamedTuple):
     version_symbol: str = ""
 
 
+OLM_MODULE = "github.com/operator-framework/operator-lifecycle-manager"
+OLM_VERSION = "v0.38.0"
+
 PINS: Dict[str, Pin] = {
     "operator-sdk": Pin("github.com/operator-framework/operator-sdk", "v1.42.2", "./cmd/operator-sdk",
                         tags="containers_image_openpgp"),
@@ -71,6 +74,16 @@ PINS: Dict[str, Pin] = {
     # own scaffold does: operator-sdk reads kustomize's output but has no build command of its own.
     "kustomize": Pin("sigs.k8s.io/kustomize/kustomize/v5", "v5.7.1", ".",
                      version_symbol="sigs.k8s.io/kustomize/api/provenance.version"),
+    # OLM v0 (the image quay.io/operator-framework/olm carries these five) and the catalog's opm.
+    "olm": Pin(OLM_MODULE, OLM_VERSION, "./cmd/olm", tags="json1"),
+    "catalog": Pin(OLM_MODULE, OLM_VERSION, "./cmd/catalog", tags="json1"),
+    "package-server": Pin(OLM_MODULE, OLM_VERSION, "./cmd/package-server", tags="json1"),
+    "copy-content": Pin(OLM_MODULE, OLM_VERSION, "./cmd/copy-content", tags="json1"),
+    "cpb": Pin(OLM_MODULE, OLM_VERSION, "./util/cpb", tags="json1"),
+    # renders OLM's chart (deploy/chart of the OLM module) as OLM's own release does
+    "helm": Pin("helm.sh/helm/v4", "v4.3.2", "./cmd/helm"),
+    "opm": Pin("github.com/operator-framework/operator-registry", "v1.59.0", "./cmd/opm",
+               tags="json1,containers_image_openpgp"),
 }
 
 

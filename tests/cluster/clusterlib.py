@@ -19,6 +19,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 OPERATOR_NAMESPACE = "security-profiles-operator"
+KUBELET_DIR = os.environ.get("CLUSTER_KUBELET_DIR", "/var/lib/kubelet")
 GROUP = "security-profiles-operator.x-k8s.io"
 
 
@@ -164,3 +165,29 @@ def namespace_exists(kube, name: str) -> bool:
 def operator_deployed(kube) -> bool:
     """Whether the operator's namespace exists (playbooks/deploy.yml creates it, undeploy.yml removes it)."""
     return namespace_exists(kube, OPERATOR_NAMESPACE)
+
+
+def profile_file(namespace: str, name: str) -> str:
+    """The node's file of the SeccompProfile ``namespace/name``."""
+    return os.path.join(KUBELET_DIR, "seccomp", "operator", namespace, name + ".json")
+
+
+def expected_seccomp_json(doc) -> bytes:
+    """What the operator writes for the SeccompProfile ``doc`` (the collection's own compiler)."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import compile_profiles
+    return compile_profiles([doc])[0].data
+
+
+def ensure_namespace(kube, name: str) -> None:
+    """The privileged test namespace ``name`` (created unless it exists), with its default service account."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    labels = {"security.openshift.io/scc.podSecurityLabelSync": "false", "spo.x-k8s.io/test": "true",
+              "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "privileged",
+              "pod-security.kubernetes.io/audit": "privileged"}
+    try:
+        client.CoreV1Api(kube).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    wait_for(lambda: _has_default_sa(kube, name), 60, what="service account default in " + name)

@@ -15,37 +15,15 @@ from typing import Optional
 
 import pytest
 
-from clusterlib import OPERATOR_NAMESPACE, delete_namespace, wait_for  # pylint: disable=import-error
+from clusterlib import KUBELET_DIR, OPERATOR_NAMESPACE, delete_namespace, wait_for  # pylint: disable=import-error
+from clusterlib import ensure_namespace as _ensure_namespace  # pylint: disable=import-error
+from clusterlib import expected_seccomp_json as _expected_json  # pylint: disable=import-error
+from clusterlib import profile_file as _profile_file  # pylint: disable=import-error
 from kubehelp import (core, create_obj, delete_obj, delete_pod, get_obj, list_objs, load_yaml, localhost,  # pylint: disable=import-error
                       patch_obj, playbook, run_pod, start_pod, wait_gone, wait_status)
 
-KUBELET_DIR = os.environ.get("CLUSTER_KUBELET_DIR", "/var/lib/kubelet")
 SPEC_NAMESPACE = "my-namespace"
 SPEC_PROFILE = "profile-complain-block-high-risk"
-
-
-def _profile_file(namespace: str, name: str) -> str:
-    return os.path.join(KUBELET_DIR, "seccomp", "operator", namespace, name + ".json")
-
-
-def _expected_json(doc) -> bytes:
-    from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import compile_profiles
-    return compile_profiles([doc])[0].data
-
-
-def _ensure_namespace(kube, name: str) -> None:
-    from kubernetes import client
-    from kubernetes.client.rest import ApiException
-    labels = {"security.openshift.io/scc.podSecurityLabelSync": "false", "spo.x-k8s.io/test": "true",
-              "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/warn": "privileged",
-              "pod-security.kubernetes.io/audit": "privileged"}
-    try:
-        client.CoreV1Api(kube).create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
-    except ApiException as exc:
-        if exc.status != 409:
-            raise
-    wait_for(lambda: any(sa.metadata.name == "default" for sa in core(kube).list_namespaced_service_account(name).items),
-             60, what="service account default in " + name)
 
 
 def _nothing_left(kube) -> list:

@@ -179,11 +179,10 @@ def test_same_deployment(deployed, csv):
     assert _outside_pod(entry["spec"]) == _outside_pod(deployment["spec"])
     assert entry["spec"]["template"]["metadata"] == deployment["spec"]["template"]["metadata"]
     pod, csv_pod = deployment["spec"]["template"]["spec"], entry["spec"]["template"]["spec"]
-    # OLM's one change: the watched namespaces are the OperatorGroup's (all of them for AllNamespaces)
-    for container in csv_pod["containers"]:
-        for env in container.get("env", []):
-            if env["name"] == "WATCH_NAMESPACE":
-                assert env["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.annotations['olm.targetNamespaces']"
+    # no WATCH_NAMESPACE (operator-sdk would point it at OLM's target namespaces, the operator's own under the
+    # CSV's OwnNamespace mode): the operator watches every namespace however OLM installs it
+    assert [c["env"] for c in csv_pod["containers"]] == [c["env"] for c in pod["containers"]]
+    assert "WATCH_NAMESPACE" not in {e["name"] for c in csv_pod["containers"] for e in c.get("env", [])}
     assert _without_env(csv_pod) == _without_env(pod)
     assert {k: v for k, v in csv_pod.items() if k not in ("containers", "initContainers")} == \
         {k: v for k, v in pod.items() if k not in ("containers", "initContainers")}
@@ -261,7 +260,8 @@ def test_operatorhub_fields(csv):
 def test_version_and_metadata(csv):
     version = _load(os.path.join(ROOT, "galaxy.yml"))["version"]
     assert csv["metadata"]["name"] == "security-profiles-operator.v" + version and csv["spec"]["version"] == version
-    assert [m["type"] for m in csv["spec"]["installModes"] if m["supported"]] == ["AllNamespaces"]
+    # OwnNamespace only: under AllNamespaces OLM lifts the namespaced permissions (Secrets) cluster-wide
+    assert [m["type"] for m in csv["spec"]["installModes"] if m["supported"]] == ["OwnNamespace"]
     annotations = _load(os.path.join(ROOT, "bundle", "metadata", "annotations.yaml"))["annotations"]
     with open(os.path.join(ROOT, "bundle.Dockerfile")) as handle:
         labels = dict(re.findall(r"^LABEL ([^=\s]+)=(\S+)$", handle.read(), re.M))
