@@ -1,15 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, Security Profiles Operator Ansible edition team
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters spod_daemonset, spod_state and spod_field_report (docs: spod_daemonset.yml, spod_state.yml,
-spod_field_report.yml)."""
+"""Filters spod_daemonset, spod_state, spod_field_report, spod_account_uids and spod_account_stamped (docs: one
+.yml file each beside this one)."""
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import spod, spodfields
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import accounts, spod, spodfields
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 
@@ -45,8 +45,26 @@ def spod_field_report(obj: Dict[str, Any], apparmor: Optional[bool] = None) -> D
     return spodfields.field_report(obj, spodfields.Facts(apparmor=bool(apparmor)))
 
 
+def spod_account_uids(results: Any) -> Dict[str, str]:
+    """The results of k8s_info reads of ServiceAccounts (a loop's results, or one read) -> {name: uid}."""
+    if isinstance(results, dict):
+        results = [results]
+    if not isinstance(results, list):
+        raise AnsibleFilterError("spod_account_uids: expected the results of k8s_info reads")
+    found = [obj for result in results if isinstance(result, dict) for obj in result.get("resources") or []]
+    return accounts.account_uids(found)
+
+
+def spod_account_stamped(obj: Dict[str, Any], uids: Dict[str, str]) -> Dict[str, Any]:
+    """A DaemonSet or Deployment with the uid of its service account on its pod template; other objects as they are."""
+    if not isinstance(obj, dict) or not isinstance(uids, dict):
+        raise AnsibleFilterError("spod_account_stamped: expected an object and a {name: uid} mapping")
+    return accounts.stamped(obj, uids)
+
+
 class FilterModule(object):
     """SPOD filters."""
 
     def filters(self):
-        return {"spod_daemonset": spod_daemonset, "spod_state": spod_state, "spod_field_report": spod_field_report}
+        return {"spod_daemonset": spod_daemonset, "spod_state": spod_state, "spod_field_report": spod_field_report,
+                "spod_account_uids": spod_account_uids, "spod_account_stamped": spod_account_stamped}

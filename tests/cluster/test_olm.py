@@ -462,3 +462,14 @@ def test_remove_keeps_profiles_and_reinstall_picks_them_up(installed):
     wait_status(kube, "SeccompProfile", SPEC_NAMESPACE, SPEC_PROFILE, "Installed", 60)
     assert node_state(kube) == before
     assert pod_state(kube, "under-profile")[1] == "Running"
+    # OLM made the accounts anew: the node agents roll onto them (their pod template carries the account's uid),
+    # so they work again: a profile made after the reinstall is installed on the node
+    account = core(kube).read_namespaced_service_account("spod", OPERATOR_NAMESPACE)
+    wait_for(lambda: ((client.AppsV1Api(kube).read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE).spec.template
+                       .metadata.annotations or {}).get("spo.x-k8s.io/service-account-uid") == account.metadata.uid),
+             120, 2.0, "the node DaemonSet's pod template to name the new account's uid")
+    doc = {"apiVersion": "security-profiles-operator.x-k8s.io/v1beta1", "kind": "SeccompProfile",
+           "metadata": {"name": "after-reinstall", "namespace": SPEC_NAMESPACE},
+           "spec": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]}}
+    create_obj(kube, doc)
+    wait_status(kube, "SeccompProfile", SPEC_NAMESPACE, "after-reinstall", "Installed", 180)
