@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 
 from conftest import ansible_playbook, require_root, require_tools
 
@@ -132,6 +133,10 @@ def test_oci_run_end_to_end(tmp_path):
     # the marker written by the container is in the prepared root, the bundles are gone
     assert (tmp_path / "oci" / "rootfs" / "root" / "marker").read_text() == "run\n"
     assert [e for e in os.listdir(tmp_path / "oci") if e.startswith("bundle-")] == []
+    # and runc keeps no state of them (the timed-out container was killed: its state is deleted too)
+    listed = subprocess.run(["runc", "list", "--format", "json"], capture_output=True, text=True, check=True).stdout
+    left = [c["id"] for c in json.loads(listed or "null") or [] if c.get("bundle", "").startswith(str(tmp_path))]
+    assert left == [], "runc still holds containers of this run: %s" % left
 
 
 def test_module_examples_run_as_written(tmp_path):

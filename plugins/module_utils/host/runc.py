@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -155,10 +156,8 @@ def run(bundle: str, container_id: Optional[str] = None, timeout: float = 120.0,
     if shutil.which(runc) is None:
         raise SpoError("runc not found (install runc)")
     container_id = container_id or "spo-" + uuid.uuid4().hex[:12]
-    cmd: List[str] = [runc]
-    if state_root:
-        cmd += ["--root", state_root]
-    cmd += ["run", "--bundle", bundle, container_id]
+    base: List[str] = [runc] + (["--root", state_root] if state_root else [])
+    cmd = base + ["run", "--bundle", bundle, container_id]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=_new_audit_session if new_audit_session else None)
     session: Optional[int] = None
@@ -171,12 +170,22 @@ def run(bundle: str, container_id: Optional[str] = None, timeout: float = 120.0,
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        subprocess.run(cmd[:-3] + ["kill", container_id, "KILL"], capture_output=True, check=False)
+        subprocess.run(base + ["kill", container_id, "KILL"], capture_output=True, check=False)
         proc.kill()
         out, err = proc.communicate()
-        subprocess.run(cmd[:-3] + ["delete", "--force", container_id], capture_output=True, check=False)
+        _remove(base, container_id)
         raise SpoError("container %s did not finish within %ss" % (container_id, timeout))
     return RunResult(proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), session)
+
+
+def _remove(runc_cmd: List[str], container_id: str, attempts: int = 50) -> None:
+    """Delete the container's state until runc no longer knows it (a killed ``runc run`` leaves it behind, and
+    ``delete --force`` can come before the killed container is reaped)."""
+    for _ in range(attempts):
+        subprocess.run(runc_cmd + ["delete", "--force", container_id], capture_output=True, check=False)
+        if subprocess.run(runc_cmd + ["state", container_id], capture_output=True, check=False).returncode != 0:
+            return
+        time.sleep(0.1)
 
 
 def run_once(args: Sequence[str], seccomp: Optional[Dict[str, Any]], workdir: str, rootfs: Optional[str] = None,
