@@ -181,7 +181,7 @@ def run(bundle: str, container_id: Optional[str] = None, timeout: float = 120.0,
 def _remove(runc_cmd: List[str], container_id: str, attempts: int = 50) -> None:
     """Delete the container's state until runc no longer knows it (a killed ``runc run`` leaves it behind, and
     ``delete --force`` can come before the killed container is reaped)."""
-    for _ in range(attempts):
+    for dummy in range(attempts):
         subprocess.run(runc_cmd + ["delete", "--force", container_id], capture_output=True, check=False)
         if subprocess.run(runc_cmd + ["state", container_id], capture_output=True, check=False).returncode != 0:
             return
