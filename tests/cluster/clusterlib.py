@@ -162,6 +162,31 @@ def namespace_exists(kube, name: str) -> bool:
         raise
 
 
+def spod_conditions(kube) -> dict:
+    """The conditions of the SPOD spod, by type ({} when it has none or is not there)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    try:
+        spod = client.CustomObjectsApi(kube).get_namespaced_custom_object(
+            "security-profiles-operator.x-k8s.io", "v1alpha1", OPERATOR_NAMESPACE, "securityprofilesoperatordaemons",
+            "spod")
+    except ApiException as exc:
+        if exc.status == 404:
+            return {}
+        raise
+    return {c["type"]: c for c in (spod.get("status") or {}).get("conditions") or []}
+
+
+def spod_settled(kube, timeout: float = 180.0) -> dict:
+    """The SPOD's conditions once ansible-operator's run has ended with success: the role writes its state during
+    the run, ansible-operator Successful after it, and sets Successful False at the start of each run. Until its
+    next event or reconcilePeriod (5 min) the operator then changes nothing."""
+    def successful() -> dict:
+        conditions = spod_conditions(kube)
+        return conditions if conditions.get("Successful", {}).get("status") == "True" else {}
+    return wait_for(successful, timeout, 1.0, "the SPOD's run to end with Successful=True")
+
+
 def operator_deployed(kube) -> bool:
     """Whether the operator's namespace exists (playbooks/deploy.yml creates it, undeploy.yml removes it)."""
     return namespace_exists(kube, OPERATOR_NAMESPACE)

@@ -31,7 +31,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from clusterlib import VENV_BIN, delete_namespace, wait_for  # pylint: disable=import-error
+from clusterlib import VENV_BIN, delete_namespace, spod_settled, wait_for  # pylint: disable=import-error
 from kubehelp import apps  # pylint: disable=import-error
 
 BUSYBOX = "docker.io/library/busybox:local"
@@ -414,6 +414,9 @@ def test_label_sync_token_creates_pods_only_as_dry_runs(kube, kubeconfig, run_id
     # control: without the binding the same token creates the real pod (the refusal above is the policy's)
     from ansible_collections.spo.security_profiles.plugins.module_utils.labelsync import guard
     admission = client.AdmissionregistrationV1Api(kube)
+    # the operator puts its guard back on every reconcile (the SPOD changed by the test before may still be
+    # reconciling): the binding is deleted once the SPOD's run has ended, and the window lasts until its next one
+    spod_settled(kube)
     admission.delete_validating_admission_policy_binding(GUARD)
     try:
         def created_for_real(name):

@@ -175,7 +175,10 @@ def restore_cluster(kube) -> None:
     step("pods of %s deleted" % SPEC_NAMESPACE, lambda: olm.kubectl(
         "delete", "pods", "-n", SPEC_NAMESPACE, "--all", "--grace-period=0", "--wait=true", "--timeout=60s",
         check=False))
-    step("namespace %s deletion requested" % SPEC_NAMESPACE, lambda: delete_namespace(kube, SPEC_NAMESPACE, wait=0))
+    # and its profiles and bindings released now, while the operator and the node agents run: removing the CSV
+    # takes their ServiceAccounts with it, and after that no one could release them (undeploy.yml would wait out
+    # its timeout, 2 min, and strip the finalizers)
+    step("namespace %s deleted" % SPEC_NAMESPACE, lambda: delete_namespace(kube, SPEC_NAMESPACE, wait=90))
     step("bindings and recordings deleted", lambda: olm.kubectl(
         "delete", "profilebindings,profilerecordings", "--all-namespaces", "--all", "--wait=true", "--timeout=60s",
         check=False))

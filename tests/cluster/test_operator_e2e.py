@@ -15,7 +15,8 @@ from typing import Optional
 
 import pytest
 
-from clusterlib import KUBELET_DIR, OPERATOR_NAMESPACE, delete_namespace, wait_for  # pylint: disable=import-error
+from clusterlib import (KUBELET_DIR, OPERATOR_NAMESPACE, delete_namespace, spod_conditions, spod_settled,  # pylint: disable=import-error
+                        wait_for)
 from clusterlib import ensure_namespace as _ensure_namespace  # pylint: disable=import-error
 from clusterlib import expected_seccomp_json as _expected_json  # pylint: disable=import-error
 from clusterlib import profile_file as _profile_file  # pylint: disable=import-error
@@ -66,31 +67,17 @@ def test_spod_running_and_daemonset_ready(operator):
     assert ds.status.number_ready == ds.status.desired_number_scheduled
 
 
-def _spod_conditions(kube) -> dict:
-    spod = get_obj(kube, "SecurityProfilesOperatorDaemon", OPERATOR_NAMESPACE, "spod") or {}
-    return {c["type"]: c for c in (spod.get("status") or {}).get("conditions") or []}
-
-
-def _spod_settled(kube) -> dict:
-    """The SPOD's conditions once ansible-operator's run has ended with success (its state Running is written by
-    the role during the run, Successful by ansible-operator after it; each run sets Successful False first)."""
-    def successful() -> Optional[dict]:
-        conditions = _spod_conditions(kube)
-        return conditions if conditions.get("Successful", {}).get("status") == "True" else None
-    return wait_for(successful, 180, 1.0, "the SPOD's run to end with Successful=True")
-
-
 def test_spod_conditions_are_managed_by_ansible_operator(operator):
     """manageStatus: ansible-operator's Successful/Running/Failure conditions beside the role's own status; and
     once settled, nothing the role wrote starts another run by itself (each run would flip Successful)."""
-    conditions = _spod_settled(operator)
+    conditions = spod_settled(operator)
     assert conditions["Failure"]["status"] == "False", conditions
     assert conditions["Running"]["reason"] == "Successful", conditions
     assert set(conditions["Running"]["ansibleResult"]) >= {"ok", "changed", "failures"}
     assert conditions["Running"]["ansibleResult"]["failures"] == 0
     assert conditions["NotHonoured"]["status"] == "False", conditions  # the role's own condition stays beside
     time.sleep(15)
-    again = _spod_conditions(operator)
+    again = spod_conditions(operator)
     assert (again["Successful"]["status"], again["Successful"]["lastTransitionTime"]) == (
         "True", conditions["Successful"]["lastTransitionTime"]), "the SPOD was reconciled again while idle: %r" % again
 
@@ -100,7 +87,7 @@ def test_deleted_daemonset_is_recreated_at_once(operator):
     the SPOD at once (its reconcilePeriod is 5 minutes): the new DaemonSet is there within 20 s of an idle SPOD."""
     from kubernetes import client
     apps = client.AppsV1Api(operator)
-    _spod_settled(operator)
+    spod_settled(operator)
     old = apps.read_namespaced_daemon_set("spod", OPERATOR_NAMESPACE)
     assert [(o.kind, o.name) for o in old.metadata.owner_references or []] == [
         ("SecurityProfilesOperatorDaemon", "spod")]
