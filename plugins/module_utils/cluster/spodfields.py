@@ -101,7 +101,6 @@ _LOG_FILTERS = Reported("the log enricher has no line filters; it logs nothing p
                         "counts syscalls in its metrics)")
 _LOG_SOURCE = Reported("the log enricher reads auditd's log and the kernel log, both, always",
                        asks=lambda value: value not in (None, "", "auditd"))
-_SECCOMP_ACTIONS = Reported("the node agent does not limit the seccomp actions profiles use")
 _OCI = Reported("this edition pulls no OCI artifacts (base profiles are the shipped ones and profiles of the "
                 "cluster), so there is nothing to verify")
 
@@ -135,7 +134,7 @@ FIELDS: Dict[str, Any] = {
     "spec.staticWebhookConfig": Honoured(WEBHOOK),
     "spec.webhookOptions": Honoured(WEBHOOK),
     "spec.allowedSyscalls": Honoured(NODE_AGENT),
-    "spec.allowedSeccompActions": _SECCOMP_ACTIONS,
+    "spec.allowedSeccompActions": Honoured(NODE_AGENT),
     "spec.disableOciArtifactSignatureVerification": _OCI,
     "spec.selinux.enable": Honoured(DAEMONSET),
     "spec.selinux.enableRawSelinuxProfiles": _RAW_SELINUX,
@@ -161,7 +160,7 @@ FIELDS: Dict[str, Any] = {
     "spec.scheduling.nodeSelector": Honoured(DAEMONSET),
     "spec.scheduling.priorityClassName": Honoured(DAEMONSET),
     "spec.security.allowedSyscalls": Honoured(NODE_AGENT),
-    "spec.security.allowedSeccompActions": _SECCOMP_ACTIONS,
+    "spec.security.allowedSeccompActions": Honoured(NODE_AGENT),
     "spec.security.disableOciArtifactSignatureVerification": _OCI,
     "spec.security.allowedIdentityRegexp": _OCI,
     "spec.security.allowedOidcIssuerRegexp": _OCI,
