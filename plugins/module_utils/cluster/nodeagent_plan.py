@@ -243,7 +243,8 @@ class Planner(object):
     def compile_seccomp(self, keys: List[Key], snapshot: Snapshot,
                         present: Mapping[Key, Dict[str, Any]]) -> Dict[Key, Outcome]:
         """Each profile on its own: parse, compile (bases of the same namespace from the snapshot, each parsed
-        once), check the SPOD's allowedSyscalls and allowedSeccompActions.  Returns the outcome of each, with the bytes to install."""
+        once), check the SPOD's allowedSyscalls and allowedSeccompActions.  Returns the outcome of each, with the
+        bytes to install."""
         parsed: Dict[Ident, Union[SeccompProfile, SpoError]] = {}
         refused_bases: Dict[Ident, str] = {}
 
@@ -296,7 +297,7 @@ class Planner(object):
                     raise
                 try:
                     check_allowed(compiled.oci, snapshot.settings, result.ref,
-                                  [(rule.field, rule.action, rule.names) for rule in result.syscalls])
+                                  ((rule.field, rule.action, rule.names) for rule in result.syscalls))
                 except SpoError:
                     out.remove_file = True
                     out.reason = "NotAllowedSyscall"
