@@ -118,10 +118,11 @@ def check_allowed(oci: Mapping[str, Any], limits: Settings, ref: str,
     if not refused:
         return
     order = sorted(refused, key=lambda item: (item[0] == BASE_FIELD, _index(item[0]), item[1]))
-    parts = ["%s%s%s lets %s run" % ("" if i == 0 else field + ": ", action,
-                                      " (a rule inherited through the base profile)" if field == BASE_FIELD else "",
-                                      _names(refused[(field, action)]))
-             for i, (field, action) in enumerate(order)]
+    parts = []
+    for index, (field, action) in enumerate(order):
+        inherited = " (a rule inherited through the base profile)" if field == BASE_FIELD else ""
+        parts.append("%s%s%s lets %s run" % ("" if index == 0 else field + ": ", action, inherited,
+                                             _names(refused[(field, action)])))
     raise SpoError("%s, not in the SPOD's allowedSyscalls (which bounds the syscalls under %s)"
                    % ("; ".join(parts), ", ".join(bounded)), ref, order[0][0])
 
