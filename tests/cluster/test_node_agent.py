@@ -202,6 +202,100 @@ def test_refused_profile_is_error_and_not_written(custom, namespace, agent):
     assert any(e.type == "Warning" and "opne" in e.message for e in events)
 
 
+def tenant_api(kube, namespace: str):
+    """A client acting as a tenant: an impersonated user whose only grant is a Role on the SeccompProfiles of its
+    own namespace (the cluster admin's ``kube`` creates the Role and its binding)."""
+    from kubernetes import client
+    user = "tenant-" + namespace
+    rbac = client.RbacAuthorizationV1Api(kube)
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "tenant"}, "rules": [
+        {"apiGroups": [GROUP], "resources": [PLURAL],
+         "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]})
+    rbac.create_namespaced_role_binding(namespace, {
+        "metadata": {"name": "tenant"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]})
+    api = client.ApiClient(kube.configuration)
+    api.set_default_header("Impersonate-User", user)
+    return client.CustomObjectsApi(api)
+
+
+def _seccomp(namespace: str, name: str, default: str, *rules: Any, base: Optional[str] = None) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {"defaultAction": default, "architectures": ["SCMP_ARCH_X86_64"],
+                            "syscalls": [{"action": action, "names": names} for action, names in rules]}
+    if base:
+        spec["baseProfileName"] = base
+    return {"apiVersion": GROUP + "/" + VERSION, "kind": "SeccompProfile",
+            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+def test_allowed_seccomp_actions_bound_a_tenants_profiles(custom, kube, namespace, start_agent, tmp_path):
+    """The cluster admin's SPOD (in the test namespace, the agent's --operator-namespace) sets
+    security.allowedSyscalls and allowedSeccompActions [SCMP_ACT_ALLOW, SCMP_ACT_LOG] (upstream's semantics: the
+    actions whose syscalls allowedSyscalls bounds). As a tenant: the SPOD cannot be changed; a profile with
+    defaultAction SCMP_ACT_ALLOW, one logging mount and one inheriting that rule stay uninstalled (no file, Error
+    naming the field and the action); one within the bound and one tracing ptrace (TRACE is not listed) install.
+    The admin's changes of the list re-judge the installed profiles (file removed) and the refused ones."""
+    from kubernetes.client.rest import ApiException
+    calls = ["read", "write", "exit", "exit_group", "futex", "nanosleep"]
+    custom.create_namespaced_custom_object(GROUP, SPOD[0], namespace, SPOD[1], {
+        "apiVersion": GROUP + "/v1alpha1", "kind": "SecurityProfilesOperatorDaemon",
+        "metadata": {"name": "spod", "namespace": namespace},
+        "spec": {"security": {"allowedSyscalls": calls, "allowedSeccompActions": ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"]}}})
+    agent = start_agent(str(tmp_path / "kubelet"), ["--operator-namespace", namespace])
+    tenant = tenant_api(kube, namespace)
+    profiles = [
+        _seccomp(namespace, "allowall", "SCMP_ACT_ALLOW", ("SCMP_ACT_ERRNO", ["mount"])),
+        _seccomp(namespace, "logged", "SCMP_ACT_ERRNO", ("SCMP_ACT_ALLOW", calls), ("SCMP_ACT_LOG", ["mount"])),
+        _seccomp(namespace, "heir", "SCMP_ACT_ERRNO", ("SCMP_ACT_ALLOW", ["read"]), base="logged"),
+        _seccomp(namespace, "fine", "SCMP_ACT_ERRNO", ("SCMP_ACT_ALLOW", calls), ("SCMP_ACT_ERRNO", ["mount"])),
+        _seccomp(namespace, "traced", "SCMP_ACT_ERRNO", ("SCMP_ACT_ALLOW", calls), ("SCMP_ACT_TRACE", ["ptrace"])),
+    ]
+
+    def created(doc: Dict[str, Any]) -> bool:
+        try:
+            tenant.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)
+            return True
+        except ApiException as exc:
+            assert exc.status == 403, exc  # the tenant's Role may take a moment to reach the authorizer
+            return False
+    for doc in profiles:
+        wait_for(lambda doc=doc: created(doc), 30, 0.5, "the tenant's profile %s created" % doc["metadata"]["name"])
+    with pytest.raises(ApiException) as denied:  # the tenant cannot loosen the bound
+        tenant.patch_namespaced_custom_object(GROUP, SPOD[0], namespace, SPOD[1], "spod",
+                                              {"spec": {"security": {"allowedSyscalls": None}}})
+    assert denied.value.status == 403
+
+    def ready_message(name: str) -> str:
+        return [c for c in get(custom, namespace, name)["status"]["conditions"] if c["type"] == "Ready"][0]["message"]
+
+    def settle(expected: Dict[str, str]) -> None:
+        wait_for(lambda: {n: state(custom, namespace, n) for n in expected} == expected, 30, 0.2,
+                 "states %s (agent log: %s)" % (expected, agent.log()[-2000:]))
+        for name, want in expected.items():
+            wait_for(lambda name=name, want=want: os.path.exists(agent.path(namespace, name)) == (want == "Installed"),
+                     10, 0.2, "%s's file %s" % (name, "written" if want == "Installed" else "absent"))
+
+    settle({"allowall": "Error", "logged": "Error", "heir": "Error", "fine": "Installed", "traced": "Installed"})
+    prefix = "SeccompProfile %s/" % namespace
+    assert prefix + "allowall: spec.defaultAction: SCMP_ACT_ALLOW lets every syscall" in ready_message("allowall")
+    assert prefix + "logged: spec.syscalls[1].action: SCMP_ACT_LOG lets mount run" in ready_message("logged")
+    inherited = "heir: spec.baseProfileName: SCMP_ACT_LOG (a rule inherited through the base profile) lets mount run"
+    assert prefix + inherited in ready_message("heir")
+    spns = {s["metadata"]["name"]: s for s in node_statuses(custom, namespace)}
+    assert spns["logged-vm"]["status"] == "Error" and "spec.syscalls[1].action" in spns["logged-vm"]["message"]
+
+    # the admin bounds TRACE too: the installed profile tracing ptrace is refused and its file removed
+    custom.patch_namespaced_custom_object(GROUP, SPOD[0], namespace, SPOD[1], "spod", {"spec": {"security": {
+        "allowedSeccompActions": ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"]}}})
+    settle({"allowall": "Error", "logged": "Error", "heir": "Error", "fine": "Installed", "traced": "Error"})
+    assert "spec.syscalls[1].action: SCMP_ACT_TRACE lets ptrace run" in ready_message("traced")
+    # and then bounds ALLOW alone: the logging profile and its heir install, defaultAction ALLOW stays refused
+    custom.patch_namespaced_custom_object(GROUP, SPOD[0], namespace, SPOD[1], "spod", {"spec": {"security": {
+        "allowedSeccompActions": ["SCMP_ACT_ALLOW"]}}})
+    settle({"allowall": "Error", "logged": "Installed", "heir": "Installed", "fine": "Installed", "traced": "Installed"})
+
+
 def test_delete_removes_file_node_status_and_finalizer(custom, namespace, agent):
     doc = spec_profile(namespace, "short-lived")
     custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, doc)

@@ -100,10 +100,98 @@ def test_any_exception_of_one_profile_becomes_its_error_and_the_batch_goes_on():
 
 
 def test_allowed_syscalls_refusal_removes_the_file():
-    keys, outcomes = _plan([_spec("p")], spod={"spec": {"allowedSyscalls": ["exit", "exit_group"]}})
+    keys, outcomes = _plan([_spec("p", defaultAction="SCMP_ACT_ERRNO")],
+                           spod={"spec": {"allowedSyscalls": ["exit", "exit_group"]}})
     out = outcomes[keys[0]]
     assert out.state == ns.ERROR and out.remove_file and out.reason == "NotAllowedSyscall" and out.data is None
-    assert "futex, nanosleep not in the SPOD's allowedSyscalls" in out.message
+    assert out.message.startswith("SeccompProfile ns/p: spec.syscalls[0].action: SCMP_ACT_ALLOW lets futex, nanosleep "
+                                  "run, not in the SPOD's allowedSyscalls")
+
+
+# ---------------------------------------------------------------- allowedSyscalls with allowedSeccompActions
+def _rules(*rules):
+    return [{"action": action, "names": list(names)} for action, names in rules]
+
+
+TENANT = [  # name -> spec (the shipped fixture's keys replaced); "base" is the base of "child" and "grandchild"
+    ("base", {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": _rules(("SCMP_ACT_ALLOW", ["read", "write"]),
+                                                                    ("SCMP_ACT_LOG", ["mount"]))}),
+    ("child", {"defaultAction": "SCMP_ACT_ERRNO", "baseProfileName": "base",
+               "syscalls": _rules(("SCMP_ACT_ALLOW", ["exit_group"]))}),
+    ("grandchild", {"defaultAction": "SCMP_ACT_ERRNO", "baseProfileName": "child",
+                    "syscalls": _rules(("SCMP_ACT_ERRNO", ["reboot"]))}),
+    ("logall", {"defaultAction": "SCMP_ACT_LOG", "syscalls": _rules(("SCMP_ACT_ALLOW", ["read"]))}),
+    ("allowall", {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": _rules(("SCMP_ACT_ERRNO", ["mount"]))}),
+    ("traced", {"defaultAction": "SCMP_ACT_KILL_PROCESS",
+                "syscalls": _rules(("SCMP_ACT_ALLOW", ["read"]), ("SCMP_ACT_ERRNO", ["write"]),
+                                   ("SCMP_ACT_TRACE", ["ptrace"]))}),
+]
+CALLS = ["read", "write", "exit_group"]
+# (SPOD spec, {profile: None (Installed) or the field its Error names, with the words its message holds})
+ACTION_CASES = [
+    ({}, {n: None for n, _s in TENANT}),
+    ({"allowedSeccompActions": ["SCMP_ACT_ERRNO"]}, {n: None for n, _s in TENANT}),  # no allowedSyscalls: no bound
+    ({"allowedSyscalls": CALLS}, {
+        "base": ("spec.syscalls[1].action", "SCMP_ACT_LOG lets mount run"),
+        "child": ("spec.baseProfileName", "SCMP_ACT_LOG (a rule inherited through the base profile) lets mount run"),
+        "grandchild": ("spec.baseProfileName", "lets mount run"),
+        "logall": ("spec.defaultAction", "SCMP_ACT_LOG lets every syscall"),
+        "allowall": ("spec.defaultAction", "SCMP_ACT_ALLOW lets every syscall"),
+        "traced": ("spec.syscalls[2].action", "SCMP_ACT_TRACE lets ptrace run")}),
+    ({"allowedSyscalls": CALLS, "allowedSeccompActions": ["SCMP_ACT_ALLOW"]}, {
+        "base": None, "child": None, "grandchild": None, "logall": None, "traced": None,
+        "allowall": ("spec.defaultAction", "SCMP_ACT_ALLOW lets every syscall")}),
+    ({"allowedSyscalls": CALLS + ["mount"], "allowedSeccompActions": ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"]}, {
+        "base": None, "child": None, "grandchild": None, "traced": None,
+        "logall": ("spec.defaultAction", "SCMP_ACT_LOG"), "allowall": ("spec.defaultAction", "SCMP_ACT_ALLOW")}),
+    ({"allowedSyscalls": CALLS, "allowedSeccompActions": ["SCMP_ACT_ERRNO", "SCMP_ACT_LOG"]},
+     {n: (None, "allowedSeccompActions lists SCMP_ACT_ERRNO") for n, _s in TENANT}),
+]
+
+
+@pytest.mark.parametrize("spod,expected", ACTION_CASES)
+@pytest.mark.parametrize("grouped", [False, True])
+def test_allowed_seccomp_actions_refuse_each_profile_alone(spod, expected, grouped):
+    """Each profile is judged with what it inherits; a refused one is Error naming its field and removed from the
+    node, the others install; both spellings of the SPOD act the same."""
+    objs = []
+    for name, spec in TENANT:
+        obj = _spec(name)
+        obj["spec"] = dict(spec, architectures=["SCMP_ARCH_X86_64"])
+        objs.append(obj)
+    keys, outcomes = _plan(objs, spod={"spec": {"security": spod} if grouped else spod})
+    got = {}
+    for key in keys:
+        out = outcomes[key]
+        if out.state == ns.INSTALLED:
+            assert out.write and out.data and not out.remove_file
+            got[key[2]] = None
+            continue
+        assert out.state == ns.ERROR and out.remove_file and not out.write and out.reason == "NotAllowedSyscall"
+        assert expected[key[2]] is not None, out.message
+        field, words = expected[key[2]]
+        assert out.message.startswith("SeccompProfile ns/%s: %s" % (key[2], field + ": " if field else "")), out.message
+        assert words in out.message, out.message
+        got[key[2]] = expected[key[2]]
+    assert got == expected
+
+
+def test_a_change_of_allowed_seccomp_actions_plans_the_profile_again(monkeypatch):
+    """Level-based: the memo of a profile holds the SPOD's settings, so a new list re-judges it (no event of the
+    profile needed), and a list restored gives the same result again."""
+    counting = _Counting(monkeypatch)
+    planner = Planner(file_exists=lambda key: True)
+    obj = _spec("p", defaultAction="SCMP_ACT_ERRNO",
+                syscalls=_rules(("SCMP_ACT_ALLOW", ["read"]), ("SCMP_ACT_LOG", ["mount"])))
+    key = (SECCOMP_KIND, "ns", "p")
+    results = []
+    for actions in (["SCMP_ACT_ALLOW"], ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"], ["SCMP_ACT_ALLOW"], ["SCMP_ACT_ALLOW"]):
+        snap = _snapshot([obj], spod={"spec": {"allowedSyscalls": ["read"], "allowedSeccompActions": actions}})
+        out = planner.plan(snap, {key: obj})[key]
+        planner.record(key, obj, out, snap)
+        results.append(out.state)
+    assert results == [ns.INSTALLED, ns.ERROR, ns.INSTALLED, ns.INSTALLED]
+    assert counting.compiled == ["p", "p", "p"]  # the last batch: same settings, memo
 
 
 def test_the_planner_carries_what_the_engine_compiles():

@@ -44,6 +44,7 @@ SAMPLES = {
     "spec.staticWebhookConfig": (True, {}),
     "spec.webhookOptions": ([{"name": manifests.WEBHOOK_NAMES[0], "failurePolicy": "Ignore"}], {}),
     "spec.allowedSyscalls": (["read"], {}),
+    "spec.allowedSeccompActions": (["SCMP_ACT_ALLOW"], {"allowedSyscalls": ["read"]}),
     "spec.selinux.enable": (True, {}),
     "spec.enricher.enableLogEnricher": (True, {}),
     "spec.enricher.enableJsonEnricher": (True, {}),
@@ -57,6 +58,7 @@ SAMPLES = {
     "spec.scheduling.nodeSelector": ({"a": "b"}, {}),
     "spec.scheduling.priorityClassName": ("high", {}),
     "spec.security.allowedSyscalls": (["read"], {}),
+    "spec.security.allowedSeccompActions": (["SCMP_ACT_ALLOW"], {"security": {"allowedSyscalls": ["read"]}}),
     "spec.podSecurityLabelSync.enable": (True, {}),
     "spec.podSecurityLabelSync.reportOnly": (True, {"podSecurityLabelSync": {"enable": True}}),
     "spec.podSecurityLabelSync.source": ("scc", {"podSecurityLabelSync": {"enable": True}}),
@@ -215,3 +217,20 @@ def test_several_fields_are_all_named_in_one_condition():
     assert report["fields"] == ["spec.enableProfiling", "spec.enableAppArmor"]
     assert len(report["events"]) == 2
     assert "spec.verbosity" not in report["condition"]["message"]
+
+
+@pytest.mark.parametrize("spec,reported", [
+    ({"allowedSeccompActions": ["SCMP_ACT_ERRNO", "SCMP_ACT_LOG"]}, ["spec.allowedSeccompActions"]),
+    ({"security": {"allowedSeccompActions": ["SCMP_ACT_ALLOW"]}}, ["spec.security.allowedSeccompActions"]),
+    ({"allowedSeccompActions": ["SCMP_ACT_ALLOW"], "allowedSyscalls": ["read"]}, []),
+    ({"security": {"allowedSeccompActions": ["SCMP_ACT_ALLOW"], "allowedSyscalls": ["read"]}}, []),
+    ({"allowedSeccompActions": [], "allowedSyscalls": []}, []),
+])
+def test_allowed_seccomp_actions_without_allowed_syscalls_is_reported(spec, reported):
+    """Upstream's allowedSeccompActions only says which actions allowedSyscalls bounds: set alone it bounds
+    nothing, and the SPOD says so (an admin reading it as "the actions profiles may use" is not left believing it)."""
+    report = spodfields.field_report(_spod_with(spec))
+    assert report["fields"] == reported
+    if reported:
+        assert "without allowedSyscalls it bounds nothing" in report["condition"]["message"]
+        assert report["events"][0]["message"].startswith(reported[0] + " is not honoured: without allowedSyscalls")

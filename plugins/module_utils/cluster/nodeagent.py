@@ -174,8 +174,9 @@ class NodeAgent(object):
     def _on_spod(self, event: str, key: Tuple[str, str], old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]]) -> None:
         fresh = spod_settings(new)
         if self.cache.apply_spod(fresh):
-            self.log("SPOD settings: enableSelinux=%s allowedSyscalls=%s verbosity=%d"
+            self.log("SPOD settings: enableSelinux=%s allowedSyscalls=%s allowedSeccompActions=%s verbosity=%d"
                      % (fresh.enable_selinux, "any" if fresh.allowed_syscalls is None else len(fresh.allowed_syscalls),
+                        ",".join(fresh.bounded_actions),
                         fresh.verbosity))
             self.mark(self.cache.profile_keys())
 

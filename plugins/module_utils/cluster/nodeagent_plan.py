@@ -10,8 +10,9 @@ one object makes the validation raise becomes that object's Error.  SELinux: the
 SelinuxProfiles it inherits is validated and its CIL text carried to the writer.
 
 Decisions: a refused profile is Error with the engine's message; a refused UPDATE keeps the node's previous
-file (``remove_file`` stays False), while a profile refused by the SPOD's ``allowedSyscalls``, a disabled one
-and a partial recording result are removed from the node.  With SELinux off in the SPOD, SelinuxProfiles
+file (``remove_file`` stays False), while a profile refused by the SPOD's ``allowedSyscalls`` (with
+``allowedSeccompActions``: :func:`spodsettings.check_allowed`), a disabled one and a partial recording result
+are removed from the node.  With SELinux off in the SPOD, SelinuxProfiles
 are Pending (saying why).
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp impo
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import nodestatus as ns
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.podrefs import SECCOMP, SELINUX
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import (
-    Settings, check_allowed_syscalls)
+    Settings, check_allowed)
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.engine import Engine
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp.base import MAX_DEPTH
@@ -216,7 +217,7 @@ class Planner(object):
     def signature(key: Key, obj: Mapping[str, Any], snapshot: Snapshot) -> Tuple[Any, ...]:
         """What a seccomp profile's result on this node depends on: the object's generation, its base
         chain's generations (to the engine's depth limit, and one more: a chain too deep is refused) and the
-        SPOD's allowedSyscalls."""
+        SPOD's settings (allowedSyscalls, allowedSeccompActions)."""
         meta = obj["metadata"]
         chain = []
         current: Optional[Mapping[str, Any]] = obj
@@ -242,7 +243,8 @@ class Planner(object):
     def compile_seccomp(self, keys: List[Key], snapshot: Snapshot,
                         present: Mapping[Key, Dict[str, Any]]) -> Dict[Key, Outcome]:
         """Each profile on its own: parse, compile (bases of the same namespace from the snapshot, each parsed
-        once), check the SPOD's allowedSyscalls.  Returns the outcome of each, with the bytes to install."""
+        once), check the SPOD's allowedSyscalls and allowedSeccompActions.  Returns the outcome of each, with the
+        bytes to install."""
         parsed: Dict[Ident, Union[SeccompProfile, SpoError]] = {}
         refused_bases: Dict[Ident, str] = {}
 
@@ -266,7 +268,6 @@ class Planner(object):
             return found
 
         engine = Engine([], self.shipped, lookup=lookup)
-        allowed = snapshot.settings.allowed_syscalls
         outcomes: Dict[Key, Outcome] = {}
         for key in keys:
             result = parse((key[1], key[2]), present[key])
@@ -295,7 +296,8 @@ class Planner(object):
                                        result.ref, "spec.baseProfileName")
                     raise
                 try:
-                    check_allowed_syscalls(compiled.oci, allowed, result.ref)
+                    check_allowed(compiled.oci, snapshot.settings, result.ref,
+                                  ((rule.field, rule.action, rule.names) for rule in result.syscalls))
                 except SpoError:
                     out.remove_file = True
                     out.reason = "NotAllowedSyscall"

@@ -8,7 +8,8 @@ ones), as :class:`Honoured` (what acts on it: the node DaemonSet, the node agent
 sync) or :class:`Reported` (this edition does not do what it asks). An entry covers the fields under it (a
 ``daemonResourceRequirements`` object is passed whole to the containers). tests/unit/test_spod_fields.py walks the
 CRD's schema and fails on a field without an entry, and checks each ``Honoured`` claim by rendering with and
-without the field.
+without the field. An honoured field that has no effect in a given SPOD (``allowedSeccompActions`` without
+``allowedSyscalls``) is reported there too.
 
 :func:`report` lists the reported fields a SPOD sets; :func:`condition` and :func:`events` turn that into the
 condition ``NotHonoured`` on the SPOD's status and one Warning Event per field (roles/spod writes both).
@@ -16,6 +17,8 @@ condition ``NotHonoured`` on the SPOD's status and one Warning Event per field (
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodsettings import settings
 
 # what acts on an honoured field (tests/unit/test_spod_fields.py renders each to check the claim)
 DAEMONSET = "daemonset"        # the node DaemonSet spod (cluster/spod.py)
@@ -31,10 +34,14 @@ _UNSET: Tuple[Any, ...] = (None, False, "", [], {})
 
 
 class Honoured(object):
-    __slots__ = ("where",)
+    """A field ``where`` acts on; ``idle(spod)``, when given, says why a set field has no effect in this SPOD
+    (``None``: it has one), and the field is then reported like a :class:`Reported` one."""
 
-    def __init__(self, where: str) -> None:
+    __slots__ = ("where", "idle")
+
+    def __init__(self, where: str, idle: Optional[Callable[[Mapping[str, Any]], Optional[str]]] = None) -> None:
         self.where = where
+        self.idle = idle
 
 
 class Reported(object):
@@ -101,7 +108,16 @@ _LOG_FILTERS = Reported("the log enricher has no line filters; it logs nothing p
                         "counts syscalls in its metrics)")
 _LOG_SOURCE = Reported("the log enricher reads auditd's log and the kernel log, both, always",
                        asks=lambda value: value not in (None, "", "auditd"))
-_SECCOMP_ACTIONS = Reported("the node agent does not limit the seccomp actions profiles use")
+
+
+def _actions_idle(spod: Mapping[str, Any]) -> Optional[str]:
+    if settings(spod).allowed_syscalls is None:
+        return "without allowedSyscalls it bounds nothing: it names the actions whose syscalls allowedSyscalls " \
+               "bounds (upstream's semantics), not the actions profiles may use"
+    return None
+
+
+_SECCOMP_ACTIONS = Honoured(NODE_AGENT, idle=_actions_idle)
 _OCI = Reported("this edition pulls no OCI artifacts (base profiles are the shipped ones and profiles of the "
                 "cluster), so there is nothing to verify")
 
@@ -199,6 +215,10 @@ def report(spod: Optional[Mapping[str, Any]], facts: Optional[Facts] = None) -> 
             value = _lookup(spod or {}, path)
             if item.asks(value):
                 found.append((path, item.reason(facts)))
+        elif item.idle is not None and _lookup(spod or {}, path) not in _UNSET:
+            why = item.idle(spod or {})
+            if why:
+                found.append((path, why))
     return found
 
 

@@ -21,6 +21,7 @@ GROUPED = {"enableSelinux": ("selinux", "enable"), "enableLogEnricher": ("enrich
            "tolerations": ("scheduling", "tolerations"), "affinity": ("scheduling", "affinity"),
            "nodeSelector": ("scheduling", "nodeSelector"), "priorityClassName": ("scheduling", "priorityClassName"),
            "allowedSyscalls": ("security", "allowedSyscalls"),
+           "allowedSeccompActions": ("security", "allowedSeccompActions"),
            "staticWebhookConfig": ("webhook", "staticConfig"), "webhookOptions": ("webhook", "options")}
 GROUPS = frozenset(group for group, _key in GROUPED.values())
 
