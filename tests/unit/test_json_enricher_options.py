@@ -218,7 +218,7 @@ def test_rotated_files_older_than_max_age_are_removed(tmp_path, age_days, kept):
     clock = Clock()
     log = open_log(str(tmp_path / "audit.log"), 1, 0, age_days, clock)
     line = "y" * (512 * 1024 - 1)  # two lines per megabyte
-    for _ in range(5):  # four rotations, a day and a minute apart: 3.x, 2.x, 1.x and 0 days old at the last one
+    for _day in range(5):  # four rotations, a day and a minute apart: 3.x, 2.x, 1.x and 0 days old at the last one
         log.write(line)
         log.write(line)
         clock.now += DAY + 60

@@ -51,8 +51,8 @@ class RotatingLog(object):
         self.max_age = max_age
         self.clock = clock
         self.prune_every = prune_every
-        self._backup = re.compile(r"^%s-(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})%s$" % (re.escape(self.stem),
-                                                                                    re.escape(self.ext)))
+        stamp = r"(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3})"
+        self._backup = re.compile("^%s-%s%s\\Z" % (re.escape(self.stem), stamp, re.escape(self.ext)))
         self.dir_fd = self._open_dir()
         self.fd = -1
         self.size = 0
