@@ -152,7 +152,16 @@ def _json_enricher(args: argparse.Namespace, enricher: Any) -> Tuple[Any, Any]:
     log = None
     write = _write_line
     if args.json_log_file:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.recording.rotatinglog import open_log
+        from ansible_collections.spo.security_profiles.plugins.module_utils.recording.rotatinglog import host_symlink, open_log
+        if args.json_log_host_root:
+            try:
+                link = host_symlink(args.json_log_host_root, args.json_log_file)
+            except OSError as exc:
+                _log("json enricher: cannot look for symlinks on the node in %s: %s" % (args.json_log_file, exc))
+            else:
+                if link:
+                    raise SpoError("its directory %s is a symlink on the node (the kubelet followed it): refused"
+                                   % link, args.json_log_file)
         log = open_log(args.json_log_file, args.json_log_max_size, args.json_log_max_backups, args.json_log_max_age)
         write = log.write
     auditrule.add()
@@ -275,6 +284,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="rotated files kept (default 0: all)")
     parser.add_argument("--json-log-max-age", type=int, default=0, metavar="DAYS",
                         help="days a rotated file is kept (default 0: forever)")
+    parser.add_argument("--json-log-host-root", default="", metavar="DIR",
+                        help="the node's root as this container sees it (/proc/1/root): refuse a --json-log-file whose "
+                             "directory is a symlink on the node")
     parser.add_argument("--no-recording", action="store_true",
                         help="--cluster: record no ProfileRecording (the JSON enricher only)")
     parser.add_argument("--kmsg", default="/dev/kmsg", help=argparse.SUPPRESS)

@@ -353,3 +353,30 @@ def test_the_enricher_flushes_held_lines_at_exit():
     assert out == []
     enricher.flush()
     assert [json.loads(text)["args"] for text in out] == [["/bin/echo", "one"]]
+
+
+def test_a_symlink_on_the_node_among_the_directorys_components_is_found(tmp_path):
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.rotatinglog import host_symlink
+
+    root = tmp_path / "node"
+    (root / "var" / "log" / "spo").mkdir(parents=True)
+    (root / "etc").mkdir()
+    os.symlink("/etc", str(root / "var" / "log" / "evil"))
+    assert host_symlink(str(root), "/var/log/spo/audit.json") is None
+    assert host_symlink(str(root), "/var/log/new/audit.json") is None  # not there yet: the kubelet creates it
+    assert host_symlink(str(root), "/var/log/evil/audit.json") == "/var/log/evil"
+
+
+def test_the_log_enricher_refuses_a_directory_that_is_a_symlink_on_the_node(tmp_path):
+    from spo_cli import enricher as cli
+
+    root = tmp_path / "node"
+    (root / "var" / "log").mkdir(parents=True)
+    os.symlink(str(tmp_path), str(root / "var" / "log" / "evil"))
+    args = cli.argparse.Namespace(json_enricher=True, json_enricher_filters="", json_interval=0, node_name="n",
+                                  json_log_file="/var/log/evil/audit.json", json_log_host_root=str(root),
+                                  json_log_max_size=1, json_log_max_backups=0, json_log_max_age=0)
+    with pytest.raises(SpoError) as err:
+        cli._json_enricher(args, None)  # pylint: disable=protected-access
+    assert "/var/log/evil is a symlink on the node" in str(err.value)
+    assert not os.path.exists(str(tmp_path / "audit.json"))

@@ -38,8 +38,7 @@ MAX_INTERVAL = 3600          # seconds
 MAX_SIZE = 10240             # megabytes
 MAX_BACKUPS = 1000           # files
 MAX_AGE = 3650               # days
-MEGABYTE = 1024 * 1024
-DAY = 86400
+HOST_ROOT = "/proc/1/root"  # the node's tree, seen from the log enricher (hostPID)
 
 
 def check_path(path: Any, field: str, ref: Optional[str] = None) -> str:
@@ -86,8 +85,9 @@ class JsonOptions(object):
         """The log enricher's command line arguments for these options."""
         out = ["--json-interval", str(self.interval)]
         if self.path is not None:
-            out += ["--json-log-file", self.path, "--json-log-max-size", str(self.max_size),
-                    "--json-log-max-backups", str(self.max_backups), "--json-log-max-age", str(self.max_age)]
+            out += ["--json-log-file", self.path, "--json-log-host-root", HOST_ROOT,
+                    "--json-log-max-size", str(self.max_size), "--json-log-max-backups", str(self.max_backups),
+                    "--json-log-max-age", str(self.max_age)]
         return out
 
 

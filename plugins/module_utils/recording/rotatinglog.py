@@ -14,6 +14,10 @@ Nothing is followed: the directory is opened with ``O_NOFOLLOW`` and every file 
 file (a FIFO or device at its name is refused, never blocked on). Files are created mode 0600 (the lines carry
 command lines). Rotated files are found by name only (``<stem>-<time><ext>``), so other files of the directory are
 never touched. Also :meth:`prune` runs from time to time (``prune_every``), so an idle log's old files go too.
+
+In the DaemonSet the directory is a hostPath volume, and the kubelet follows a symlink on the node when it mounts
+one: :func:`host_symlink` looks at the node's own tree (``/proc/1/root`` of the host's PID namespace) for a symlink
+among the directory's components, and the log enricher refuses to start on one.
 """
 from __future__ import annotations
 
@@ -151,6 +155,21 @@ class RotatingLog(object):
             if fd >= 0:
                 os.close(fd)
         self.fd = self.dir_fd = -1
+
+
+def host_symlink(host_root: str, path: str) -> Optional[str]:
+    """The first component of ``path``'s directory that is a symlink in the tree at ``host_root`` (None: none, or
+    not there yet); OSError when the tree cannot be read."""
+    current = ""
+    for part in os.path.dirname(path).strip("/").split("/"):
+        current += "/" + part
+        try:
+            info = os.lstat(host_root.rstrip("/") + current)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            return current
+    return None
 
 
 def open_log(path: str, max_megabytes: int, max_backups: int, max_days: int,
