@@ -380,3 +380,20 @@ def test_the_log_enricher_refuses_a_directory_that_is_a_symlink_on_the_node(tmp_
         cli._json_enricher(args, None)  # pylint: disable=protected-access
     assert "/var/log/evil is a symlink on the node" in str(err.value)
     assert not os.path.exists(str(tmp_path / "audit.json"))
+
+
+def test_a_line_the_file_cannot_take_is_counted_and_the_enricher_goes_on():
+    written = []
+
+    def write(text):
+        if not written:
+            written.append(None)
+            raise OSError(28, "No space left on device")
+        written.append(text)
+
+    cids = {23409: "c1", 23412: "c1"}
+    enricher = jsonenricher.JsonEnricher("node-1", cids.get, {"c1": ("ns", "pod", "main")}.get, write)
+    enricher.feed(_read(EXEC_LOG))
+    enricher.tick()
+    assert enricher.dropped["write_error"] == 1 and enricher.logged == 1
+    assert json.loads(written[1])["args"][0] == "/bin/echo"

@@ -22,7 +22,7 @@ logged (counted).  A container whose pod is not known yet (the pod's status name
 the container starts) is retried for ``defer`` seconds, then its lines are dropped and counted.
 
 Metrics (prometheus_client): ``security_profiles_operator_json_enricher_lines_logged_total``,
-``security_profiles_operator_json_enricher_lines_dropped_total{reason="filtered"|"unknown_pod"|"overflow"}``,
+``security_profiles_operator_json_enricher_lines_dropped_total{reason="filtered"|"unknown_pod"|"overflow"|"write_error"}``,
 ``security_profiles_operator_json_enricher_execs_outside_containers_total`` and
 ``security_profiles_operator_json_enricher_lines_written_early_total`` (lines written before their interval ended
 because too many were held).
@@ -83,7 +83,7 @@ class JsonEnricher(object):
         self.waiting: List[Tuple[float, str, ExecEvent]] = []  # (first try, container ID, event)
         self.logged = 0
         self.outside = 0
-        self.dropped: Dict[str, int] = {"filtered": 0, "unknown_pod": 0, "overflow": 0}
+        self.dropped: Dict[str, int] = {"filtered": 0, "unknown_pod": 0, "overflow": 0, "write_error": 0}
 
     def feed(self, buf: bytes) -> None:
         """Audit lines (auditd's log or the kernel log) read since the last call."""
@@ -145,7 +145,11 @@ class JsonEnricher(object):
         if jsonfilter.level(entry, self.filters) == jsonfilter.NONE:
             self.dropped["filtered"] += 1
             return
-        self.write(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+        try:
+            self.write(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+        except OSError:  # the file's disk is full, or it went away: the line is lost, counted, the enricher goes on
+            self.dropped["write_error"] += 1
+            return
         self.logged += 1
 
     def collect(self) -> Iterator[Any]:
