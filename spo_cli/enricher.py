@@ -15,9 +15,13 @@
                                      SeccompProfile / SelinuxProfile objects when a recorded pod ends);
                                      source auto = both auditd's log and /dev/kmsg (the kernel writes
                                      to the one or the other, whether an auditd runs or not)
-    spo-enricher --cluster --json-enricher [--json-enricher-filters JSON] [--no-recording]
-                                     also the JSON enricher: one JSON line on standard output per process a
-                                     container of this node starts (an exec audit rule is added while it runs);
+    spo-enricher --cluster --json-enricher [--json-enricher-filters JSON] [--json-interval SECONDS]
+                 [--json-log-file PATH [--json-log-max-size MB] [--json-log-max-backups N] [--json-log-max-age DAYS]]
+                 [--no-recording]
+                                     also the JSON enricher: one JSON line per process a container of this node
+                                     starts (an exec audit rule is added while it runs), on standard output or,
+                                     with --json-log-file, in that file (rotated); a process's execs of one
+                                     command within --json-interval seconds are one line;
                                      --no-recording: the JSON enricher only
 
 The engine is plugins/module_utils/{audit,enricher,cgroup}.py; this is only the door.
@@ -28,7 +32,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
 from ansible_collections.spo.security_profiles.plugins.module_utils.host.cgroup import CgroupCache
@@ -130,9 +134,9 @@ def _write_line(text: str) -> None:
     sys.stdout.flush()
 
 
-def _json_enricher(args: argparse.Namespace, enricher: Any) -> Any:
-    """The JSON enricher when asked for (its exec audit rule added); else None, and a rule an earlier run left is
-    removed."""
+def _json_enricher(args: argparse.Namespace, enricher: Any) -> Tuple[Any, Any]:
+    """The JSON enricher when asked for (its exec audit rule added) and its file (None: standard output); else
+    (None, None), and a rule an earlier run left is removed."""
     from ansible_collections.spo.security_profiles.plugins.module_utils.host import auditrule
     from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
     from ansible_collections.spo.security_profiles.plugins.module_utils.recording.jsonenricher import JsonEnricher
@@ -143,12 +147,28 @@ def _json_enricher(args: argparse.Namespace, enricher: Any) -> Any:
                 _log("json enricher: removed the exec audit rule an earlier run left")
         except SpoError as exc:
             _log("json enricher: %s" % exc)
-        return None
+        return None, None
     filters = jsonfilter.parse(args.json_enricher_filters, "--json-enricher-filters")
+    log = None
+    write = _write_line
+    if args.json_log_file:
+        from ansible_collections.spo.security_profiles.plugins.module_utils.recording.rotatinglog import host_symlink, open_log
+        if args.json_log_host_root:
+            try:
+                link = host_symlink(args.json_log_host_root, args.json_log_file)
+            except OSError as exc:
+                _log("json enricher: cannot look for symlinks on the node in %s: %s" % (args.json_log_file, exc))
+            else:
+                if link:
+                    raise SpoError("its directory %s is a symlink on the node (the kubelet followed it): refused"
+                                   % link, args.json_log_file)
+        log = open_log(args.json_log_file, args.json_log_max_size, args.json_log_max_backups, args.json_log_max_age)
+        write = log.write
     auditrule.add()
-    _log("json enricher: logging every exec of this node's containers (%d filters)" % len(filters))
-    return JsonEnricher(args.node_name, enricher.cgroups.lookup, enricher.resolve, _write_line,  # the pod index's
-                        filters)
+    _log("json enricher: logging every exec of this node's containers (%d filters) to %s, interval %ss"
+         % (len(filters), args.json_log_file or "standard output", args.json_interval))
+    return JsonEnricher(args.node_name, enricher.cgroups.lookup, enricher.resolve, write,  # the pod index's
+                        filters, interval=args.json_interval), log
 
 
 def cluster_daemon(args: argparse.Namespace) -> int:
@@ -175,7 +195,7 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     recorder = NodeRecorder(kubeapi.connect(user_agent="spo-enricher/" + args.node_name), enricher, args.node_name,
                             _log, kernel_log=reader is not None, marker=recording_local.send_marker,
                             record=not args.no_recording).start()
-    json_enricher = _json_enricher(args, enricher)
+    json_enricher, json_log = _json_enricher(args, enricher)
     recorder.keep_auditing = json_enricher is not None
     server = _serve_metrics(enricher, args.metrics_address, json_enricher) if args.metrics_address else None
     stop = threading.Event()
@@ -204,6 +224,8 @@ def cluster_daemon(args: argparse.Namespace) -> int:
         enricher.retry()
         if json_enricher is not None:
             json_enricher.tick()
+        if json_log is not None:
+            json_log.tick()
         recorder.tick()
         now = time.monotonic()
         if now - last_save > 1.0:
@@ -222,6 +244,9 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     if json_enricher is not None:
         from ansible_collections.spo.security_profiles.plugins.module_utils.host import auditrule
         auditrule.remove()
+        json_enricher.flush()
+    if json_log is not None:
+        json_log.close()
     recorder.switch.off()
     if server is not None:
         server.shutdown()
@@ -248,6 +273,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="--cluster: also write one JSON line per exec of this node's containers (stdout)")
     parser.add_argument("--json-enricher-filters", default="",
                         help="the JSON enricher's filters, upstream's jsonEnricherFilters format (a JSON array)")
+    parser.add_argument("--json-interval", type=int, default=0, metavar="SECONDS",
+                        help="a process's execs of one command within SECONDS are one line, written when they end "
+                             "(upstream's auditLogIntervalSeconds; default 0: each at once)")
+    parser.add_argument("--json-log-file", default="", metavar="PATH",
+                        help="write the JSON lines to PATH (rotated) instead of standard output")
+    parser.add_argument("--json-log-max-size", type=int, default=100, metavar="MB",
+                        help="rotate the file when it would pass MB megabytes (default %(default)s)")
+    parser.add_argument("--json-log-max-backups", type=int, default=0, metavar="N",
+                        help="rotated files kept (default 0: all)")
+    parser.add_argument("--json-log-max-age", type=int, default=0, metavar="DAYS",
+                        help="days a rotated file is kept (default 0: forever)")
+    parser.add_argument("--json-log-host-root", default="", metavar="DIR",
+                        help="the node's root as this container sees it (/proc/1/root): refuse a --json-log-file whose "
+                             "directory is a symlink on the node")
     parser.add_argument("--no-recording", action="store_true",
                         help="--cluster: record no ProfileRecording (the JSON enricher only)")
     parser.add_argument("--kmsg", default="/dev/kmsg", help=argparse.SUPPRESS)

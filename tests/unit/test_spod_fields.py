@@ -27,6 +27,9 @@ IMAGE = "img:1"
 _AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
     {"matchExpressions": [{"key": "k", "operator": "In", "values": ["v"]}]}]}}}
 _FILTERS = '[{"priority": 1, "level": "None", "matchKeys": ["executable"]}]'
+_JSON_FILE = "/var/log/spo-json/audit.log"
+_JSON_FLAT = {"enableJsonEnricher": True, "jsonEnricherOptions": {"auditLogPath": _JSON_FILE}}
+_JSON_GROUPED = {"enricher": _JSON_FLAT}
 SAMPLES = {
     "spec.verbosity": (1, {}),
     "spec.hostProcVolumePath": ("/host/proc", {"enableLogEnricher": True}),
@@ -36,6 +39,11 @@ SAMPLES = {
     "spec.enableLogEnricher": (True, {}),
     "spec.enableJsonEnricher": (True, {}),
     "spec.jsonEnricherFilters": (_FILTERS, {"enableJsonEnricher": True}),
+    "spec.jsonEnricherOptions.auditLogIntervalSeconds": (5, {"enableJsonEnricher": True}),
+    "spec.jsonEnricherOptions.auditLogPath": (_JSON_FILE, {"enableJsonEnricher": True}),
+    "spec.jsonEnricherOptions.auditLogMaxSize": (5, _JSON_FLAT),
+    "spec.jsonEnricherOptions.auditLogMaxBackups": (3, _JSON_FLAT),
+    "spec.jsonEnricherOptions.auditLogMaxAge": (2, _JSON_FLAT),
     "spec.enableBpfRecorder": (True, {}),
     "spec.tolerations": ([{"operator": "Exists"}], {}),
     "spec.affinity": (_AFFINITY, {}),
@@ -49,6 +57,11 @@ SAMPLES = {
     "spec.enricher.enableLogEnricher": (True, {}),
     "spec.enricher.enableJsonEnricher": (True, {}),
     "spec.enricher.jsonEnricherFilters": (_FILTERS, {"enricher": {"enableJsonEnricher": True}}),
+    "spec.enricher.jsonEnricherOptions.auditLogIntervalSeconds": (5, {"enricher": {"enableJsonEnricher": True}}),
+    "spec.enricher.jsonEnricherOptions.auditLogPath": (_JSON_FILE, {"enricher": {"enableJsonEnricher": True}}),
+    "spec.enricher.jsonEnricherOptions.auditLogMaxSize": (5, _JSON_GROUPED),
+    "spec.enricher.jsonEnricherOptions.auditLogMaxBackups": (3, _JSON_GROUPED),
+    "spec.enricher.jsonEnricherOptions.auditLogMaxAge": (2, _JSON_GROUPED),
     "spec.enricher.enableBpfRecorder": (True, {}),
     "spec.webhook.staticConfig": (True, {}),
     "spec.webhook.options": ([{"name": manifests.WEBHOOK_NAMES[0], "failurePolicy": "Ignore"}], {}),
@@ -68,7 +81,11 @@ ASKING = {"spec.selinux.enableRawSelinuxProfiles": False, "spec.enableInsecureMe
 
 
 def _render_daemonset(obj):
-    return spod.daemonset(obj, IMAGE)
+    """The DaemonSet without its config hash: a field must change what the pods run, not only the hash of the
+    fields the pods depend on."""
+    rendered = spod.daemonset(obj, IMAGE)
+    del rendered["spec"]["template"]["metadata"]["annotations"][spod.CONFIG_HASH_ANNOTATION]
+    return rendered
 
 
 def _render_node_agent(obj):

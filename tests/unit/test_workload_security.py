@@ -78,6 +78,8 @@ WORKLOADS: List[Tuple[str, Any]] = [
     ("spod+selinuxd", lambda: spod.daemonset(_spod(enableSelinux=True))),
     ("spod+log-enricher", lambda: spod.daemonset(_spod(enableLogEnricher=True))),
     ("spod+bpf-recorder", lambda: spod.daemonset(_spod(enableBpfRecorder=True))),
+    ("spod+json-file", lambda: spod.daemonset(_spod(enableJsonEnricher=True, jsonEnricherOptions={
+        "auditLogPath": "/var/log/spo/audit.json"}))),
     ("spod+all", lambda: spod.daemonset(_spod(enableSelinux=True, enableLogEnricher=True, enableBpfRecorder=True,
                                               verbosity=1))),
     ("webhook", lambda: webhook.deployment(_spod(), "img:1")),

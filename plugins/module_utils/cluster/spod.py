@@ -12,11 +12,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import posixpath
 from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils import api
-from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
-from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodspec import flat_spec
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter, jsonoptions
+from ansible_collections.spo.security_profiles.plugins.module_utils.cluster.spodspec import field_name, flat_spec
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 
 GROUP = api.GROUP
@@ -181,8 +182,9 @@ def _selinuxd(image: str, level: int) -> Dict[str, Any]:
 
 
 def _enricher(image: str, level: int, proc_path: str, record: bool = True,
-              json_filters: Optional[str] = None) -> Dict[str, Any]:
-    """The log-enricher container: recording (``record``) and/or the JSON enricher (``json_filters`` not None)."""
+              json_filters: Optional[str] = None, json_options: Optional[jsonoptions.JsonOptions] = None) -> Dict[str, Any]:
+    """The log-enricher container: recording (``record``) and/or the JSON enricher (``json_filters`` not None);
+    with a JSON file, its directory (only) is mounted at the same path."""
     args = ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir", "/tmp/spo-enricher",
             "--metrics-address", "0.0.0.0:9111"]
     if not record:
@@ -191,16 +193,19 @@ def _enricher(image: str, level: int, proc_path: str, record: bool = True,
         args.append("--json-enricher")
         if json_filters:
             args += ["--json-enricher-filters", json_filters]
+        args += (json_options or jsonoptions.JsonOptions()).args()
+    mounts = [{"name": "audit-log", "mountPath": "/var/log/audit", "readOnly": True},
+              {"name": "host-proc", "mountPath": "/proc-host" if proc_path != "/proc" else "/host/proc", "readOnly": True},
+              {"name": "tmp-log-enricher", "mountPath": "/tmp"}]
+    if json_filters is not None and json_options is not None and json_options.path is not None:
+        mounts.append({"name": "json-log", "mountPath": posixpath.dirname(json_options.path)})
     return {
         "name": "log-enricher", "image": image, "imagePullPolicy": "IfNotPresent",
         "command": ["spo-enricher"], "args": args,
         "env": _common_env(level), "ports": [{"name": "enricher-metric", "containerPort": 9111}],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
         "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "readOnlyRootFilesystem": True},
-        "volumeMounts": [{"name": "audit-log", "mountPath": "/var/log/audit", "readOnly": True},
-                         {"name": "host-proc", "mountPath": "/proc-host" if proc_path != "/proc" else "/host/proc",
-                          "readOnly": True},
-                         {"name": "tmp-log-enricher", "mountPath": "/tmp"}],
+        "volumeMounts": mounts,
     }
 
 
@@ -230,6 +235,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
     spec = spod.get("spec") or {}
     if not isinstance(spec, Mapping):
         raise SpoError("must be an object", ref, "spec")
+    raw_spec = spec
     spec = flat_spec(spec, ref)
     if not isinstance(image, str) or not image:
         raise SpoError("the daemon image must be a non-empty string", ref)
@@ -240,8 +246,11 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
     json_filters = spec.get("jsonEnricherFilters") or ""
     if not isinstance(json_filters, str):
         raise SpoError("must be a string (a JSON array of filters)", ref, "spec.jsonEnricherFilters")
+    json_options = None
     if json_enricher:
         jsonfilter.parse(json_filters, "spec.jsonEnricherFilters", ref)  # a bad filter fails here, naming the field
+        json_options = jsonoptions.parse(spec.get("jsonEnricherOptions"),
+                                         field_name(raw_spec, "jsonEnricherOptions"), ref)
     bpf = _bool(spec, "enableBpfRecorder", ref)
     proc_path = spec.get("hostProcVolumePath") or "/proc"
     if not isinstance(proc_path, str) or not proc_path.startswith("/"):
@@ -261,9 +270,11 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
                     _host_path("selinuxd-state", "/var/lib/spo-selinuxd")]
     if enricher or json_enricher:
         containers.append(_enricher(image, level, proc_path, record=enricher,
-                                    json_filters=json_filters if json_enricher else None))
+                                    json_filters=json_filters if json_enricher else None, json_options=json_options))
         volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory"),
                     _empty_dir("tmp-log-enricher", "64Mi")]
+        if json_options is not None and json_options.path is not None:
+            volumes.append(_host_path("json-log", posixpath.dirname(json_options.path)))
     if bpf:
         containers.append(_bpf_recorder(image, level))
         volumes.append(_empty_dir("tmp-bpf-recorder", "64Mi"))
@@ -311,7 +322,8 @@ def owner_references(spod: Mapping[str, Any]) -> List[Dict[str, Any]]:
 
 # the SPOD fields the node DaemonSet's pods depend on; other fields (webhook, label sync, allowedSyscalls, which
 # the node agent watches itself) must not roll the node pods
-_POD_FIELDS = ("enableSelinux", "enableLogEnricher", "enableJsonEnricher", "jsonEnricherFilters", "enableBpfRecorder",
+_POD_FIELDS = ("enableSelinux", "enableLogEnricher", "enableJsonEnricher", "jsonEnricherFilters", "jsonEnricherOptions",
+               "enableBpfRecorder",
                "verbosity", "tolerations", "affinity", "nodeSelector",
                "priorityClassName", "daemonResourceRequirements", "imagePullSecrets", "hostProcVolumePath")
 

@@ -86,13 +86,9 @@ def _apparmor_why(facts: Facts) -> str:
 
 # The eBPF recorder: the bpf-recorder container of the DaemonSet.
 _BPF = Honoured(DAEMONSET)
-# The JSON enricher (one JSON line per exec of a container), in the log-enricher container.
+# The JSON enricher (one JSON line per exec of a container), in the log-enricher container; its options (interval,
+# file on the node and its rotation) are the container's arguments and the file's directory a hostPath volume.
 _JSON = Honoured(DAEMONSET)
-_JSON_BATCH = Reported("the JSON enricher writes one line per exec as it is read; it does not group a process's "
-                       "syscalls over an interval", asks=lambda value: value not in (None, 0))
-_JSON_FILE = Reported("the JSON enricher writes to the log-enricher container's standard output (kubectl logs); "
-                      "a file and its rotation are not implemented", asks=lambda value: value not in (None, "", 0))
-
 _NO_PROFILING = Reported("the daemons serve no profiling data")
 _NO_MEMORY_OPT = Reported("the log enricher watches only the pods of its own node already; there is no further "
                           "memory optimisation")
@@ -138,11 +134,11 @@ FIELDS: Dict[str, Any] = {
     "spec.logEnricherSource": _LOG_SOURCE,
     "spec.enableJsonEnricher": _JSON,
     "spec.jsonEnricherFilters": _JSON,
-    "spec.jsonEnricherOptions.auditLogIntervalSeconds": _JSON_BATCH,
-    "spec.jsonEnricherOptions.auditLogPath": _JSON_FILE,
-    "spec.jsonEnricherOptions.auditLogMaxSize": _JSON_FILE,
-    "spec.jsonEnricherOptions.auditLogMaxBackups": _JSON_FILE,
-    "spec.jsonEnricherOptions.auditLogMaxAge": _JSON_FILE,
+    "spec.jsonEnricherOptions.auditLogIntervalSeconds": _JSON,
+    "spec.jsonEnricherOptions.auditLogPath": _JSON,
+    "spec.jsonEnricherOptions.auditLogMaxSize": _JSON,
+    "spec.jsonEnricherOptions.auditLogMaxBackups": _JSON,
+    "spec.jsonEnricherOptions.auditLogMaxAge": _JSON,
     "spec.enableBpfRecorder": _BPF,
     "spec.tolerations": Honoured(DAEMONSET),
     "spec.affinity": Honoured(DAEMONSET),
@@ -163,11 +159,11 @@ FIELDS: Dict[str, Any] = {
     "spec.enricher.logEnricherSource": _LOG_SOURCE,
     "spec.enricher.enableJsonEnricher": _JSON,
     "spec.enricher.jsonEnricherFilters": _JSON,
-    "spec.enricher.jsonEnricherOptions.auditLogIntervalSeconds": _JSON_BATCH,
-    "spec.enricher.jsonEnricherOptions.auditLogPath": _JSON_FILE,
-    "spec.enricher.jsonEnricherOptions.auditLogMaxSize": _JSON_FILE,
-    "spec.enricher.jsonEnricherOptions.auditLogMaxBackups": _JSON_FILE,
-    "spec.enricher.jsonEnricherOptions.auditLogMaxAge": _JSON_FILE,
+    "spec.enricher.jsonEnricherOptions.auditLogIntervalSeconds": _JSON,
+    "spec.enricher.jsonEnricherOptions.auditLogPath": _JSON,
+    "spec.enricher.jsonEnricherOptions.auditLogMaxSize": _JSON,
+    "spec.enricher.jsonEnricherOptions.auditLogMaxBackups": _JSON,
+    "spec.enricher.jsonEnricherOptions.auditLogMaxAge": _JSON,
     "spec.enricher.enableBpfRecorder": _BPF,
     "spec.webhook.staticConfig": Honoured(WEBHOOK),
     "spec.webhook.options": Honoured(WEBHOOK),

@@ -17,6 +17,7 @@ from ansible_collections.spo.security_profiles.plugins.module_utils.errors impor
 GROUPED = {"enableSelinux": ("selinux", "enable"), "enableLogEnricher": ("enricher", "enableLogEnricher"),
            "enableJsonEnricher": ("enricher", "enableJsonEnricher"),
            "jsonEnricherFilters": ("enricher", "jsonEnricherFilters"),
+           "jsonEnricherOptions": ("enricher", "jsonEnricherOptions"),
            "enableBpfRecorder": ("enricher", "enableBpfRecorder"),
            "tolerations": ("scheduling", "tolerations"), "affinity": ("scheduling", "affinity"),
            "nodeSelector": ("scheduling", "nodeSelector"), "priorityClassName": ("scheduling", "priorityClassName"),

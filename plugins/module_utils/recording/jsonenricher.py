@@ -14,13 +14,18 @@ attributed as the log enricher attributes its records: pid -> ``/proc/<pid>/cgro
      "args": ["cat", "/etc/hostname"], "syscalls": ["execve"]}
 
 (``argsDropped`` when arguments were cut: at most 64 of them and 4096 bytes in all).  The SPOD's
-``jsonEnricherFilters`` (:mod:`jsonfilter`) decide which lines are written.  Processes outside containers are not
+``jsonEnricherFilters`` (:mod:`jsonfilter`) decide which lines are written.  With an ``interval`` (the SPOD's
+``auditLogIntervalSeconds``, :mod:`jsonbatch`) a process's execs of one command are grouped into one line, written
+when the interval ends (filters apply to the grouped line, as upstream's do); without one, each line is written
+at once.  Processes outside containers are not
 logged (counted).  A container whose pod is not known yet (the pod's status names its container ID a moment after
 the container starts) is retried for ``defer`` seconds, then its lines are dropped and counted.
 
 Metrics (prometheus_client): ``security_profiles_operator_json_enricher_lines_logged_total``,
-``security_profiles_operator_json_enricher_lines_dropped_total{reason="filtered"|"unknown_pod"|"overflow"}`` and
-``security_profiles_operator_json_enricher_execs_outside_containers_total``.
+``security_profiles_operator_json_enricher_lines_dropped_total{reason="filtered"|"unknown_pod"|"overflow"|"write_error"}``,
+``security_profiles_operator_json_enricher_execs_outside_containers_total`` and
+``security_profiles_operator_json_enricher_lines_written_early_total`` (lines written before their interval ended
+because too many were held).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import jsonfilter
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.jsonbatch import Batcher
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording.execlog import ExecEvent, ExecParser
 
 VERSION = "spo/v1_alpha"
@@ -64,7 +70,7 @@ class JsonEnricher(object):
     def __init__(self, node: str, lookup: Callable[[int], Optional[str]],
                  resolve: Callable[[str], Optional[Tuple[str, str, str]]], write: Callable[[str], None],
                  filters: Sequence[jsonfilter.Filter] = (), defer: float = 10.0, linger: float = 1.0,
-                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4()), interval: float = 0.0) -> None:
         self.node = node
         self.lookup = lookup
         self.resolve = resolve
@@ -73,10 +79,11 @@ class JsonEnricher(object):
         self.defer = defer
         self.new_id = new_id
         self.parser = ExecParser(linger)
+        self.batch: Optional[Batcher] = Batcher(interval) if interval > 0 else None
         self.waiting: List[Tuple[float, str, ExecEvent]] = []  # (first try, container ID, event)
         self.logged = 0
         self.outside = 0
-        self.dropped: Dict[str, int] = {"filtered": 0, "unknown_pod": 0, "overflow": 0}
+        self.dropped: Dict[str, int] = {"filtered": 0, "unknown_pod": 0, "overflow": 0, "write_error": 0}
 
     def feed(self, buf: bytes) -> None:
         """Audit lines (auditd's log or the kernel log) read since the last call."""
@@ -86,18 +93,31 @@ class JsonEnricher(object):
         """Complete events whose last record is old, and retry the ones waiting for their pod."""
         now = time.monotonic() if now is None else now
         self._take(self.parser.expire(now), now)
+        self._retry(now)
+        if self.batch is not None:
+            for entry in self.batch.due(now):
+                self._write(entry)
+
+    def flush(self) -> None:
+        """Write every line still held for its interval (at exit)."""
+        if self.batch is not None:
+            for entry in self.batch.drain():
+                self._write(entry)
+
+    def _retry(self, now: float) -> None:
         if self.waiting:
             waiting, self.waiting = self.waiting, []
             for first, cid, event in waiting:
                 names = self.resolve(cid)
                 if names is not None:
-                    self._emit(event, names)
+                    self._emit(event, names, now)
                 elif now - first > self.defer:
                     self.dropped["unknown_pod"] += 1
                 else:
                     self.waiting.append((first, cid, event))
 
     def _take(self, events: List[ExecEvent], now: Optional[float] = None) -> None:
+        now = time.monotonic() if now is None else now
         self.dropped["overflow"] += self.parser.overflow
         self.parser.overflow = 0
         for event in events:
@@ -107,18 +127,29 @@ class JsonEnricher(object):
                 continue
             names = self.resolve(cid)
             if names is not None:
-                self._emit(event, names)
+                self._emit(event, names, now)
             elif len(self.waiting) < MAX_WAITING:
-                self.waiting.append((time.monotonic() if now is None else now, cid, event))
+                self.waiting.append((now, cid, event))
             else:
                 self.dropped["overflow"] += 1
 
-    def _emit(self, event: ExecEvent, names: Tuple[str, str, str]) -> None:
+    def _emit(self, event: ExecEvent, names: Tuple[str, str, str], now: float) -> None:
         entry = line(event, self.node, names, self.new_id)
+        if self.batch is None:
+            self._write(entry)
+            return
+        for early in self.batch.add(entry, now):
+            self._write(early)
+
+    def _write(self, entry: Dict[str, Any]) -> None:
         if jsonfilter.level(entry, self.filters) == jsonfilter.NONE:
             self.dropped["filtered"] += 1
             return
-        self.write(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+        try:
+            self.write(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+        except OSError:  # the file's disk is full, or it went away: the line is lost, counted, the enricher goes on
+            self.dropped["write_error"] += 1
+            return
         self.logged += 1
 
     def collect(self) -> Iterator[Any]:
@@ -132,3 +163,5 @@ class JsonEnricher(object):
         yield dropped
         yield CounterMetricFamily(PREFIX + "execs_outside_containers", "Execs of processes in no container (not logged).",
                                   value=self.outside)
+        yield CounterMetricFamily(PREFIX + "lines_written_early", "Lines written before their interval ended (too many "
+                                  "held).", value=self.batch.early if self.batch is not None else 0)
