@@ -24,6 +24,9 @@ MODULES = {
         "name": "probe", "namespace": "default", "status": {"phase": "probe"}},
     "spo.security_profiles.recording_merge": {"namespace": "default", "recording": "probe"},
     "spo.security_profiles.k8s_cleanup": {"kinds": ["seccompprofiles"], "timeout": 5},
+    "spo.security_profiles.profilebinding_status": {"binding": {
+        "metadata": {"name": "probe", "namespace": "default"},
+        "spec": {"profileRef": {"kind": "SeccompProfile", "name": "probe"}, "image": "busybox"}}},
     "kubernetes.core.k8s_info": {"kind": "ConfigMap", "namespace": "default", "name": "probe"},
 }
 
