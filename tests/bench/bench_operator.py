@@ -62,6 +62,17 @@ if cpu is None:
     cpu = ticks * 1000000 // os.sysconf('SC_CLK_TCK')
 print(rss, cpu)
 """
+BREAKDOWN = r"""
+import os
+for pid in sorted(os.listdir('/proc'), key=lambda p: int(p) if p.isdigit() else 0):
+    if pid.isdigit():
+        try:
+            rss = [l.split()[1] for l in open('/proc/%s/status' % pid) if l.startswith('VmRSS:')]
+            cmd = open('/proc/%s/cmdline' % pid, 'rb').read().replace(b'\0', b' ').decode()[:100]
+            print('idle process %s: %s kB %s' % (pid, rss[0] if rss else '-', cmd))
+        except OSError:
+            pass
+"""
 
 
 def kubectl(*args: str) -> str:
@@ -122,6 +133,8 @@ def main() -> int:
         samples.append(probe(pod)[0])
         time.sleep(1)
     idle = statistics.median(samples)
+    # what the idle RSS is made of (to stderr): each process of the manager container, by its command
+    sys.stderr.write(kubectl("exec", "-n", NS, pod, "-c", "manager", "--", "python3", "-c", BREAKDOWN))
 
     ns = clusterlib.make_namespace(kube, "bench-op")
     try:
