@@ -29,7 +29,7 @@ RENDERED = "49-spo"
 # the flat (upstream up to 0.9) and grouped (1.0) spellings of a SPOD may not be mixed (the CRD's CEL rules)
 SPOD_GROUPED = ("selinux", "enricher", "webhook", "scheduling", "security")
 # valid stand-ins for a string field whose schema refuses the payload
-STAND_INS = ("a", "/proc", "1")
+STAND_INS = ("a", "/proc", "1", "")  # "": a field whose pattern takes no template nor these (auditLogPath: unset)
 
 
 def pipe(n: int, short: bool = False) -> str:
