@@ -28,6 +28,9 @@ DEFAULT_IMAGE = "localhost/spo/security-profiles-operator:dev"
 DEFAULT_KUBELET_DIR = "/var/lib/kubelet"
 SELINUX_DROPIN_DIR = "/etc/selinux.d"
 SELINUXD_SOCKET_DIR = "/var/run/selinuxd"
+# the eBPF recorder's syscall sets of the recorded containers, on the node: they outlive the recorder's container
+# and pod (a crash, an OOM kill, the DaemonSet's rollout), so a restarted recorder loses nothing it had recorded
+BPF_RECORDER_STATE_DIR = "/var/lib/spo-bpf-recorder"
 HEALTH_PORT = 8085
 METRICS_PORT = 9443
 CONFIG_HASH_ANNOTATION = "spo.x-k8s.io/config-hash"
@@ -207,14 +210,15 @@ def _enricher(image: str, level: int, proc_path: str, record: bool = True,
 def _bpf_recorder(image: str, level: int) -> Dict[str, Any]:
     return {
         "name": "bpf-recorder", "image": image, "imagePullPolicy": "IfNotPresent",
-        "command": ["spo-bpf-recorder"], "args": ["--ready-file", "/tmp/attached"],
+        "command": ["spo-bpf-recorder"], "args": ["--ready-file", "/tmp/attached", "--state-dir", BPF_RECORDER_STATE_DIR],
         "env": _common_env(level),
         # ready once bpftrace's probes are attached: a pod started before would be recorded from then on only
         "readinessProbe": {"exec": {"command": ["test", "-e", "/tmp/attached"]}, "periodSeconds": 2},
         # bpftrace compiles its program with LLVM at start (about 100 MiB for a moment); the maps are bounded
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "readOnlyRootFilesystem": True},
-        "volumeMounts": [{"name": "tmp-bpf-recorder", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp-bpf-recorder", "mountPath": "/tmp"},
+                         {"name": "bpf-recorder-state", "mountPath": BPF_RECORDER_STATE_DIR}],
     }
 
 
@@ -266,7 +270,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
                     _empty_dir("tmp-log-enricher", "64Mi")]
     if bpf:
         containers.append(_bpf_recorder(image, level))
-        volumes.append(_empty_dir("tmp-bpf-recorder", "64Mi"))
+        volumes += [_empty_dir("tmp-bpf-recorder", "64Mi"), _host_path("bpf-recorder-state", BPF_RECORDER_STATE_DIR)]
 
     labels = {"app": "security-profiles-operator", "name": SPOD_NAME}
     pod_spec: Dict[str, Any] = {
