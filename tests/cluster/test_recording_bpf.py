@@ -10,17 +10,13 @@ the previous value back at the end.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
-
 import pytest
 
 from clusterlib import OPERATOR_NAMESPACE, wait_for  # pylint: disable=import-error
 from kubehelp import (BUSYBOX, core, create_obj, delete_obj, get_obj, patch_obj,  # pylint: disable=import-error
-                      playbook, pod_phase, wait_gone, wait_status)
-from test_recording import WORKLOAD, _pod, _run_to_end, _wait_webhook_sees  # pylint: disable=import-error
+                      playbook, wait_gone, wait_status)
+from test_recording import (WORKLOAD, _pod, _run_to_end, _wait_webhook_sees,  # pylint: disable=import-error
+                            record_across_restarts)
 
 API = "security-profiles-operator.x-k8s.io/v1alpha1"
 
@@ -99,79 +95,9 @@ def test_bpf_record_then_bind_the_recorded_profile(kube, ns, bpf_recorder):
     delete_obj(kube, "ProfileBinding", ns, "bind")
 
 
-def _kill_container(pod, name):
-    """SIGKILL every process of container ``name`` of ``pod`` (hostPID: they are this host's), as a crash or an
-    OOM kill would; returns how many were killed."""
-    cid = [s.container_id for s in pod.status.container_statuses if s.name == name][0].split("://")[-1]
-    killed = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cgroup" % entry) as handle:
-                if cid not in handle.read():
-                    continue
-            os.kill(int(entry), signal.SIGKILL)
-            killed += 1
-        except (OSError, ValueError):
-            continue
-    return killed
-
-
-def _restarts(pod):
-    return [s.restart_count for s in pod.status.container_statuses if s.name == "bpf-recorder"][0]
-
-
-def _log_has(kube, ns, name, text):
-    try:
-        return text in core(kube).read_namespaced_pod_log(name, ns)
-    except Exception:  # pylint: disable=broad-except
-        return False
-
-
-def _go(ns, name, flag):
-    subprocess.run(["kubectl", "exec", "-n", ns, name, "--", "touch", flag], check=True, timeout=60)
-
 
 def test_bpf_recording_survives_the_recorders_crash_and_its_pods_replacement(kube, ns, bpf_recorder):
-    """A recorded pod runs while its node's recorder is killed (SIGKILL: only what it wrote before survives) and
-    then its pod replaced (a DaemonSet rollout: a new pod, the container's /tmp gone): the profile holds what the
-    container called before, between and after (each pair of calls is made only in its phase)."""
-    create_obj(kube, {"apiVersion": API, "kind": "ProfileRecording", "metadata": {"name": "keep", "namespace": ns},
-                      "spec": {"kind": "SeccompProfile", "recorder": "bpf",
-                               "podSelector": {"matchLabels": {"app": "keep"}}}})
-    _wait_webhook_sees(kube, ns, {"app": "keep"}, "io.containers.trace-bpf/")
-    wait = "while [ ! -e /tmp/go%d ]; do sleep 0.2; done"
-    script = "; ".join(["sync", "fallocate -l 4096 /tmp/f", "echo phase-1", wait % 1,
-                        "ionice -p 1", "echo phase-2", wait % 2, "uptime", "echo phase-3"])
-    core(kube).create_namespaced_pod(ns, _pod("keep", script, {"app": "keep"}))
-    wait_for(lambda: _log_has(kube, ns, "keep", "phase-1"), 90, 0.5, "the recorded pod's first calls")
-    time.sleep(3)  # the recorder writes a set within a second of its change
-    started = time.monotonic()
-    first = _recorder_pod(kube)
-    assert _kill_container(first, "bpf-recorder") > 0
-    wait_for(lambda: (lambda p: p is not None and p.metadata.uid == first.metadata.uid and
-                      _restarts(p) > _restarts(first))(_recorder_pod(kube)), 180, 1.0, "the killed recorder back")
-    crashed = time.monotonic() - started
-    _go(ns, "keep", "/tmp/go1")
-    wait_for(lambda: _log_has(kube, ns, "keep", "phase-2"), 60, 0.5, "the recorded pod's second calls")
-    time.sleep(3)
-    started = time.monotonic()
-    second = _recorder_pod(kube)
-    core(kube).delete_namespaced_pod(second.metadata.name, OPERATOR_NAMESPACE)
-    wait_for(lambda: (lambda p: p is not None and p.metadata.uid != second.metadata.uid)(_recorder_pod(kube)),
-             180, 1.0, "a new recorder pod")
-    replaced = time.monotonic() - started
-    print("bpf recorder back after SIGKILL in %.1fs, after its pod's replacement in %.1fs" % (crashed, replaced))
-    _go(ns, "keep", "/tmp/go2")
-    wait_for(lambda: pod_phase(kube, ns, "keep") in ("Succeeded", "Failed"), 60, 0.5, "the recorded pod to end")
-    log = core(kube).read_namespaced_pod_log("keep", ns)
-    assert pod_phase(kube, ns, "keep") == "Succeeded" and "phase-3" in log, log
-    prof = wait_for(lambda: get_obj(kube, "SeccompProfile", ns, "keep-web"), 60, 0.5, "SeccompProfile keep-web")
-    names = set(prof["spec"]["syscalls"][0]["names"])
-    print("bpf recording across two recorder restarts: %d syscalls" % len(names))
-    assert {"sync", "fallocate"} <= names, "lost what was recorded before the crash: %s" % sorted(names)
-    assert "ioprio_get" in names, "lost what was recorded between the crash and the replacement: %s" % sorted(names)
-    assert "sysinfo" in names, "missed what the container called after the replacement: %s" % sorted(names)
-    core(kube).delete_namespaced_pod("keep", ns, grace_period_seconds=0)
-    delete_obj(kube, "ProfileRecording", ns, "keep")
+    """The recorder SIGKILLed (only what it wrote before survives) and then its pod replaced (a DaemonSet rollout: a
+    new pod, the old container's /tmp gone) while a recorded pod runs: the profile holds what the container called
+    before, between and after (each call made only in its phase)."""
+    record_across_restarts(kube, ns, "bpf", "bpf-recorder", _recorder_pod, while_down=False)

@@ -31,6 +31,8 @@ SELINUXD_SOCKET_DIR = "/var/run/selinuxd"
 # the eBPF recorder's syscall sets of the recorded containers, on the node: they outlive the recorder's container
 # and pod (a crash, an OOM kill, the DaemonSet's rollout), so a restarted recorder loses nothing it had recorded
 BPF_RECORDER_STATE_DIR = "/var/lib/spo-bpf-recorder"
+# the log enricher's: the per-container sets, auditd's log position, the kernel log's last record read
+LOG_ENRICHER_STATE_DIR = "/var/lib/spo-log-enricher"
 HEALTH_PORT = 8085
 METRICS_PORT = 9443
 CONFIG_HASH_ANNOTATION = "spo.x-k8s.io/config-hash"
@@ -186,7 +188,7 @@ def _selinuxd(image: str, level: int) -> Dict[str, Any]:
 def _enricher(image: str, level: int, proc_path: str, record: bool = True,
               json_filters: Optional[str] = None) -> Dict[str, Any]:
     """The log-enricher container: recording (``record``) and/or the JSON enricher (``json_filters`` not None)."""
-    args = ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir", "/tmp/spo-enricher",
+    args = ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir", LOG_ENRICHER_STATE_DIR,
             "--metrics-address", "0.0.0.0:9111"]
     if not record:
         args.append("--no-recording")
@@ -203,7 +205,8 @@ def _enricher(image: str, level: int, proc_path: str, record: bool = True,
         "volumeMounts": [{"name": "audit-log", "mountPath": "/var/log/audit", "readOnly": True},
                          {"name": "host-proc", "mountPath": "/proc-host" if proc_path != "/proc" else "/host/proc",
                           "readOnly": True},
-                         {"name": "tmp-log-enricher", "mountPath": "/tmp"}],
+                         {"name": "tmp-log-enricher", "mountPath": "/tmp"},
+                         {"name": "log-enricher-state", "mountPath": LOG_ENRICHER_STATE_DIR}],
     }
 
 
@@ -267,7 +270,7 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
         containers.append(_enricher(image, level, proc_path, record=enricher,
                                     json_filters=json_filters if json_enricher else None))
         volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory"),
-                    _empty_dir("tmp-log-enricher", "64Mi")]
+                    _empty_dir("tmp-log-enricher", "64Mi"), _host_path("log-enricher-state", LOG_ENRICHER_STATE_DIR)]
     if bpf:
         containers.append(_bpf_recorder(image, level))
         volumes += [_empty_dir("tmp-bpf-recorder", "64Mi"), _host_path("bpf-recorder-state", BPF_RECORDER_STATE_DIR)]
