@@ -95,7 +95,6 @@ def test_bpf_record_then_bind_the_recorded_profile(kube, ns, bpf_recorder):
     delete_obj(kube, "ProfileBinding", ns, "bind")
 
 
-
 def test_bpf_recording_survives_the_recorders_crash_and_its_pods_replacement(kube, ns, bpf_recorder):
     """The recorder SIGKILLed (only what it wrote before survives) and then its pod replaced (a DaemonSet rollout: a
     new pod, the old container's /tmp gone) while a recorded pod runs: the profile holds what the container called

@@ -81,7 +81,7 @@ def _inject(text):
 
 def _read_until(reader, want, rounds=50):
     data = b""
-    for _ in range(rounds):
+    for dummy in range(rounds):
         data += reader.take(0.1)
         if want.encode() in data:
             break
