@@ -198,6 +198,7 @@ def record_across_restarts(kube, namespace, recorder, container, find_recorder, 
     go = ["kubectl", "exec", "-n", namespace, "keep", "--", "touch"]
     if while_down:
         subprocess.run(go + ["/tmp/go1"], check=True, timeout=60)
+
     def restarted():
         pod = find_recorder(kube)
         return pod is not None and pod.metadata.uid == first.metadata.uid and \
@@ -211,6 +212,7 @@ def record_across_restarts(kube, namespace, recorder, container, find_recorder, 
     started = time.monotonic()
     second = find_recorder(kube)
     core(kube).delete_namespaced_pod(second.metadata.name, OPERATOR_NAMESPACE)
+
     def replaced_pod():
         pod = find_recorder(kube)
         return pod is not None and pod.metadata.uid != second.metadata.uid
