@@ -12,8 +12,9 @@ pod a ``recorder: bpf`` ProfileRecording annotated (``io.containers.trace-bpf/<c
 audit subsystem. Exits non-zero when bpftrace stops.
 
 The sets of the recorded containers are kept in the state dir (a host path: plugins/module_utils/recording/
-bpf_state.py), written within a second of a change and read back at start, so a recorder restarted (crash, OOM,
-the DaemonSet's rollout) while a recorded pod runs writes a profile with what it saw before and after.
+bpf_state.py), written within a second of a change and read back at start; the tasks of the recorded containers
+that already run are handed to the program (bpf_program.py), so a recorder restarted (crash, OOM, the DaemonSet's
+rollout) while a recorded pod runs writes a profile with what it saw before and after.
 """
 from __future__ import annotations
 
@@ -63,12 +64,21 @@ def run(args: argparse.Namespace) -> int:
         restored = sets.restore()
         if restored:
             _log("restored the syscall sets of %d containers from %s" % (restored, args.state_dir))
-        tracer = BpftraceProcess(clear_seconds=args.clear_seconds, on_new_pair=sets.on_pair).start()
+        recorder = NodeRecorder(kubeapi.connect(user_agent="spo-bpf-recorder/" + args.node_name), sets,
+                                args.node_name, _log, switch=_NoSwitch(), prefixes=BPF_TRACE_PREFIX).start()
+        # the recorded containers that already run (this recorder restarted, or started after them): their tasks
+        # are handed to the program, which records them and their cgroups from its start
+        if not recorder.reflector.synced.wait(args.sync_seconds):
+            _log("this node's pods not listed within %ss: only the containers of the saved sets are resumed"
+                 % args.sync_seconds)
+        running = set(sets.keys("containers")) | recorder.recorded_ids()
+        tasks = bpf_program.container_tasks(running)
+        if tasks:
+            _log("resuming the recording of %d running containers (%d tasks)" % (len(running), len(tasks)))
+        tracer = BpftraceProcess(clear_seconds=args.clear_seconds, on_new_pair=sets.on_pair, seed_tids=tasks).start()
     except SpoError as exc:
         _log(str(exc))
         return 1
-    recorder = NodeRecorder(kubeapi.connect(user_agent="spo-bpf-recorder/" + args.node_name), sets, args.node_name,
-                            _log, switch=_NoSwitch(), prefixes=BPF_TRACE_PREFIX).start()
     stop = threading.Event()
     stop_on_signals(stop.set)
     _log("recording on node %s with the eBPF recorder (maps cleared every %ds)" % (args.node_name, args.clear_seconds))
@@ -106,6 +116,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="seconds between clears of the kernel-side map (bounds it on a busy node)")
     parser.add_argument("--state-dir", default="/var/lib/spo-bpf-recorder",
                         help="the recorded containers' sets, kept across restarts (empty: in memory only)")
+    parser.add_argument("--sync-seconds", type=float, default=20.0, help=argparse.SUPPRESS)
     parser.add_argument("--ready-file", default="", help="written once the probes are attached (readiness)")
     return run(parser.parse_args(argv))
 

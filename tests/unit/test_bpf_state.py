@@ -11,7 +11,8 @@ import time
 import pytest
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.host import nodefs
-from ansible_collections.spo.security_profiles.plugins.module_utils.recording import bpf_state
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import bpf_program, bpf_state
+from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import cluster as recorder
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording.bpf_sets import BpfContainerSets
 from ansible_collections.spo.security_profiles.plugins.module_utils.cluster import spod
@@ -268,3 +269,31 @@ def test_the_daemonset_keeps_the_recorder_state_on_the_node():
     volume = [v for v in pod["volumes"] if v["name"] == mount["name"]][0]
     assert volume["hostPath"] == {"path": state_dir, "type": "DirectoryOrCreate"}
     assert not mount.get("readOnly")
+
+
+def test_program_resumes_the_given_tasks_and_their_cgroups():
+    plain = bpf_program.program(30, arch_token=X86_64)
+    assert "@seed" not in plain and "@arm" not in plain and "BEGIN" not in plain
+    seeded = bpf_program.program(30, arch_token=X86_64, seed_tids=[42, 7, 42])
+    assert "  @seed[7] = 1;\n  @seed[42] = 1;\n" in seeded
+    assert "if (@seed[tid]) { @arm[cgroup] = 1; }" in seeded
+    assert '(@arm[cgroup] && strncmp(comm, "runc:[", 6) != 0)' in seeded  # the runtime's stages: the usual way
+    assert "clear(@seed);" in seeded and "clear(@arm);" in seeded
+    with pytest.raises(SpoError, match="seed_tids"):
+        bpf_program.program(30, arch_token=X86_64, seed_tids=range(1, bpf_program.MAX_SEEDS + 2))
+    assert "@seed" not in bpf_program.program(30, arch_token=X86_64, seed_tids=[0, -1, 1 << 40])
+
+
+def test_container_tasks_are_read_from_proc(tmp_path):
+    proc = tmp_path / "proc"
+    for pid, tids, text in ((10, (10, 11), _cgroup(CID)), (20, (20,), _cgroup(OTHER)),
+                            (30, (30,), "0::/user.slice/session-1.scope\n")):
+        (proc / str(pid) / "task").mkdir(parents=True)
+        (proc / str(pid) / "cgroup").write_text(text)
+        for tid in tids:
+            (proc / str(pid) / "task" / str(tid)).mkdir()
+    (proc / "40").mkdir()  # exited meanwhile: no cgroup file
+    (proc / "self").mkdir()
+    assert bpf_program.container_tasks([CID], str(proc)) == [10, 11]
+    assert bpf_program.container_tasks([CID, OTHER, "c" * 64], str(proc)) == [10, 11, 20]
+    assert bpf_program.container_tasks([], str(proc)) == []
