@@ -177,7 +177,7 @@ def cluster_daemon(args: argparse.Namespace) -> int:
             _log(problem)
         reader = KernelLog(args.kmsg, first_sight=enricher.cgroups.lookup, resume=resume)
         if reader.resumed:
-            _log("kernel log: going on after record %d (read before the restart)" % reader.skip_to)
+            _log("kernel log: going on after record %d (read before the restart)" % reader.resumed_after)
     if source in ("auto", "file"):
         tailer = Tailer(args.audit_log, os.path.join(args.state_dir, "position.json"), from_start=args.from_start)
     recorder = NodeRecorder(kubeapi.connect(user_agent="spo-enricher/" + args.node_name), enricher, args.node_name,

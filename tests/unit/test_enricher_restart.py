@@ -107,7 +107,7 @@ def test_kernel_log_goes_on_after_the_last_record_taken(kmsg):
     second = KernelLog(resume=position)
     _inject("%s after" % kmsg)
     data = _read_until(second, "%s after" % kmsg)
-    assert second.resumed and second.gap == 0
+    assert second.resumed and second.resumed_after == position["seq"] and second.gap == 0
     assert ("%s while-down" % kmsg).encode() in data and ("%s after" % kmsg).encode() in data
     assert ("%s before" % kmsg).encode() not in data  # handed out before the restart: not twice
     assert second.position()["seq"] > position["seq"]

@@ -566,6 +566,7 @@ class KernelLog(object):
         else:
             os.lseek(self.fd, 0, os.SEEK_END)  # only what is written from now on
         self.resumed = self.skip_to is not None
+        self.resumed_after = self.skip_to  # (the reading thread clears skip_to once past it)
         self.seq_read: Optional[int] = self.skip_to  # the last record put into ``lines``
         self.seq_taken: Optional[int] = self.skip_to  # the last record handed out by take()
         self.gap = 0  # records logged while no reader ran and overwritten before this one read them
