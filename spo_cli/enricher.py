@@ -180,16 +180,24 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     from ansible_collections.spo.security_profiles.plugins.module_utils.k8s import kube as kubeapi
     from ansible_collections.spo.security_profiles.plugins.module_utils.recording.cluster import NodeRecorder
     from ansible_collections.spo.security_profiles.plugins.module_utils.host.cgroup import ForkWatcher
-    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import Enricher, KernelLog, Tailer
+    from ansible_collections.spo.security_profiles.plugins.module_utils.host.nodefs import atomic_write, makedirs
+    from ansible_collections.spo.security_profiles.plugins.module_utils.recording.enricher import (
+        Enricher, KernelLog, Tailer, load_position)
 
     # auto: both. The kernel hands each audit record either to a registered auditd (its log) or, without one, to
     # the kernel log; reading both follows an auditd that starts or stops while recordings run.
     source = args.audit_source
-    enricher = Enricher(args.state_dir, node=args.node_name, defer_unknown=3.0)
+    enricher = Enricher(args.state_dir, node=args.node_name, defer_unknown=3.0, sessions=False)
     forks = ForkWatcher(enricher.cgroups, log=_log).start()
     reader = tailer = None
+    kmsg_position = os.path.join(args.state_dir, "kmsg-position.json")
     if source in ("auto", "kmsg"):
-        reader = KernelLog(args.kmsg, first_sight=enricher.cgroups.lookup)
+        resume, problem = load_position(kmsg_position)
+        if problem:
+            _log(problem)
+        reader = KernelLog(args.kmsg, first_sight=enricher.cgroups.lookup, resume=resume)
+        if reader.resumed:
+            _log("kernel log: going on after record %d (read before the restart)" % reader.resumed_after)
     if source in ("auto", "file"):
         tailer = Tailer(args.audit_log, os.path.join(args.state_dir, "position.json"), from_start=args.from_start)
     recorder = NodeRecorder(kubeapi.connect(user_agent="spo-enricher/" + args.node_name), enricher, args.node_name,
@@ -204,6 +212,20 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     followed = "" if forks.error else ", new processes followed by process events"
     _log("recording on node %s from %s, state in %s%s" % (args.node_name, sources, args.state_dir, followed))
     last_save = last_sweep = 0.0
+    saved_position: Any = None
+    reported_gap = False
+
+    def save_position() -> None:  # after the sets are flushed: a crash re-reads records, never skips them
+        nonlocal saved_position
+        position = reader.position() if reader is not None else None
+        if position is not None and position != saved_position:
+            try:
+                makedirs(args.state_dir)
+                atomic_write(kmsg_position, json.dumps(position).encode("utf-8"))
+                saved_position = position
+            except OSError as exc:
+                _log("cannot save the kernel log position: %s" % exc)
+
     while not stop.is_set():
         data = b""
         if tailer is not None:
@@ -232,6 +254,14 @@ def cluster_daemon(args: argparse.Namespace) -> int:
             enricher.flush()
             if tailer is not None:
                 tailer.save()
+            save_position()
+            for problem in enricher.problems:
+                _log("state %s" % problem)
+            enricher.problems = []
+            if reader is not None and reader.gap and not reported_gap:
+                _log("kernel log: %d records logged while the enricher was down were overwritten before it read them"
+                     % reader.gap)
+                reported_gap = True
             last_save = now
         if now - last_sweep > 60.0:
             recorder.sweep()
@@ -241,6 +271,7 @@ def cluster_daemon(args: argparse.Namespace) -> int:
     enricher.flush()
     if tailer is not None:
         tailer.save()
+    save_position()
     if json_enricher is not None:
         from ansible_collections.spo.security_profiles.plugins.module_utils.host import auditrule
         auditrule.remove()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -140,6 +141,97 @@ def _rss_kb(pod):
         except OSError:
             continue
     return None
+
+
+def _kill_container(pod, name):
+    """SIGKILL every process of container ``name`` of ``pod`` (hostPID: they are this host's), as a crash or an
+    OOM kill does; returns how many were killed."""
+    cid = [s.container_id for s in pod.status.container_statuses if s.name == name][0].split("://")[-1]
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cgroup" % entry) as handle:
+                if cid not in handle.read():
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError):
+            continue
+    return killed
+
+
+def _restarts(pod, name):
+    return [s.restart_count for s in pod.status.container_statuses if s.name == name][0]
+
+
+def _log_has(kube, namespace, name, text):
+    try:
+        return text in core(kube).read_namespaced_pod_log(name, namespace)
+    except Exception:  # pylint: disable=broad-except
+        return False
+
+
+def record_across_restarts(kube, namespace, recorder, container, find_recorder, while_down):
+    """A ``recorder`` recording of a pod whose calls come in three phases: ``sync``/``fallocate``, then the node's
+    recorder (container ``container`` of the SPOD pod ``find_recorder`` returns) is SIGKILLed (a crash: only what
+    it had written survives; the kubelet restarts it in the same pod) and the container's shell calls ``umask`` and
+    ``times`` (at once when ``while_down``: the kernel keeps the audit records for the restarted reader, which
+    attributes them by the calling process, still alive; else once the recorder is back: nothing traces a container
+    while no eBPF recorder runs), then the SPOD pod is deleted (a rollout: a new
+    pod, nothing of the old pod's volumes) and, once the new recorder is ready, ``uptime`` (``sysinfo``). The
+    profile must hold the calls of all three phases."""
+    create_obj(kube, {"apiVersion": API, "kind": "ProfileRecording", "metadata": {"name": "keep", "namespace": namespace},
+                      "spec": {"kind": "SeccompProfile", "recorder": recorder,
+                               "podSelector": {"matchLabels": {"app": "keep"}}}})
+    _wait_webhook_sees(kube, namespace, {"app": "keep"}, "io.containers.trace-")
+    wait = "while [ ! -e /tmp/go%d ]; do sleep 1; done"
+    script = "; ".join(["sync", "fallocate -l 4096 /tmp/f", "echo phase-1", wait % 1,
+                        "umask 077", "times", "echo phase-2", wait % 2, "uptime", "echo phase-3"])
+    core(kube).create_namespaced_pod(namespace, _pod("keep", script, {"app": "keep"}))
+    wait_for(lambda: _log_has(kube, namespace, "keep", "phase-1"), 90, 0.5, "the recorded pod's first calls")
+    time.sleep(3)  # the recorders write a changed set within a second
+    started = time.monotonic()
+    first = find_recorder(kube)
+    assert _kill_container(first, container) > 0
+    go = ["kubectl", "exec", "-n", namespace, "keep", "--", "touch"]
+    if while_down:
+        subprocess.run(go + ["/tmp/go1"], check=True, timeout=60)
+
+    def restarted():
+        pod = find_recorder(kube)
+        return pod is not None and pod.metadata.uid == first.metadata.uid and \
+            _restarts(pod, container) > _restarts(first, container)
+    wait_for(restarted, 180, 1.0, "the killed %s back" % container)
+    crashed = time.monotonic() - started
+    if not while_down:
+        subprocess.run(go + ["/tmp/go1"], check=True, timeout=60)
+    wait_for(lambda: _log_has(kube, namespace, "keep", "phase-2"), 60, 0.5, "the recorded pod's second calls")
+    time.sleep(3)
+    started = time.monotonic()
+    second = find_recorder(kube)
+    core(kube).delete_namespaced_pod(second.metadata.name, OPERATOR_NAMESPACE)
+
+    def replaced_pod():
+        pod = find_recorder(kube)
+        return pod is not None and pod.metadata.uid != second.metadata.uid
+    wait_for(replaced_pod, 180, 1.0, "a new SPOD pod with %s" % container)
+    replaced = time.monotonic() - started
+    _figure("%s_back_after_sigkill_s" % container, round(crashed, 1))
+    _figure("%s_back_after_pod_replaced_s" % container, round(replaced, 1))
+    subprocess.run(go + ["/tmp/go2"], check=True, timeout=60)
+    wait_for(lambda: pod_phase(kube, namespace, "keep") in ("Succeeded", "Failed"), 60, 0.5, "the recorded pod's end")
+    log = core(kube).read_namespaced_pod_log("keep", namespace)
+    assert pod_phase(kube, namespace, "keep") == "Succeeded" and "phase-3" in log, log
+    prof = wait_for(lambda: get_obj(kube, "SeccompProfile", namespace, "keep-web"), 60, 0.5, "SeccompProfile keep-web")
+    names = _names(prof)
+    print("%s recording across a crash and a pod replacement of its recorder: %d syscalls" % (recorder, len(names)))
+    assert {"sync", "fallocate"} <= names, "lost what was recorded before the crash: %s" % sorted(names)
+    assert {"umask", "times"} <= names, "lost what was called around the crash: %s" % sorted(names)
+    assert "sysinfo" in names, "missed what was called after the pod's replacement: %s" % sorted(names)
+    core(kube).delete_namespaced_pod("keep", namespace, grace_period_seconds=0)
+    delete_obj(kube, "ProfileRecording", namespace, "keep")
 
 
 def _names(profile):
@@ -330,3 +422,10 @@ def test_selinux_recording_from_kernel_avc_lines(kube, ns, enricher):
                               capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     delete_obj(kube, "ProfileRecording", ns, "se")
+
+
+def test_audit_recording_survives_the_enrichers_crash_and_its_pods_replacement(kube, ns, enricher):
+    """The log enricher SIGKILLed while a recorded pod runs (and calls ``times`` while it is down), then its
+    pod replaced: its sets, auditd's log position and the kernel log's last record read are on the node
+    (/var/lib/spo-log-enricher), so the profile holds every phase. Last in the module: it replaces the SPOD pod."""
+    record_across_restarts(kube, ns, "logs", "log-enricher", _enricher_pod, while_down=True)

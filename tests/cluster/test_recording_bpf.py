@@ -15,7 +15,8 @@ import pytest
 from clusterlib import OPERATOR_NAMESPACE, wait_for  # pylint: disable=import-error
 from kubehelp import (BUSYBOX, core, create_obj, delete_obj, get_obj, patch_obj,  # pylint: disable=import-error
                       playbook, wait_gone, wait_status)
-from test_recording import WORKLOAD, _pod, _run_to_end, _wait_webhook_sees  # pylint: disable=import-error
+from test_recording import (WORKLOAD, _pod, _run_to_end, _wait_webhook_sees,  # pylint: disable=import-error
+                            record_across_restarts)
 
 API = "security-profiles-operator.x-k8s.io/v1alpha1"
 
@@ -92,3 +93,10 @@ def test_bpf_record_then_bind_the_recorded_profile(kube, ns, bpf_recorder):
     assert "can't" not in log, log
     core(kube).delete_namespaced_pod("bound", ns, grace_period_seconds=0)
     delete_obj(kube, "ProfileBinding", ns, "bind")
+
+
+def test_bpf_recording_survives_the_recorders_crash_and_its_pods_replacement(kube, ns, bpf_recorder):
+    """The recorder SIGKILLed (only what it wrote before survives) and then its pod replaced (a DaemonSet rollout: a
+    new pod, the old container's /tmp gone) while a recorded pod runs: the profile holds what the container called
+    before, between and after (each call made only in its phase)."""
+    record_across_restarts(kube, ns, "bpf", "bpf-recorder", _recorder_pod, while_down=False)

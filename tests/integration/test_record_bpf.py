@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import yaml
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.host import runc as oci
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import bpf_local as recording_bpf
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording import bpf_program
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import local as recording_local
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording.bpf_recorder import BpftraceProcess
 from conftest import ansible_playbook, require_root, require_tools
@@ -89,3 +91,39 @@ def test_bpf_records_processes_that_exit_at_once_and_fails_clearly_without_bpftr
         raise AssertionError("recorded without bpftrace")
     finally:
         os.environ["PATH"] = saved
+
+
+def test_a_restarted_recorder_records_the_containers_already_running(tmp_path):
+    """A recorder that starts while a recorded workload runs (its own restart) is given the workload's tasks: what
+    they and the children they fork call from then on is recorded under their cgroup (``times`` by the shell
+    itself, ``sync`` by a child); a recorder given no tasks records nothing of it (the runtime's hand-over, which
+    arms a task, happened before it started)."""
+    require_root()
+    require_tools("bpftrace")
+    bpf_program.ensure_tracefs()
+    group = recording_bpf.RecordingCgroup()
+    flag = str(tmp_path / "go")
+    script = "while [ ! -e %s ]; do sleep 0.2; done; times; sync; sleep 0.5" % flag
+    shell = subprocess.Popen(["/bin/sh", "-c", "echo $$ > %s/cgroup.procs && exec /bin/sh -c '%s'"
+                              % (os.path.join(group.mount, group.path.lstrip("/")), script)])
+    seen = {}
+    try:
+        deadline = time.monotonic() + 10
+        while str(shell.pid) not in open(os.path.join(group.mount, group.path.lstrip("/"), "cgroup.procs")).read():
+            assert time.monotonic() < deadline, "the workload did not enter its cgroup"
+            time.sleep(0.05)
+        blind = BpftraceProcess().start()
+        seeded = BpftraceProcess(seed_tids=[shell.pid]).start()
+        open(flag, "w").close()
+        shell.wait(30)
+        for name, recorder in (("seeded", seeded), ("blind", blind)):
+            out = recorder.stop()
+            seen[name] = recording_bpf.syscall_names(out.of(group.id)) if out.of(group.id) else []
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait()
+        group.remove()
+    print("restarted recorder: seeded %d syscalls, unseeded %d" % (len(seen["seeded"]), len(seen["blind"])))
+    assert {"times", "sync", "clock_nanosleep", "execve"} <= set(seen["seeded"]), seen
+    assert seen["blind"] == [], seen

@@ -29,6 +29,11 @@ DEFAULT_IMAGE = "localhost/spo/security-profiles-operator:dev"
 DEFAULT_KUBELET_DIR = "/var/lib/kubelet"
 SELINUX_DROPIN_DIR = "/etc/selinux.d"
 SELINUXD_SOCKET_DIR = "/var/run/selinuxd"
+# the eBPF recorder's syscall sets of the recorded containers, on the node: they outlive the recorder's container
+# and pod (a crash, an OOM kill, the DaemonSet's rollout), so a restarted recorder loses nothing it had recorded
+BPF_RECORDER_STATE_DIR = "/var/lib/spo-bpf-recorder"
+# the log enricher's: the per-container sets, auditd's log position, the kernel log's last record read
+LOG_ENRICHER_STATE_DIR = "/var/lib/spo-log-enricher"
 HEALTH_PORT = 8085
 METRICS_PORT = 9443
 CONFIG_HASH_ANNOTATION = "spo.x-k8s.io/config-hash"
@@ -185,7 +190,7 @@ def _enricher(image: str, level: int, proc_path: str, record: bool = True,
               json_filters: Optional[str] = None, json_options: Optional[jsonoptions.JsonOptions] = None) -> Dict[str, Any]:
     """The log-enricher container: recording (``record``) and/or the JSON enricher (``json_filters`` not None);
     with a JSON file, its directory (only) is mounted at the same path."""
-    args = ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir", "/tmp/spo-enricher",
+    args = ["--cluster", "--audit-log", "/var/log/audit/audit.log", "--state-dir", LOG_ENRICHER_STATE_DIR,
             "--metrics-address", "0.0.0.0:9111"]
     if not record:
         args.append("--no-recording")
@@ -196,7 +201,8 @@ def _enricher(image: str, level: int, proc_path: str, record: bool = True,
         args += (json_options or jsonoptions.JsonOptions()).args()
     mounts = [{"name": "audit-log", "mountPath": "/var/log/audit", "readOnly": True},
               {"name": "host-proc", "mountPath": "/proc-host" if proc_path != "/proc" else "/host/proc", "readOnly": True},
-              {"name": "tmp-log-enricher", "mountPath": "/tmp"}]
+              {"name": "tmp-log-enricher", "mountPath": "/tmp"},
+              {"name": "log-enricher-state", "mountPath": LOG_ENRICHER_STATE_DIR}]
     if json_filters is not None and json_options is not None and json_options.path is not None:
         mounts.append({"name": "json-log", "mountPath": posixpath.dirname(json_options.path)})
     return {
@@ -212,14 +218,15 @@ def _enricher(image: str, level: int, proc_path: str, record: bool = True,
 def _bpf_recorder(image: str, level: int) -> Dict[str, Any]:
     return {
         "name": "bpf-recorder", "image": image, "imagePullPolicy": "IfNotPresent",
-        "command": ["spo-bpf-recorder"], "args": ["--ready-file", "/tmp/attached"],
+        "command": ["spo-bpf-recorder"], "args": ["--ready-file", "/tmp/attached", "--state-dir", BPF_RECORDER_STATE_DIR],
         "env": _common_env(level),
         # ready once bpftrace's probes are attached: a pod started before would be recorded from then on only
         "readinessProbe": {"exec": {"command": ["test", "-e", "/tmp/attached"]}, "periodSeconds": 2},
         # bpftrace compiles its program with LLVM at start (about 100 MiB for a moment); the maps are bounded
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": {"privileged": True, "runAsUser": 0, "runAsGroup": 0, "readOnlyRootFilesystem": True},
-        "volumeMounts": [{"name": "tmp-bpf-recorder", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp-bpf-recorder", "mountPath": "/tmp"},
+                         {"name": "bpf-recorder-state", "mountPath": BPF_RECORDER_STATE_DIR}],
     }
 
 
@@ -272,12 +279,12 @@ def daemonset(spod: Mapping[str, Any], image: str = DEFAULT_IMAGE, kubelet_dir: 
         containers.append(_enricher(image, level, proc_path, record=enricher,
                                     json_filters=json_filters if json_enricher else None, json_options=json_options))
         volumes += [_host_path("audit-log", "/var/log/audit"), _host_path("host-proc", proc_path, "Directory"),
-                    _empty_dir("tmp-log-enricher", "64Mi")]
+                    _empty_dir("tmp-log-enricher", "64Mi"), _host_path("log-enricher-state", LOG_ENRICHER_STATE_DIR)]
         if json_options is not None and json_options.path is not None:
             volumes.append(_host_path("json-log", posixpath.dirname(json_options.path)))
     if bpf:
         containers.append(_bpf_recorder(image, level))
-        volumes.append(_empty_dir("tmp-bpf-recorder", "64Mi"))
+        volumes += [_empty_dir("tmp-bpf-recorder", "64Mi"), _host_path("bpf-recorder-state", BPF_RECORDER_STATE_DIR)]
 
     labels = {"app": "security-profiles-operator", "name": SPOD_NAME}
     pod_spec: Dict[str, Any] = {

@@ -17,6 +17,10 @@ What is recorded, per task, in the kernel (so a process that exits at once loses
   (for a container without a seccomp profile);
 * every task it forks or clones afterwards is recorded too (``sched_process_fork``);
   a filter loaded with ``SECCOMP_FILTER_FLAG_TSYNC`` records every thread of the process;
+* a recorder that starts while containers it records already run (its own restart) is given their tasks
+  (``seed_tids``, read from ``/proc``): the first syscall of such a task arms its cgroup (``@arm``), and from
+  then on every task of that cgroup is recorded, except the runtime's own stages (``runc:[...]``, which
+  start being recorded the usual way), so the children forked while bpftrace was starting are not missed;
 * each recorded syscall adds one to ``@sc[cgroup id, syscall number]``; the first time a pair is
   seen a line ``<cgroup id> <syscall nr> <pid>`` is printed, so a daemon learns new containers at
   once (while their processes live) without reading the maps.
@@ -32,7 +36,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
@@ -57,7 +61,7 @@ tracepoint:raw_syscalls:sys_enter
     if ($id == %(seccomp)d && (args->args[1] & %(tsync)d)) { @pend[tid] = 2; }
   }
   if (($id == %(execve)d || $id == %(execveat)d) && comm == "%(runc_init)s") { @on[tid] = 1; }
-  if (@on[tid] || @onp[pid]) {
+%(seeded)s  if (@on[tid] || @onp[pid]%(armed)s) {
     $c = @sc[cgroup, $id];
     if ($c == 0) {
       printf("%%llu %%d %%d\n", cgroup, $id, pid);
@@ -93,14 +97,34 @@ tracepoint:sched:sched_process_exit
   delete(@on[tid]);
   if (tid == pid) { delete(@onp[pid]); }
 }
-%(interval)s
+%(seed_probes)s%(interval)s
 END
 {
   clear(@on);
   clear(@onp);
-  clear(@pend);
+  clear(@pend);%(seed_clear)s
 }
 """
+
+_SEEDED = """  if (@seed[tid]) { @arm[cgroup] = 1; }
+"""
+_ARMED = """ || (@arm[cgroup] && strncmp(comm, "runc:[", 6) != 0)"""
+_SEED_PROBES = r"""
+BEGIN
+{
+%s
+}
+
+tracepoint:sched:sched_process_exit
+/@seed[tid]/
+{
+  delete(@seed[tid]);
+}
+"""
+_SEED_CLEAR = """
+  clear(@seed);
+  clear(@arm);"""
+MAX_SEEDS = 8192
 
 _INTERVAL = r"""
 interval:s:%d
@@ -112,10 +136,13 @@ interval:s:%d
 """
 
 
-def program(clear_seconds: Optional[int] = None, arch_token: Optional[int] = None) -> str:
+def program(clear_seconds: Optional[int] = None, arch_token: Optional[int] = None,
+            seed_tids: Iterable[int] = ()) -> str:
     """The bpftrace program text for the node's architecture (syscall numbers from libseccomp).
 
     ``clear_seconds`` (daemon mode) clears ``@sc`` that often; None keeps it for the final dump.
+    ``seed_tids``: tasks of already running containers to record (and, through them, their cgroups); at most
+    :data:`MAX_SEEDS`, numbers only.
     """
     token = libseccomp.native_arch_token() if arch_token is None else arch_token
     numbers = {}
@@ -129,9 +156,16 @@ def program(clear_seconds: Optional[int] = None, arch_token: Optional[int] = Non
         if not isinstance(clear_seconds, int) or isinstance(clear_seconds, bool) or not 1 <= clear_seconds <= 86400:
             raise SpoError("must be a whole number of seconds from 1 to 86400", field="clear_seconds")
         interval = _INTERVAL % clear_seconds
+    seeds = sorted({int(tid) for tid in seed_tids if not isinstance(tid, bool) and 0 < int(tid) < (1 << 31)})
+    if len(seeds) > MAX_SEEDS:
+        raise SpoError("more than %d tasks to resume recording" % MAX_SEEDS, field="seed_tids")
+    seeded = {"seeded": "", "armed": "", "seed_probes": "", "seed_clear": ""}
+    if seeds:
+        seeded = {"seeded": _SEEDED, "armed": _ARMED, "seed_clear": _SEED_CLEAR,
+                  "seed_probes": _SEED_PROBES % "\n".join("  @seed[%d] = 1;" % tid for tid in seeds)}
     return _TEMPLATE % dict(numbers, set_mode_filter=SECCOMP_SET_MODE_FILTER, pr_set_seccomp=PR_SET_SECCOMP,
                             mode_filter=SECCOMP_MODE_FILTER, tsync=SECCOMP_FILTER_FLAG_TSYNC,
-                            runc_init=RUNC_INIT_COMM, interval=interval)
+                            runc_init=RUNC_INIT_COMM, interval=interval, **seeded)
 
 
 def find_bpftrace() -> str:
@@ -141,9 +175,35 @@ def find_bpftrace() -> str:
     return found
 
 
-def command(clear_seconds: Optional[int] = None) -> List[str]:
+def command(clear_seconds: Optional[int] = None, seed_tids: Iterable[int] = ()) -> List[str]:
     """argv of the recorder: JSON output (one object per line), the program inline."""
-    return [find_bpftrace(), "-f", "json", "-e", program(clear_seconds)]
+    return [find_bpftrace(), "-f", "json", "-e", program(clear_seconds, seed_tids=seed_tids)]
+
+
+def container_tasks(container_ids: Iterable[str], proc: str = "/proc") -> List[int]:
+    """The task IDs (threads included) of the processes of the containers ``container_ids`` (by each process'
+    ``/proc/<pid>/cgroup``), at most :data:`MAX_SEEDS`; processes that exit meanwhile are skipped."""
+    from ansible_collections.spo.security_profiles.plugins.module_utils.host import cgroup
+    wanted = set(container_ids)
+    found: List[int] = []
+    if not wanted:
+        return found
+    try:
+        entries = [entry for entry in os.listdir(proc) if entry.isdigit()]
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            with open(os.path.join(proc, entry, "cgroup")) as handle:
+                if cgroup.container_id(handle.read()) not in wanted:
+                    continue
+            tasks = [int(tid) for tid in os.listdir(os.path.join(proc, entry, "task")) if tid.isdigit()]
+        except OSError:
+            continue
+        found.extend(tasks[:MAX_SEEDS - len(found)])
+        if len(found) >= MAX_SEEDS:
+            break
+    return sorted(found)
 
 
 def environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import List, Optional
+from typing import Iterable, List, Optional
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import bpf_program
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording.bpf_events import BpfOutput, NewPair
@@ -26,8 +26,8 @@ class BpftraceProcess(object):
     """One bpftrace recorder process."""
 
     def __init__(self, clear_seconds: Optional[int] = None, on_new_pair: Optional[NewPair] = None,
-                 argv: Optional[List[str]] = None) -> None:
-        self.argv = argv if argv is not None else bpf_program.command(clear_seconds)
+                 argv: Optional[List[str]] = None, seed_tids: Iterable[int] = ()) -> None:
+        self.argv = argv if argv is not None else bpf_program.command(clear_seconds, seed_tids)
         self.output = BpfOutput(on_new_pair, keep=clear_seconds is None)
         self.stderr: List[str] = []
         self.proc: Optional[subprocess.Popen] = None

@@ -13,6 +13,11 @@ It offers what :class:`~.recorder.NodeRecorder` asks of the log enricher (``targ
 ``keys``, ``lock``), so the same recorder writes the profiles: ``<recording>-<container>``, same base
 profile, same merge.  Memory is bounded: at most ``max_containers`` sets (the oldest unused go first) and
 ``max_cgroups`` cgroup ids remembered.
+
+With a ``state_dir`` the sets survive the recorder's restart (:mod:`bpf_state`): :meth:`restore` reads them back at
+start, :meth:`flush` (called about once a second: debounced) writes the sets that gained a syscall since the last
+flush, of the containers ``persist`` names (the recorded ones; all when None), and :meth:`forget` removes a
+container's file with its set.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.host import cgroup
+from ansible_collections.spo.security_profiles.plugins.module_utils.recording.bpf_state import SetStore
 from ansible_collections.spo.security_profiles.plugins.module_utils.seccomp import libseccomp
 
 Reader = Callable[[int], Optional[str]]
@@ -40,7 +46,7 @@ class BpfContainerSets(object):
 
     def __init__(self, read_cgroup: Reader = read_proc_cgroup, arch_token: Optional[int] = None,
                  max_containers: int = 4096, max_cgroups: int = 65536, max_pending: int = 1024,
-                 log: Optional[Callable[[str], None]] = None) -> None:
+                 log: Optional[Callable[[str], None]] = None, state_dir: Optional[str] = None) -> None:
         self.read_cgroup = read_cgroup
         self.arch_token = libseccomp.native_arch_token() if arch_token is None else arch_token
         self.arch = libseccomp.token_to_oci_arch(self.arch_token)
@@ -49,11 +55,14 @@ class BpfContainerSets(object):
         self.max_pending = max_pending
         self.log = log or (lambda message: None)
         self.lock = threading.Lock()
+        self.io_lock = threading.Lock()  # a flush's write vs. forget's removal: a forgotten set is never written back
         self.by_cgroup: "collections.OrderedDict[int, Optional[str]]" = collections.OrderedDict()
         self.pending: Dict[int, Set[int]] = {}
         self.sets: "collections.OrderedDict[str, Dict[str, Any]]" = collections.OrderedDict()
         self.markers_seen: Set[Any] = set()  # the recorder has no end marker: NodeRecorder waits a moment instead
-        self.state_dir = "/nonexistent"  # nothing is kept on disk: a restarted recorder starts afresh
+        self.state_dir = state_dir or "/nonexistent"
+        self.store = SetStore(state_dir) if state_dir else None
+        self.dirty: Set[str] = set()  # containers whose set gained a syscall since it was last written
         self.resolve: Any = None
         self.pairs = 0
         self.unknown_numbers = 0
@@ -93,14 +102,73 @@ class BpfContainerSets(object):
         entry = self.sets.get(cid)
         if entry is None:
             entry = self.sets[cid] = {"syscalls": set(), "records": 0}
-            while len(self.sets) > self.max_containers:
-                dropped, dummy = self.sets.popitem(last=False)
-                self.log("bpf recorder: more than %d containers; forgot %s" % (self.max_containers, dropped))
+            self._bound()
         else:
             self.sets.move_to_end(cid)
-        entry["syscalls"].add(name)
+        if name not in entry["syscalls"]:
+            entry["syscalls"].add(name)
+            self.dirty.add(cid)
         entry["records"] += 1
         entry["updated"] = time.time()
+
+    def _bound(self) -> None:
+        while len(self.sets) > self.max_containers:
+            dropped, dummy = self.sets.popitem(last=False)
+            self.dirty.discard(dropped)
+            if self.store is not None:
+                self.store.remove(dropped)
+            self.log("bpf recorder: more than %d containers; forgot %s" % (self.max_containers, dropped))
+
+    # -- on the node's disk -------------------------------------------------------------------------------
+    def restore(self) -> int:
+        """Read the sets an earlier run of the recorder wrote (bad files are logged and removed); returns how
+        many were restored.  Called once, before the recorder's output is fed."""
+        if self.store is None:
+            return 0
+        found, problems = self.store.load(limit=self.max_containers)
+        for problem in problems:
+            self.log("bpf recorder: state %s" % problem)
+        with self.lock:
+            for cid, entry in sorted(found.items(), key=lambda item: item[1]["updated"]):
+                known = self.sets.get(cid)
+                if known is not None:
+                    known["syscalls"] |= entry["syscalls"]
+                    known["records"] += entry["records"]
+                    self.dirty.add(cid)
+                else:
+                    self.sets[cid] = entry
+                    self.sets.move_to_end(cid, last=False)
+            self._bound()
+        return len(found)
+
+    def flush(self, persist: Optional[Callable[[], Set[str]]] = None) -> int:
+        """Write the changed sets of the containers ``persist()`` names (all when None); returns how many were
+        written.  A failed write is logged and retried at the next flush."""
+        if self.store is None or not self.dirty:
+            return 0
+        wanted = persist() if persist is not None else None
+        with self.io_lock:
+            with self.lock:
+                chosen = {cid: {"syscalls": set(self.sets[cid]["syscalls"]), "records": self.sets[cid]["records"],
+                                "updated": self.sets[cid].get("updated", 0.0)}
+                          for cid in self.dirty if cid in self.sets and (wanted is None or cid in wanted)}
+                self.dirty -= set(chosen)
+            if not chosen:
+                return 0
+            try:
+                self.store.save(chosen)
+            except OSError as exc:
+                self.log("bpf recorder: cannot write the sets to %s (retried): %s" % (self.state_dir, exc))
+                with self.lock:
+                    self.dirty |= {cid for cid in chosen if cid in self.sets}
+                return 0
+        return len(chosen)
+
+    def age(self, cid: str, now: Optional[float] = None) -> float:
+        """Seconds since the set of ``cid`` last changed (0 when there is none)."""
+        with self.lock:
+            entry = self.sets.get(cid)
+            return 0.0 if entry is None else max(0.0, (time.time() if now is None else now) - entry.get("updated", 0.0))
 
     # -- what NodeRecorder asks of an enricher ----------------------------------------------------------
     def target(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
@@ -117,6 +185,10 @@ class BpfContainerSets(object):
         if kind == "containers":
             with self.lock:
                 self.sets.pop(key, None)
+                self.dirty.discard(key)
+            if self.store is not None:
+                with self.io_lock:
+                    self.store.remove(key)
 
     def keys(self, kind: str) -> List[str]:
         with self.lock:

@@ -507,32 +507,45 @@ class NodeRecorder(object):
         self.written.extend(results)
         return results
 
-    def sweep(self, max_age: float = 600.0) -> int:
-        """Forget sets of containers that belong to no recorded pod of this node (checked ``max_age`` after their
-        pod ended or when their pod is not recorded); returns how many were dropped."""
-        if self.reflector is None or not self.reflector.synced.is_set():
-            return 0
+    def _container_ids(self) -> Tuple[Set[str], Set[str]]:
+        """(container IDs of the recorded pods of this node, of all its pods) as known now."""
         recorded: Set[str] = set()
         known: Set[str] = set()
         with self.lock:
             live = list(self.live.values())
-        for pod in self.reflector.items():
+        for pod in self.reflector.items() if self.reflector is not None else []:
             ids = {cid for group in container_ids(pod).values() for cid in group}
             known.update(ids)
             if recorded_containers(pod, self.prefixes):
                 recorded.update(ids)
         for pod in live:
             recorded.update(cid for group in container_ids(pod).values() for cid in group)
+        return recorded, known
+
+    def recorded_ids(self) -> Set[str]:
+        """Container IDs of the recorded pods of this node (running, or ended and not deleted yet)."""
+        return self._container_ids()[0]
+
+    def sweep(self, max_age: float = 600.0) -> int:
+        """Forget sets of containers that belong to no recorded pod of this node (checked ``max_age`` after their
+        pod ended or when their pod is not recorded); returns how many were dropped."""
+        if self.reflector is None or not self.reflector.synced.is_set():
+            return 0
+        recorded, known = self._container_ids()
         dropped = 0
         now = time.time()
+        own_age = getattr(self.enricher, "age", None)  # the eBPF recorder's sets know when they last changed
         for cid in self.enricher.keys("containers"):
             if cid in recorded:
                 continue
-            path = os.path.join(self.enricher.state_dir, "containers", cid + ".json")
-            try:
-                age = now - os.path.getmtime(path)
-            except OSError:
-                age = max_age + 1 if cid in known else 0.0
+            if own_age is not None:
+                age = own_age(cid, now)
+            else:
+                path = os.path.join(self.enricher.state_dir, "containers", cid + ".json")
+                try:
+                    age = now - os.path.getmtime(path)
+                except OSError:
+                    age = max_age + 1 if cid in known else 0.0
             if cid in known or age > max_age:
                 self.enricher.forget("containers", cid)
                 dropped += 1

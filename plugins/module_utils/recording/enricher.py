@@ -40,7 +40,7 @@ import os
 import re
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.recording import audit
 from ansible_collections.spo.security_profiles.plugins.module_utils.host.cgroup import CgroupCache
@@ -302,6 +302,10 @@ class _Target(object):
     @classmethod
     def load(cls, data: Dict[str, Any]) -> "_Target":
         target = cls()
+        for field in ("syscalls", "architectures", "executables"):
+            value = data.get(field, [])
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise ValueError("%s: not a list of strings" % field)
         target.syscalls = set(data.get("syscalls", []))
         target.arches = set(data.get("architectures", []))
         target.exes = set(data.get("executables", []))
@@ -320,10 +324,14 @@ def target_path(state_dir: str, kind: str, key: str) -> str:
 class Enricher(object):
     """Attributes audit records to sessions / containers; keeps sets and metrics."""
 
-    def __init__(self, state_dir: str, node: str = "", proc: str = "/proc", defer_unknown: float = 0.0) -> None:
+    def __init__(self, state_dir: str, node: str = "", proc: str = "/proc", defer_unknown: float = 0.0,
+                 sessions: bool = True) -> None:
         """``defer_unknown``: seconds a record of a process not (yet) attributed is kept and retried before it is
-        dropped (the cluster's fork watcher may enter the process a moment later)."""
+        dropped (the cluster's fork watcher may enter the process a moment later).  ``sessions`` False: no sets per
+        audit session (the cluster recorder records containers only; its end markers are ``markers_seen``)."""
         self.state_dir = state_dir
+        self.sessions = sessions
+        self.problems: List[str] = []  # state files that were no sets (reported by the daemon, then cleared)
         self.defer_unknown = defer_unknown
         self.pending: List[Tuple[float, Dict[str, Any]]] = []
         self.node = node
@@ -339,13 +347,32 @@ class Enricher(object):
     def _target(self, kind: str, key: str) -> _Target:
         found = self.targets.get((kind, key))
         if found is None:
-            raw = read_bytes(target_path(self.state_dir, kind, key))
-            try:
-                found = _Target.load(json.loads(raw.decode("utf-8"))) if raw else _Target()
-            except ValueError:
-                found = _Target()
+            found = self._load(kind, key) or _Target()
             self.targets[(kind, key)] = found
         return found
+
+    def _load(self, kind: str, key: str) -> Optional[_Target]:
+        """The set an earlier run wrote, or None; a file that is no set is reported (``problems``) and ignored
+        (it is overwritten by the next flush of that key)."""
+        path = target_path(self.state_dir, kind, key)
+        try:
+            raw = read_bytes(path)
+        except OSError as exc:
+            self._problem("%s: %s; ignored" % (path, exc))
+            return None
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return _Target.load(data)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self._problem("%s: not a set (%s); ignored" % (path, exc))
+            return None
+
+    def _problem(self, text: str) -> None:
+        self.problems = (self.problems + [text])[-MAX_MARKERS:]
 
     def _known(self, kind: str, key: str) -> bool:
         return (kind, key) in self.targets or os.path.exists(target_path(self.state_dir, kind, key))
@@ -353,16 +380,8 @@ class Enricher(object):
     def target(self, kind: str, key: str) -> Optional[Dict[str, Any]]:
         """The set kept for ``kind``/``key`` (``containers``/<id>, ``sessions``/<n>) as written, or None."""
         with self.lock:
-            found = self.targets.get((kind, key))
-            if found is None:
-                raw = read_bytes(target_path(self.state_dir, kind, key))
-                if not raw:
-                    return None
-                try:
-                    return json.loads(raw.decode("utf-8"))
-                except ValueError:
-                    return None
-            return found.as_dict()
+            found = self.targets.get((kind, key)) or self._load(kind, key)
+            return None if found is None else found.as_dict()
 
     def forget(self, kind: str, key: str) -> None:
         """Drop a set (in memory and on disk): its owner is done with it."""
@@ -426,7 +445,7 @@ class Enricher(object):
     def _attribute(self, scan: audit.Scanner) -> None:
         for rec in scan.records():
             keys = []
-            if rec["ses"] is not None:
+            if rec["ses"] is not None and self.sessions:
                 keys.append(("sessions", str(rec["ses"])))
             cid = self.cgroups.lookup(rec["pid"])
             if cid:
@@ -528,12 +547,29 @@ class KernelLog(object):
     """
 
     def __init__(self, path: str = "/dev/kmsg", first_sight: Optional[Callable[[int], Any]] = None,
-                 max_buffer: int = 64 << 20) -> None:
+                 max_buffer: int = 64 << 20, resume: Optional[Mapping[str, Any]] = None,
+                 boot_id: Optional[str] = None) -> None:
+        """``resume``: a :meth:`position` an earlier reader saved; when it is of this boot (``boot_id``, default the
+        kernel's) reading starts after that record, with the records the kernel logged meanwhile (those its ring
+        still holds: the others are counted in ``gap``); otherwise reading starts with the next record."""
         self.path = path
         self.first_sight = first_sight
         self.max_buffer = max_buffer
+        self.boot_id = boot_id if boot_id is not None else current_boot_id()
         self.fd = os.open(path, os.O_RDONLY)
-        os.lseek(self.fd, 0, os.SEEK_END)  # only what is written from now on
+        self.skip_to: Optional[int] = None
+        seq = (resume or {}).get("seq")
+        if (resume or {}).get("boot_id") == self.boot_id and self.boot_id and isinstance(seq, int) and seq >= 0 \
+                and not isinstance(seq, bool):
+            os.lseek(self.fd, 0, os.SEEK_SET)  # from the oldest record the kernel's ring holds
+            self.skip_to = seq
+        else:
+            os.lseek(self.fd, 0, os.SEEK_END)  # only what is written from now on
+        self.resumed = self.skip_to is not None
+        self.resumed_after = self.skip_to  # (the reading thread clears skip_to once past it)
+        self.seq_read: Optional[int] = self.skip_to  # the last record put into ``lines``
+        self.seq_taken: Optional[int] = self.skip_to  # the last record handed out by take()
+        self.gap = 0  # records logged while no reader ran and overwritten before this one read them
         self.lines: List[bytes] = []
         self.size = 0
         self.lost = 0
@@ -561,13 +597,22 @@ class KernelLog(object):
                 return
             if not record:
                 continue
-            line = record.split(b";", 1)[-1].split(b"\n", 1)[0] + b"\n"
+            head, dummy, text = record.partition(b";")
+            seq = _kmsg_seq(head)
+            if self.skip_to is not None and seq is not None:
+                if seq <= self.skip_to:
+                    continue  # read and handed out before the restart
+                self.gap = max(0, seq - self.skip_to - 1)
+                self.skip_to = None
+            line = text.split(b"\n", 1)[0] + b"\n"
             if seen is not None and b"audit" in line:
                 match = _PID.search(line)
                 if match:
                     seen(int(match.group(1)))
             with self.cond:
                 self.records += 1
+                if seq is not None:
+                    self.seq_read = seq
                 if self.size > self.max_buffer:
                     self.overflow += 1
                     continue
@@ -583,4 +628,43 @@ class KernelLog(object):
             data = b"".join(self.lines)
             self.lines = []
             self.size = 0
+            self.seq_taken = self.seq_read
         return data
+
+    def position(self) -> Optional[Dict[str, Any]]:
+        """Where a restarted reader goes on (save it once what :meth:`take` returned is processed and flushed)."""
+        with self.cond:
+            if self.seq_taken is None or not self.boot_id:
+                return None
+            return {"boot_id": self.boot_id, "seq": self.seq_taken}
+
+
+def current_boot_id(path: str = "/proc/sys/kernel/random/boot_id") -> str:
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def _kmsg_seq(head: bytes) -> Optional[int]:
+    """The sequence number of a ``/dev/kmsg`` record from its prefix ``prio,seq,ts,flags``."""
+    fields = head.split(b",")
+    if len(fields) < 2 or not fields[1].isdigit():
+        return None
+    return int(fields[1])
+
+
+def load_position(path: str) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """(a saved reader position, or None; a problem to report, or None): a bad file is ignored, never fatal."""
+    try:
+        raw = read_bytes(path)
+        if not raw:
+            return None, None
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("boot_id"), str) or \
+                not isinstance(data.get("seq"), int) or isinstance(data.get("seq"), bool):
+            raise ValueError("not {boot_id, seq}")
+        return {"boot_id": data["boot_id"], "seq": data["seq"]}, None
+    except (OSError, ValueError) as exc:
+        return None, "%s: %s; ignored (reading the kernel log from its end)" % (path, exc)
