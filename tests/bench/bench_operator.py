@@ -127,7 +127,9 @@ def main() -> int:
 
     wait(lambda: (spod().get("status") or {}).get("state") == "Running", 300, "the SPOD Running")
     pod = operator_pod()
-    time.sleep(15)  # let the start's reconciles end
+    # idle: the SPOD's runs have ended (the DaemonSet's pods becoming ready start runs after Running is written)
+    clusterlib.spod_settled(kube)
+    time.sleep(5)
     samples = []
     for unused in range(5):
         samples.append(probe(pod)[0])
