@@ -104,12 +104,9 @@ result:
   type: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
-from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import module_kube
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
 from ansible_collections.spo.security_profiles.plugins.module_utils.operator import k8s_status
 
@@ -130,9 +127,8 @@ def main() -> None:
     )
     params = module.params
     try:
-        kubeconfig = params["kubeconfig"] or os.environ.get("K8S_AUTH_KUBECONFIG") or None
         events = k8s_status.validate_events(params["events"])
-        kube = Kube(api_client(kubeconfig), user_agent="spo-k8s-status")
+        kube = module_kube(params["kubeconfig"], "spo-k8s-status")
         outcome = k8s_status.apply(kube, params["api_version"], params["kind"], params["name"], params["namespace"],
                                    params["status"], params["conditions"], params["force"], module.check_mode)
         if outcome["changed"] and not module.check_mode:

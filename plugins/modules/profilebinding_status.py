@@ -58,13 +58,10 @@ result:
   type: dict
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.spo.security_profiles.plugins.module_utils.errors import SpoError
-from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
-from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import Kube
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.kube import module_kube
 from ansible_collections.spo.security_profiles.plugins.module_utils.webhook import bindingsync
 
 
@@ -75,8 +72,7 @@ def main() -> None:
     )
     params = module.params
     try:
-        kubeconfig = params["kubeconfig"] or os.environ.get("K8S_AUTH_KUBECONFIG") or None
-        kube = Kube(api_client(kubeconfig), user_agent="spo-profilebinding-status")
+        kube = module_kube(params["kubeconfig"], "spo-profilebinding-status")
         outcome = bindingsync.sync(kube, params["binding"], module.check_mode)
     except SpoError as exc:
         module.fail_json(msg=str(exc))

@@ -28,7 +28,7 @@ import uuid
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import quote, urlencode
 
-from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import IN_CLUSTER, kubeconfig_path
+from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import IN_CLUSTER, api_client, kubeconfig_path
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -199,7 +199,6 @@ def connect(kubeconfig: Optional[str] = None, user_agent: str = "spo") -> "Kube"
             return Kube(Transport.in_cluster(), user_agent)
         return Kube(Transport.from_kubeconfig(path), user_agent)
     except ValueError:
-        from ansible_collections.spo.security_profiles.plugins.module_utils.k8s.client import api_client
         return Kube(api_client(path), user_agent)
 
 
@@ -530,3 +529,9 @@ SLIM_KEYS = ("name", "namespace", "uid", "resourceVersion", "generation", "delet
 def slim_metadata(meta: Dict[str, Any], keep: Iterable[str] = SLIM_KEYS) -> Dict[str, Any]:
     """``metadata`` without managedFields and other bulk a cache never reads."""
     return {k: meta[k] for k in keep if k in meta}
+
+
+def module_kube(kubeconfig: Optional[str], user_agent: str) -> Kube:
+    """A :class:`Kube` for a module a role of the operator runs: ``kubeconfig``, else ``$K8S_AUTH_KUBECONFIG``
+    (ansible-operator's proxy, as kubernetes.core's modules read it), else :func:`kubeconfig_path`'s order."""
+    return Kube(api_client(kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or None), user_agent=user_agent)
