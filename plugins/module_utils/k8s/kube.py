@@ -533,5 +533,6 @@ def slim_metadata(meta: Dict[str, Any], keep: Iterable[str] = SLIM_KEYS) -> Dict
 
 def module_kube(kubeconfig: Optional[str], user_agent: str) -> Kube:
     """A :class:`Kube` for a module a role of the operator runs: ``kubeconfig``, else ``$K8S_AUTH_KUBECONFIG``
-    (ansible-operator's proxy, as kubernetes.core's modules read it), else :func:`kubeconfig_path`'s order."""
-    return Kube(api_client(kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or None), user_agent=user_agent)
+    (ansible-operator's proxy, as kubernetes.core's modules read it), else :func:`kubeconfig_path`'s order; through
+    the light transport when it can (:func:`connect`: a module run does not import the kubernetes client)."""
+    return connect(kubeconfig or os.environ.get("K8S_AUTH_KUBECONFIG") or None, user_agent)
