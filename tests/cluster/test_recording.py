@@ -124,17 +124,25 @@ def _run_to_end(kube, namespace, manifest, timeout=120):
     return phase, pod, log
 
 
-def _rss_kb(pod):
-    """RSS of the enricher process of ``pod`` (hostPID: its processes are this host's)."""
-    cid = [s.container_id for s in pod.status.container_statuses if s.name == "log-enricher"][0].split("://")[-1]
+def _container_pids(pod, name):
+    """The host pids of container ``name`` of ``pod`` (hostPID: its processes are this host's), by their cgroup."""
+    cid = [s.container_id for s in pod.status.container_statuses if s.name == name][0].split("://")[-1]
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open("/proc/%s/cgroup" % entry) as handle:
-                if cid not in handle.read():
-                    continue
-            with open("/proc/%s/status" % entry) as handle:
+                if cid in handle.read():
+                    yield int(entry)
+        except OSError:
+            continue
+
+
+def _rss_kb(pod):
+    """RSS of the enricher process of ``pod``."""
+    for pid in _container_pids(pod, "log-enricher"):
+        try:
+            with open("/proc/%d/status" % pid) as handle:
                 for line in handle:
                     if line.startswith("VmRSS:"):
                         return int(line.split()[1])
@@ -144,20 +152,14 @@ def _rss_kb(pod):
 
 
 def _kill_container(pod, name):
-    """SIGKILL every process of container ``name`` of ``pod`` (hostPID: they are this host's), as a crash or an
-    OOM kill does; returns how many were killed."""
-    cid = [s.container_id for s in pod.status.container_statuses if s.name == name][0].split("://")[-1]
+    """SIGKILL every process of container ``name`` of ``pod``, as a crash or an OOM kill does; returns how many
+    were killed."""
     killed = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in _container_pids(pod, name):
         try:
-            with open("/proc/%s/cgroup" % entry) as handle:
-                if cid not in handle.read():
-                    continue
-            os.kill(int(entry), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
             killed += 1
-        except (OSError, ValueError):
+        except OSError:
             continue
     return killed
 
